@@ -1,0 +1,1 @@
+"""Vendor adapters: one per vendor, plus the OpenAI-compatible one for worker pools."""

@@ -1,0 +1,65 @@
+"""What an adapter is: pure translation plus one thin I/O method per mode.
+
+Dispatch (proxy/dispatch.py) owns retries, timeouts, fallback and cancellation; an adapter
+reads no environment and no globals: everything arrives in `UpstreamCall`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from schemas.chat import ChatRequest, ChatResponse
+from schemas.events import StreamEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 5.0
+    total: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCall:
+    request: ChatRequest
+    model: str
+    """The upstream model name, after routing."""
+    api_key: str
+    base_url: str | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a vendor can take; the conformance suite skips only what is declared absent here."""
+
+    tools: bool = True
+    streamed_tool_arguments: bool = True
+    images_by_url: bool = True
+    images_base64: bool = True
+    json_object: bool = True
+    json_schema: bool = True
+    audio: bool = False
+    video: bool = False
+    reasoning: bool = False
+    embeddings: bool = False
+
+
+class Adapter(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    async def complete(self, call: UpstreamCall) -> ChatResponse:
+        """One non-streamed call; raises `UpstreamError` classified by this vendor's rules."""
+        ...
+
+    def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
+        """Yield `Start` first, then deltas, `UsageEvent` and `Finish`.
+
+        Errors before the first event raise `UpstreamError` (dispatch may still retry);
+        after it they raise too, and dispatch turns them into an `error` event.
+        """
+        ...
+
+    async def aclose(self) -> None: ...

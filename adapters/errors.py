@@ -1,0 +1,44 @@
+"""Helpers every adapter's error classifier shares: scrubbing secrets, reading Retry-After."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+_KEYLIKE = re.compile(r"\b(?:sk-|sk_|rk-|ug-|AIza)[-_A-Za-z0-9*.]{8,}")
+_MAX_MESSAGE = 500
+
+
+def scrub(text: str, *secrets: str) -> str:
+    """Remove every secret we know of, and anything shaped like an API key, from a message."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    text = _KEYLIKE.sub("[redacted]", text)
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + "…"
+    return text
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from `retry-after-ms`, or `retry-after` as seconds or an HTTP date."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

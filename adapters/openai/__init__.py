@@ -1,0 +1,147 @@
+"""OpenAI through the official `openai` SDK, driven in its raw mode.
+
+The SDK's low-level `post()` with `cast_to=httpx2.Response` skips request transformation
+and response model parsing (the costly parts, see docs/performance.md) while keeping the
+SDK's transport, headers, timeouts and error classes. Retries are off: dispatch owns them.
+The key travels per request in the Authorization header; one client (one pool) per base URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx2
+import msgspec
+import openai
+
+from adapters.base import Capabilities, UpstreamCall
+from adapters.openai.errors import classify_openai_error_body
+from adapters.openai.request import Dialect, to_openai_body
+from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
+from adapters.sse import SSEDecoder
+from schemas.chat import ChatResponse
+from schemas.errors import Code, UpstreamError
+from schemas.events import StreamEvent
+
+__all__ = ["OpenAIAdapter"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_RAW_STREAM = {"X-Stainless-Raw-Response": "stream"}
+_encode = msgspec.json.encode
+
+
+class OpenAIAdapter:
+    name = "openai"
+    capabilities = Capabilities(audio=True, embeddings=True)
+
+    def __init__(
+        self,
+        dialect: Dialect | None = None,
+        default_base_url: str = DEFAULT_BASE_URL,
+        http_client: httpx2.AsyncClient | None = None,
+    ) -> None:
+        self.dialect = dialect or Dialect()
+        self.name = self.dialect.provider
+        self._default_base_url = default_base_url
+        self._http_client = http_client
+        self._clients: dict[str, openai.AsyncOpenAI] = {}
+
+    def _client(self, base_url: str | None) -> openai.AsyncOpenAI:
+        url = base_url or self._default_base_url
+        client = self._clients.get(url)
+        if client is None:
+            if self._http_client is None:
+                self._http_client = openai.DefaultAioHttpClient(
+                    limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200)
+                )
+            client = openai.AsyncOpenAI(
+                api_key="per-request", base_url=url, max_retries=0, http_client=self._http_client
+            )
+            self._clients[url] = client
+        return client
+
+    def _options(self, call: UpstreamCall, stream: bool) -> openai.RequestOptions:
+        headers = {"Authorization": f"Bearer {call.api_key}", "Content-Type": "application/json"}
+        if stream:
+            headers.update(_RAW_STREAM)
+        timeout = httpx2.Timeout(call.timeouts.total, connect=call.timeouts.connect)
+        return {"headers": headers, "timeout": timeout, "max_retries": 0}
+
+    def _body(self, call: UpstreamCall, warnings: list[str]) -> bytes:
+        return _encode(to_openai_body(call.request, call.model, self.dialect, warnings))
+
+    async def complete(self, call: UpstreamCall) -> ChatResponse:
+        warnings: list[str] = []
+        body = self._body(call, warnings)
+        client = self._client(call.base_url)
+        try:
+            response = await client.post(
+                "/chat/completions",
+                cast_to=httpx2.Response,
+                content=body,
+                options=self._options(call, stream=False),
+            )
+        except openai.APIError as error:
+            raise self._classify(error, call) from None
+        result = from_openai_response(response.content, self.name)
+        result.warnings = warnings
+        return result
+
+    async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
+        warnings: list[str] = []
+        body = self._body(call, warnings)
+        client = self._client(call.base_url)
+        try:
+            response = await client.post(
+                "/chat/completions",
+                cast_to=httpx2.Response,
+                content=body,
+                options=self._options(call, stream=True),
+                stream=True,
+            )
+        except openai.APIError as error:
+            raise self._classify(error, call) from None
+        decoder = OpenAIStreamDecoder(self.name)
+        events = SSEDecoder()
+        try:
+            async for chunk in response.aiter_raw():
+                for sse in events.feed(chunk):
+                    for event in decoder.feed(sse.data):
+                        yield event
+                if decoder.done:
+                    return
+            for sse in events.flush():
+                for event in decoder.feed(sse.data):
+                    yield event
+            for event in decoder.close():
+                yield event
+        except httpx2.TimeoutException:
+            raise UpstreamError(
+                Code.TIMEOUT, f"{self.name} stopped sending before the stream finished", provider=self.name
+            ) from None
+        except httpx2.TransportError:
+            raise UpstreamError(
+                Code.CONNECTION, f"{self.name} dropped the connection mid-stream", provider=self.name
+            ) from None
+        finally:
+            await response.aclose()
+
+    def _classify(self, error: openai.APIError, call: UpstreamCall) -> UpstreamError:
+        if isinstance(error, openai.APITimeoutError):
+            return UpstreamError(Code.TIMEOUT, f"{self.name} did not answer in time", provider=self.name)
+        if isinstance(error, openai.APIConnectionError):
+            return UpstreamError(Code.CONNECTION, f"could not connect to {self.name}", provider=self.name)
+        if isinstance(error, openai.APIStatusError):
+            response = error.response
+            return classify_openai_error_body(
+                response.status_code, response.content, self.name, response.headers, call.api_key
+            )
+        return UpstreamError(Code.SERVER_ERROR, f"{self.name} failed", provider=self.name)
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+        if self._http_client is not None:
+            await self._http_client.aclose()
+            self._http_client = None

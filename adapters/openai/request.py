@@ -1,0 +1,143 @@
+"""ChatRequest → an OpenAI Chat Completions body. Pure functions; `warnings` collects what
+the target cannot take, so nothing is dropped silently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from adapters.media import split_data_url, to_data_url
+from schemas.chat import (
+    AssistantMessage,
+    AudioPart,
+    ChatRequest,
+    Content,
+    ImagePart,
+    Message,
+    Sampling,
+    SystemMessage,
+    TextPart,
+    ToolMessage,
+    UserMessage,
+    VideoPart,
+)
+from schemas.errors import Code, GatewayError
+
+_to_builtins = msgspec.to_builtins
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one OpenAI-protocol server differs from OpenAI itself."""
+
+    provider: str = "openai"
+    max_tokens_field: str = "max_completion_tokens"
+    supports_top_k: bool = False
+    seed_field: str = "seed"
+    stream_usage_option: bool = True
+    audio: bool = True
+
+
+def _unsupported(provider: str, what: str) -> GatewayError:
+    return GatewayError(Code.UNSUPPORTED, f"{provider} cannot take {what}", provider=provider)
+
+
+def to_openai_content(content: Content, dialect: Dialect) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, TextPart):
+            parts.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
+            url = part.url if part.url is not UNSET else to_data_url(str(part.base64))
+            image: dict[str, Any] = {"url": url}
+            if part.detail is not UNSET:
+                image["detail"] = part.detail
+            parts.append({"type": "image_url", "image_url": image})
+        elif isinstance(part, AudioPart):
+            if not dialect.audio or part.base64 is UNSET:
+                raise _unsupported(dialect.provider, "an audio part by URL (send it as base64)")
+            media_type, data = split_data_url(part.base64)
+            audio_format = media_type.rpartition("/")[2].replace("mpeg", "mp3").replace("x-wav", "wav")
+            parts.append({"type": "input_audio", "input_audio": {"data": data, "format": audio_format}})
+        elif isinstance(part, VideoPart):
+            raise _unsupported(dialect.provider, "a video part")
+    return parts
+
+
+def to_openai_message(message: Message, dialect: Dialect) -> dict[str, Any]:
+    if isinstance(message, UserMessage | SystemMessage):
+        role = "user" if isinstance(message, UserMessage) else "system"
+        out: dict[str, Any] = {"role": role, "content": to_openai_content(message.content, dialect)}
+        if isinstance(message, UserMessage) and message.name is not UNSET:
+            out["name"] = message.name
+        return out
+    if isinstance(message, AssistantMessage):
+        out = {
+            "role": "assistant",
+            "content": None if message.content is None else to_openai_content(message.content, dialect),
+        }
+        if message.tool_calls is not UNSET and message.tool_calls:
+            out["tool_calls"] = _to_builtins(message.tool_calls)
+        return out
+    assert isinstance(message, ToolMessage)
+    return {
+        "role": "tool",
+        "tool_call_id": message.tool_call_id,
+        "content": to_openai_content(message.content, dialect),
+    }
+
+
+def to_openai_sampling(sampling: Sampling, dialect: Dialect, warnings: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if sampling.max_tokens is not UNSET:
+        out[dialect.max_tokens_field] = sampling.max_tokens
+    if sampling.temperature is not UNSET:
+        out["temperature"] = sampling.temperature
+    if sampling.top_p is not UNSET:
+        out["top_p"] = sampling.top_p
+    if sampling.top_k is not UNSET:
+        if dialect.supports_top_k:
+            out["top_k"] = sampling.top_k
+        else:
+            warnings.append(f"top_k is not supported by {dialect.provider}; it was not sent")
+    if sampling.stop is not UNSET:
+        out["stop"] = sampling.stop
+    if sampling.seed is not UNSET:
+        out[dialect.seed_field] = sampling.seed
+    if sampling.frequency_penalty is not UNSET:
+        out["frequency_penalty"] = sampling.frequency_penalty
+    if sampling.presence_penalty is not UNSET:
+        out["presence_penalty"] = sampling.presence_penalty
+    return out
+
+
+def to_openai_body(
+    request: ChatRequest, model: str, dialect: Dialect, warnings: list[str]
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [to_openai_message(message, dialect) for message in request.messages],
+    }
+    body.update(to_openai_sampling(request.sampling, dialect, warnings))
+    if request.tools is not UNSET and request.tools:
+        body["tools"] = _to_builtins(request.tools)
+    if request.tool_choice is not UNSET:
+        body["tool_choice"] = _to_builtins(request.tool_choice)
+    if request.response_format is not UNSET:
+        body["response_format"] = _to_builtins(request.response_format)
+    if request.extra:
+        for name, value in request.extra.items():
+            body.setdefault(name, value)
+    if request.stream:
+        body["stream"] = True
+        if dialect.stream_usage_option:
+            options = body.get("stream_options")
+            body["stream_options"] = {**options, "include_usage": True} if isinstance(
+                options, dict
+            ) else {"include_usage": True}
+    return body

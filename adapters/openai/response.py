@@ -1,0 +1,197 @@
+"""OpenAI payloads → ChatResponse and StreamEvents. Pure; tested straight from fixtures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from adapters.openai.errors import classify_openai_error_body
+from adapters.openai.wire import WireCompletion, WireMessage, WireUsage, decode_completion
+from schemas.chat import ChatResponse, FinishReason, FunctionCall, ToolCall, Usage
+from schemas.errors import Code, UpstreamError
+from schemas.events import (
+    Finish,
+    ReasoningDelta,
+    Start,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageEvent,
+)
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "model_length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "error": "error",
+}
+
+
+def map_openai_finish_reason(raw: str | None) -> FinishReason:
+    if raw is None:
+        return "other"
+    return _FINISH.get(raw, "other")
+
+
+def from_openai_usage(usage: WireUsage | None) -> Usage:
+    if usage is None:
+        return Usage()
+    out = Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
+    details = usage.prompt_tokens_details
+    if details is not None and details.cached_tokens is not None:
+        out.cached_input_tokens = details.cached_tokens
+    completion = usage.completion_tokens_details
+    if completion is not None and completion.reasoning_tokens is not None:
+        out.reasoning_tokens = completion.reasoning_tokens
+    return out
+
+
+def _arguments(value: str | dict[str, Any] | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return msgspec.json.encode(value).decode()
+
+
+def _text(content: str | list[Any] | None) -> str | None:
+    if content is None or isinstance(content, str):
+        return content
+    texts = [part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"]
+    return "".join(texts)
+
+
+def from_openai_message(message: WireMessage) -> tuple[str | None, list[ToolCall] | None]:
+    tool_calls = None
+    if message.tool_calls:
+        tool_calls = [
+            ToolCall(
+                id=call.id or f"call_{position}",
+                function=FunctionCall(
+                    name=(call.function.name or "") if call.function else "",
+                    arguments=_arguments(call.function.arguments) if call.function else "",
+                ),
+            )
+            for position, call in enumerate(message.tool_calls)
+        ]
+    return _text(message.content), tool_calls
+
+
+def from_openai_response(raw: bytes, provider: str) -> ChatResponse:
+    try:
+        completion = decode_completion(raw)
+    except msgspec.DecodeError as error:
+        raise UpstreamError(
+            Code.SERVER_ERROR, f"{provider} sent a reply that is not valid JSON", provider=provider
+        ) from error
+    if completion.error is not None or completion.object == "error":
+        raise classify_openai_error_body(200, raw, provider, {})
+    if not completion.choices or completion.choices[0].message is None:
+        raise UpstreamError(Code.SERVER_ERROR, f"{provider} sent a reply with no choices", provider=provider)
+    choice = completion.choices[0]
+    assert choice.message is not None
+    content, tool_calls = from_openai_message(choice.message)
+    raw_reason = choice.finish_reason or completion.finish_reason
+    response = ChatResponse(
+        id=completion.id,
+        model=completion.model,
+        content=content,
+        finish_reason=map_openai_finish_reason(raw_reason),
+        raw_finish_reason=raw_reason,
+        usage=from_openai_usage(completion.usage),
+        raw=msgspec.Raw(raw),
+    )
+    if tool_calls:
+        response.tool_calls = tool_calls
+    if choice.message.refusal and content is None:
+        response.content = choice.message.refusal
+    return response
+
+
+class OpenAIStreamDecoder:
+    """Turns `chat.completion.chunk` data lines into StreamEvents.
+
+    Usage arrives after the finish reason (in a `choices: []` chunk), so the finish is held
+    back and both are emitted, usage first, when the stream says `[DONE]` or ends.
+    """
+
+    __slots__ = ("_finish", "_provider", "_started", "_tool_ids", "_usage", "done")
+
+    def __init__(self, provider: str) -> None:
+        self._provider = provider
+        self._started = False
+        self._finish: str | None = None
+        self._usage: WireUsage | None = None
+        self._tool_ids: set[int] = set()
+        self.done = False
+
+    def feed(self, data: str) -> list[StreamEvent]:
+        if data == "[DONE]":
+            return self.close()
+        try:
+            chunk = decode_completion(data)
+        except msgspec.DecodeError as error:
+            raise UpstreamError(
+                Code.SERVER_ERROR, f"{self._provider} sent a stream chunk that is not valid JSON",
+                provider=self._provider,
+            ) from error
+        if chunk.error is not None or chunk.object == "error":
+            raise classify_openai_error_body(200, data.encode(), self._provider, {})
+        events: list[StreamEvent] = []
+        if not self._started:
+            self._started = True
+            events.append(Start(id=chunk.id, model=chunk.model, provider=self._provider))
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is not None:
+                self._delta(choice.index, delta, events)
+            if choice.finish_reason:
+                self._finish = choice.finish_reason
+        if chunk.finish_reason:
+            self._finish = chunk.finish_reason
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        return events
+
+    def _delta(self, index: int, delta: WireMessage, events: list[StreamEvent]) -> None:
+        reasoning = delta.reasoning or delta.reasoning_content
+        if reasoning:
+            events.append(ReasoningDelta(index=index, text=reasoning))
+        if delta.content:
+            text = _text(delta.content)
+            if text:
+                events.append(TextDelta(index=index, text=text))
+        if delta.refusal:
+            events.append(TextDelta(index=index, text=delta.refusal))
+        for call in delta.tool_calls or ():
+            function = call.function
+            if call.index not in self._tool_ids:
+                self._tool_ids.add(call.index)
+                name = (function.name or "") if function else ""
+                events.append(ToolCallStart(index=call.index, id=call.id or f"call_{call.index}", name=name))
+            if function is not None and function.arguments:
+                events.append(ToolCallDelta(index=call.index, arguments=_arguments(function.arguments)))
+
+    def close(self) -> list[StreamEvent]:
+        """The stream ended; emit usage and finish once. A stream with no finish was cut."""
+        if self.done:
+            return []
+        self.done = True
+        if self._finish is None:
+            raise UpstreamError(
+                Code.CONNECTION, f"{self._provider} ended the stream before it finished",
+                provider=self._provider,
+            )
+        usage = from_openai_usage(self._usage)
+        event = UsageEvent(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+        if usage.cached_input_tokens is not UNSET:
+            event.cached_input_tokens = usage.cached_input_tokens
+        if usage.reasoning_tokens is not UNSET:
+            event.reasoning_tokens = usage.reasoning_tokens
+        return [event, Finish(reason=map_openai_finish_reason(self._finish), raw_reason=self._finish)]

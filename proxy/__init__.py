@@ -1,0 +1,1 @@
+"""The unigate gateway: settings, auth, routing, dispatch, streaming, surfaces, storage, CLI."""

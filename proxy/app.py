@@ -1,0 +1,58 @@
+"""The Litestar application: handlers, error handlers, and the gateway's lifecycle."""
+
+from __future__ import annotations
+
+from litestar import Litestar, Request, Response, get
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+
+from proxy.errors import handle_gateway_error, handle_http_exception, handle_unexpected
+from proxy.gateway import Gateway
+from proxy.settings import Settings, load_settings
+from proxy.surfaces.native import list_models, list_tasks, run_model
+from schemas.errors import GatewayError
+
+
+@get("/healthz", name="healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", name="readyz", include_in_schema=False)
+async def readyz(request: Request[object, object, object]) -> Response[dict[str, str]]:
+    gateway: Gateway = request.app.state.gateway
+    if gateway.draining:
+        return Response({"status": "draining"}, status_code=503)
+    return Response({"status": "ready"})
+
+
+def create_app(settings: Settings | None = None, gateway: Gateway | None = None) -> Litestar:
+    if gateway is None:
+        gateway = Gateway(settings or load_settings())
+
+    def start() -> None:
+        gateway.start()
+
+    async def stop() -> None:
+        await gateway.stop()
+
+    app = Litestar(
+        route_handlers=[run_model, list_models, list_tasks, healthz, readyz],
+        exception_handlers={
+            GatewayError: handle_gateway_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        on_startup=[start],
+        on_shutdown=[stop],
+        openapi_config=OpenAPIConfig(title="unigate", version="0.1.0", path="/schema"),
+        request_max_body_size=gateway.settings.config.server.max_body_bytes,
+        debug=False,
+    )
+    app.state.gateway = gateway
+    return app
+
+
+def app_from_environment() -> Litestar:
+    """The factory `unigate serve` hands the ASGI server (one call per worker process)."""
+    return create_app()

@@ -1,0 +1,131 @@
+"""`unigate serve | keys | check`: the fixed operating interface (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from proxy.keys import KeyStore
+from proxy.routing import Router
+from proxy.settings import ConfigError, Settings, load_settings
+
+
+def _settings(path: str | None) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as error:
+        sys.exit(f"unigate: {error}")
+
+
+def _serve(arguments: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings(arguments.config)
+    server = settings.config.server
+    if settings.path is not None:
+        os.environ["UNIGATE_CONFIG"] = str(settings.path.resolve())
+    os.environ.setdefault("UNIGATE_DATABASE_URL", settings.database_url)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        "proxy.app:app_from_environment",
+        factory=True,
+        host=arguments.host or server.host,
+        port=arguments.port if arguments.port is not None else server.port,
+        workers=arguments.workers or server.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=25,
+        log_level="info",
+    )
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _keys(arguments: argparse.Namespace) -> None:
+    store = KeyStore(_settings(arguments.config).database_url)
+    try:
+        if arguments.keys_command == "create":
+            record, key = store.create(arguments.name, rpm=arguments.rpm)
+            print(f"created key {record.id} ({record.name}); it is shown once, store it now:")
+            print(key)
+        elif arguments.keys_command == "list":
+            print(f"{'id':<14}{'name':<24}{'created (UTC)':<22}{'revoked (UTC)':<22}rpm")
+            for record in store.list():
+                rpm = record.rpm if record.rpm is not None else "-"
+                print(
+                    f"{record.id:<14}{record.name:<24}{_when(record.created_at):<22}"
+                    f"{_when(record.revoked_at):<22}{rpm}"
+                )
+        elif arguments.keys_command == "revoke":
+            if not store.revoke(arguments.id):
+                sys.exit(f"unigate: no active key with id {arguments.id}")
+            print(f"revoked key {arguments.id}")
+    finally:
+        store.close()
+
+
+def _check(arguments: argparse.Namespace) -> None:
+    settings = _settings(arguments.config)
+    config = settings.config
+    print(f"config: {settings.path or 'built-in defaults (no config.toml found)'}")
+    print(f"database: {settings.database_url}")
+    print(f"listen: {config.server.host}:{config.server.port}, workers: {config.server.workers}")
+    for name, provider in sorted(config.providers.items()):
+        base_url = provider.base_url or "(SDK default)"
+        operator_key = "operator key set" if provider.api_key else "Provider-Key from each request"
+        print(f"provider {name}: {base_url}; {operator_key}")
+    for pool in config.pools:
+        print(f"pool {pool.name}: {pool.protocol}, {len(pool.urls)} member(s), meter {pool.meter}")
+    print("routes, in matching order:")
+    for pattern, destination in Router(config).routes():
+        print(f"  {pattern:<32} -> {destination}")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="unigate", description="A self-hosted model gateway.")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the gateway")
+    serve.add_argument("--config", help="config file (default: $UNIGATE_CONFIG, then ./config.toml)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(handler=_serve)
+
+    keys = commands.add_parser("keys", help="manage proxy API keys")
+    keys.add_argument("--config")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="create a key; prints it alone on the last line")
+    create.add_argument("--name", required=True)
+    create.add_argument("--rpm", type=int)
+    create.add_argument("--config", default=argparse.SUPPRESS)
+    listing = key_commands.add_parser("list", help="list keys (never their secrets)")
+    listing.add_argument("--config", default=argparse.SUPPRESS)
+    revoke = key_commands.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("id")
+    revoke.add_argument("--config", default=argparse.SUPPRESS)
+    keys.set_defaults(handler=_keys)
+
+    check = commands.add_parser("check", help="validate a config and print the routes it gives")
+    check.add_argument("--config")
+    check.set_defaults(handler=_check)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = parser().parse_args(argv)
+    arguments.handler(arguments)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The gateway's long-lived parts, built once from Settings and shared by every handler."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from adapters.base import Adapter
+from adapters.openai import OpenAIAdapter
+from proxy.dispatch import Dispatcher
+from proxy.keys import KeyStore
+from proxy.ledger import Ledger
+from proxy.metering import Meter
+from proxy.routing import Router
+from proxy.settings import Settings
+
+
+QUIET_LOGGERS = ("openai", "anthropic", "httpx", "httpx2", "httpcore", "google_genai", "cohere", "mistralai")
+"""SDK loggers: at DEBUG some print request options, headers included; per-request INFO lines
+cost CPU on the hot path. They stay at WARNING whatever the root level is."""
+
+
+def default_adapters() -> dict[str, Adapter]:
+    return {"openai": OpenAIAdapter()}
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    adapters: dict[str, Adapter] = field(default_factory=default_adapters)
+
+    def __post_init__(self) -> None:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        config = self.settings.config
+        self.keys = KeyStore(self.settings.database_url)
+        self.ledger = Ledger(self.settings.database_url)
+        self.router = Router(config)
+        self.meter = Meter(config.prices, config.meters)
+        self.dispatcher = Dispatcher(config, self.adapters, self.ledger, self.meter)
+        self.draining = False
+
+    def start(self) -> None:
+        self.ledger.start()
+
+    async def stop(self) -> None:
+        self.draining = True
+        for adapter in self.adapters.values():
+            await adapter.aclose()
+        self.ledger.close()
+        self.keys.close()

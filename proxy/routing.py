@@ -1,0 +1,114 @@
+"""Model id → ordered targets, by an explicit registry: configured routes first, then the
+built-in defaults, then the default worker pool.
+
+Never a guess from a prefix alone: `openai/gpt-oss-20b` and `mistralai/*` are open weights,
+`openai/gpt-4o-mini` and `mistral/mistral-small-latest` are proprietary, and `google/gemma-*`
+is not Gemini. Globs are case-sensitive (`fnmatchcase`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import lru_cache
+
+from schemas.config import Config, Pool, Route, Target
+
+PROVIDER_PREFIX = {
+    "openai": "openai/",
+    "anthropic": "anthropic/",
+    "gemini": "google/",
+    "cohere": "cohere/",
+    "mistral": "mistral/",
+}
+
+OPEN_WEIGHT_PATTERNS = ("openai/gpt-oss-*", "mistralai/*", "google/gemma-*")
+
+BUILTIN_ROUTES: tuple[Route, ...] = (
+    Route(match="openai/*", provider="openai"),
+    Route(match="anthropic/*", provider="anthropic"),
+    Route(match="google/gemini-*", provider="gemini"),
+    Route(match="google/learnlm-*", provider="gemini"),
+    Route(match="cohere/*", provider="cohere"),
+    Route(match="mistral/*", provider="mistral"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTarget:
+    provider: str | None
+    pool: str | None
+    model: str
+    """The upstream model name."""
+
+    @property
+    def name(self) -> str:
+        return self.provider or f"pool:{self.pool}"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    model_id: str
+    task: str
+    targets: tuple[ResolvedTarget, ...]
+
+
+def upstream_model(model_id: str, provider: str | None, explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    prefix = PROVIDER_PREFIX.get(provider or "")
+    if prefix and model_id.startswith(prefix):
+        return model_id[len(prefix) :]
+    return model_id
+
+
+class Router:
+    def __init__(self, config: Config) -> None:
+        self._routes = config.routes
+        self._pools = {pool.name: pool for pool in config.pools}
+        self._default_pool = config.default_pool or (config.pools[0].name if config.pools else None)
+        self.resolve = lru_cache(maxsize=4096)(self._resolve)
+
+    def _target(self, model_id: str, target: Route | Target) -> ResolvedTarget:
+        pool = self._pools.get(target.pool) if target.pool else None
+        explicit = target.model or (pool.model if pool else None)
+        return ResolvedTarget(target.provider, target.pool, upstream_model(model_id, target.provider, explicit))
+
+    def _from_route(self, model_id: str, route: Route) -> Resolution:
+        targets = [self._target(model_id, route), *(self._target(model_id, t) for t in route.fallbacks)]
+        task = route.task
+        if route.pool and route.pool in self._pools:
+            task = self._pools[route.pool].task
+        return Resolution(model_id, task, tuple(targets))
+
+    def _from_pool(self, model_id: str, pool: Pool) -> Resolution:
+        target = ResolvedTarget(None, pool.name, pool.model or model_id)
+        return Resolution(model_id, pool.task, (target,))
+
+    def _resolve(self, model_id: str) -> Resolution | None:
+        for route in self._routes:
+            if fnmatchcase(model_id, route.match):
+                return self._from_route(model_id, route)
+        for pool in self._pools.values():
+            if any(fnmatchcase(model_id, pattern) for pattern in pool.models):
+                return self._from_pool(model_id, pool)
+        if not any(fnmatchcase(model_id, pattern) for pattern in OPEN_WEIGHT_PATTERNS):
+            for route in BUILTIN_ROUTES:
+                if fnmatchcase(model_id, route.match) and not model_id.endswith("/"):
+                    return self._from_route(model_id, route)
+        if self._default_pool is not None:
+            return self._from_pool(model_id, self._pools[self._default_pool])
+        return None
+
+    def routes(self) -> list[tuple[str, str]]:
+        """(pattern, destination) in matching order, for `unigate check` and the catalogue."""
+        rows: list[tuple[str, str]] = []
+        for route in self._routes:
+            rows.append((route.match, route.provider or f"pool:{route.pool}"))
+        for pool in self._pools.values():
+            rows.extend((pattern, f"pool:{pool.name}") for pattern in pool.models)
+        rows.extend((pattern, "open weights: default pool") for pattern in OPEN_WEIGHT_PATTERNS)
+        rows.extend((route.match, str(route.provider)) for route in BUILTIN_ROUTES)
+        if self._default_pool:
+            rows.append(("*", f"pool:{self._default_pool}"))
+        return rows

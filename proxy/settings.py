@@ -1,0 +1,116 @@
+"""Loading config.toml: `${ENV}` interpolation, then `UNIGATE_*` overrides, then frozen Structs."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from schemas.config import VENDORS, Config, Pool, ProviderConfig
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    config: Config
+    path: Path | None
+    """The config file read, or None for the built-in defaults."""
+    database_url: str
+
+
+def interpolate(value: Any, environ: Mapping[str, str]) -> Any:
+    """Replace `${NAME}` and `${NAME:-default}` in every string of a decoded TOML tree."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"config refers to ${{{name}}}, which is not set in the environment")
+
+        return _REFERENCE.sub(substitute, value)
+    if isinstance(value, dict):
+        return {key: interpolate(item, environ) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, environ) for item in value]
+    return value
+
+
+def _apply_overrides(config: Config, environ: Mapping[str, str]) -> Config:
+    providers = dict(config.providers)
+    for vendor in VENDORS:
+        base_url = environ.get(f"UNIGATE_{vendor.upper()}_BASE_URL")
+        if base_url:
+            current = providers.get(vendor, ProviderConfig())
+            providers[vendor] = msgspec.structs.replace(current, base_url=base_url)
+    pools: list[Pool] = []
+    for pool in config.pools:
+        variable = "UNIGATE_POOL_" + re.sub(r"[^A-Za-z0-9]", "_", pool.name).upper() + "_URLS"
+        urls = environ.get(variable)
+        if urls:
+            pool = msgspec.structs.replace(
+                pool, urls=tuple(url.strip() for url in urls.split(",") if url.strip())
+            )
+        pools.append(pool)
+    return msgspec.structs.replace(config, providers=providers, pools=tuple(pools))
+
+
+def _check(config: Config) -> None:
+    pool_names = {pool.name for pool in config.pools}
+    for route in config.routes:
+        targets = [(route.provider, route.pool), *((t.provider, t.pool) for t in route.fallbacks)]
+        for provider, pool in targets:
+            if (provider is None) == (pool is None):
+                raise ConfigError(f"route {route.match!r}: name exactly one of provider or pool per target")
+            if provider is not None and provider not in VENDORS:
+                raise ConfigError(f"route {route.match!r}: unknown provider {provider!r}")
+            if pool is not None and pool not in pool_names:
+                raise ConfigError(f"route {route.match!r}: unknown pool {pool!r}")
+    if config.default_pool is not None and config.default_pool not in pool_names:
+        raise ConfigError(f"default_pool {config.default_pool!r} is not a declared pool")
+    for name in config.providers:
+        if name not in VENDORS:
+            raise ConfigError(f"[providers.{name}]: unknown provider; known: {', '.join(VENDORS)}")
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the config named by `path`, else `UNIGATE_CONFIG`, else `./config.toml`, else defaults."""
+    environ = os.environ if environ is None else environ
+    chosen = path or environ.get("UNIGATE_CONFIG")
+    config_path: Path | None
+    if chosen:
+        config_path = Path(chosen)
+        if not config_path.is_file():
+            raise ConfigError(f"config file {config_path} does not exist")
+    else:
+        config_path = Path("config.toml") if Path("config.toml").is_file() else None
+    data: dict[str, Any] = {}
+    if config_path is not None:
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{config_path}: {error}") from None
+    try:
+        config = msgspec.convert(interpolate(data, environ), Config, strict=False)
+    except msgspec.ValidationError as error:
+        raise ConfigError(f"{config_path or 'config'}: {error}") from None
+    config = _apply_overrides(config, environ)
+    _check(config)
+    database_url = environ.get("UNIGATE_DATABASE_URL") or config.database.url
+    if not database_url:
+        directory = config_path.resolve().parent if config_path is not None else Path.cwd()
+        database_url = f"sqlite:///{directory / 'unigate.db'}"
+    return Settings(config=config, path=config_path, database_url=database_url)

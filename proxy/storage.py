@@ -1,0 +1,57 @@
+"""The embedded database: SQLite in WAL mode, its schema, and how connections are opened."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from proxy.settings import ConfigError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    hash        TEXT NOT NULL UNIQUE,
+    created_at  REAL NOT NULL,
+    revoked_at  REAL,
+    rpm         INTEGER
+);
+CREATE TABLE IF NOT EXISTS usage (
+    request_id          TEXT PRIMARY KEY,
+    key_id              TEXT,
+    model               TEXT NOT NULL,
+    provider            TEXT,
+    status              TEXT NOT NULL,
+    attempts            INTEGER NOT NULL DEFAULT 1,
+    input_tokens        INTEGER NOT NULL DEFAULT 0,
+    output_tokens       INTEGER NOT NULL DEFAULT 0,
+    cached_input_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens    INTEGER NOT NULL DEFAULT 0,
+    inference_time      REAL NOT NULL DEFAULT 0,
+    meter               TEXT,
+    cost                REAL,
+    error_code          TEXT,
+    started_at          REAL NOT NULL,
+    finished_at         REAL
+);
+CREATE INDEX IF NOT EXISTS usage_key_started ON usage (key_id, started_at);
+"""
+
+
+def sqlite_path(database_url: str) -> Path:
+    if database_url.startswith("sqlite:///"):
+        return Path(database_url.removeprefix("sqlite:///"))
+    scheme = database_url.partition(":")[0]
+    raise ConfigError(f"database scheme {scheme!r} is not supported yet; use sqlite:///<path>")
+
+
+def connect(database_url: str) -> sqlite3.Connection:
+    """A connection with the pragmas every user of the database needs, schema ensured."""
+    path = sqlite_path(database_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA busy_timeout=30000")
+    connection.executescript(SCHEMA)
+    return connection

@@ -1,0 +1,1 @@
+"""Surfaces: decoders of client bodies into ChatRequest and encoders of StreamEvents."""

@@ -1,0 +1,121 @@
+"""The native (Bytez-compatible) surface: `POST /models/v2/{model_id}` and its catalogue."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.datastructures import Headers
+from litestar.response import Stream
+
+from proxy.auth import authenticate
+from proxy.catalogue import catalogue_models, catalogue_tasks
+from proxy.dispatch import CallContext
+from proxy.gateway import Gateway
+from proxy.metering import billing_headers
+from proxy.normalize import chat_request
+from proxy.sse import SSE_HEADERS, raw_text, unified_sse
+from schemas.errors import Code, GatewayError
+from schemas.events import StreamEvent
+from schemas.native import BillingSummary, CatalogueAnswer, ChatOutput, Envelope, NativeBody
+
+_decode_body = msgspec.json.Decoder(NativeBody).decode
+_encode = msgspec.json.encode
+
+
+def decode_native_body(raw: bytes) -> NativeBody:
+    if not raw:
+        raise GatewayError(Code.INVALID_REQUEST, "the request body is empty; send a JSON object")
+    try:
+        return _decode_body(raw)
+    except msgspec.ValidationError as error:
+        raise GatewayError(Code.INVALID_REQUEST, f"invalid body: {error}") from None
+    except msgspec.DecodeError:
+        raise GatewayError(Code.INVALID_REQUEST, "the request body is not valid JSON") from None
+
+
+def provider_keys(headers: Headers) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered == "provider-key":
+            keys[""] = value
+        elif lowered.startswith("provider-key-"):
+            keys[lowered.removeprefix("provider-key-")] = value
+    return keys
+
+
+def wants_raw_text(headers: Headers) -> bool:
+    accept = headers.get("accept", "")
+    if "text/event-stream" in accept:
+        return False
+    return "text/plain" in accept or "lang" in headers
+
+
+@post("/models/v2/{model_id:path}", name="run_model", status_code=200)
+async def run_model(request: Request[object, object, object], model_id: str) -> Response[bytes] | Stream:
+    gateway: Gateway = request.app.state.gateway
+    headers = request.headers
+    key = await authenticate(gateway.keys, headers.get("authorization"))
+    model_id = model_id.lstrip("/")
+    resolution = gateway.router.resolve(model_id)
+    if resolution is None:
+        raise GatewayError(Code.NOT_FOUND, f"no route for model {model_id!r}")
+    body = decode_native_body(await request.body())
+    chat = chat_request(model_id, body)
+    context = CallContext(
+        request_id=uuid.uuid4().hex,
+        key_id=key.id,
+        model_id=model_id,
+        provider_keys=provider_keys(headers),
+        started_at=time.time(),
+    )
+    if chat.stream:
+        events: AsyncIterator[StreamEvent] = await gateway.dispatcher.stream(chat, resolution, context)
+        stream_headers = {**SSE_HEADERS, "X-Request-Id": context.request_id}
+        if wants_raw_text(headers):
+            return Stream(raw_text(events), media_type="text/plain; charset=utf-8", headers=stream_headers)
+        return Stream(unified_sse(events), media_type="text/event-stream", headers=stream_headers)
+    done = await gateway.dispatcher.complete(chat, resolution, context)
+    response = done.response
+    output = ChatOutput(role="assistant", content=response.content, tool_calls=response.tool_calls)
+    output.reasoning = response.reasoning
+    envelope = Envelope(
+        output=output,
+        usage=response.usage,
+        billing=BillingSummary(
+            done.billing.meter, done.billing.meter_price, done.billing.inference_time, done.billing.cost
+        ),
+        provider=response.raw,
+        finish_reason=response.finish_reason,
+        raw_finish_reason=response.raw_finish_reason,
+        id=context.request_id,
+        model=model_id,
+    )
+    if response.warnings:
+        envelope.warnings = response.warnings
+    return Response(
+        _encode(envelope),
+        media_type="application/json",
+        headers={**billing_headers(done.billing), "X-Request-Id": context.request_id},
+    )
+
+
+@get("/models/v2/list/models", name="list_models")
+async def list_models(
+    request: Request[object, object, object], task: str | None = None, modelId: str | None = None  # noqa: N803
+) -> Response[bytes]:
+    gateway: Gateway = request.app.state.gateway
+    await authenticate(gateway.keys, request.headers.get("authorization"))
+    entries = catalogue_models(gateway, task=task, model_id=modelId)
+    return Response(_encode(CatalogueAnswer(output=entries)), media_type="application/json")
+
+
+@get("/models/v2/list/tasks", name="list_tasks")
+async def list_tasks(request: Request[object, object, object]) -> Response[bytes]:
+    gateway: Gateway = request.app.state.gateway
+    await authenticate(gateway.keys, request.headers.get("authorization"))
+    return Response(_encode(CatalogueAnswer(output=catalogue_tasks(gateway))), media_type="application/json")

@@ -1,0 +1,186 @@
+"""The unified chat schema: what every surface decodes into and every adapter translates from.
+
+Tools use OpenAI's shapes (the most widely known); messages are tagged by `role`, content
+parts by `type`. Optional fields default to `UNSET`, so only what the client sent travels on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from msgspec import UNSET, Struct, UnsetType
+
+
+class TextPart(Struct, tag="text", tag_field="type", omit_defaults=True):
+    text: str
+
+
+class ImagePart(Struct, tag="image", tag_field="type", omit_defaults=True):
+    """An image by `url` (http/https) or by `base64` (a data URL)."""
+
+    url: str | UnsetType = UNSET
+    base64: str | UnsetType = UNSET
+    detail: str | UnsetType = UNSET
+
+
+class AudioPart(Struct, tag="audio", tag_field="type", omit_defaults=True):
+    url: str | UnsetType = UNSET
+    base64: str | UnsetType = UNSET
+
+
+class VideoPart(Struct, tag="video", tag_field="type", omit_defaults=True):
+    url: str | UnsetType = UNSET
+    base64: str | UnsetType = UNSET
+
+
+ContentPart = TextPart | ImagePart | AudioPart | VideoPart
+Content = str | list[ContentPart]
+
+
+class FunctionCall(Struct, omit_defaults=True):
+    name: str
+    arguments: str = ""
+    """A JSON document as a string, exactly as the model produced it."""
+
+
+class ToolCall(Struct, omit_defaults=True):
+    id: str
+    function: FunctionCall
+    type: Literal["function"] = "function"
+
+
+class ReasoningPart(Struct, omit_defaults=True):
+    """A reasoning block an assistant turn produced, carried back unchanged in later turns.
+
+    `signature` is Anthropic's thinking signature or Gemini's thought signature; `redacted`
+    holds an opaque redacted-thinking payload.
+    """
+
+    text: str = ""
+    signature: str | UnsetType = UNSET
+    redacted: str | UnsetType = UNSET
+
+
+class SystemMessage(Struct, tag="system", tag_field="role", omit_defaults=True):
+    content: Content
+
+
+class UserMessage(Struct, tag="user", tag_field="role", omit_defaults=True):
+    content: Content
+    name: str | UnsetType = UNSET
+
+
+class AssistantMessage(Struct, tag="assistant", tag_field="role", omit_defaults=True):
+    content: Content | None = None
+    tool_calls: list[ToolCall] | UnsetType = UNSET
+    reasoning: list[ReasoningPart] | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+
+
+class ToolMessage(Struct, tag="tool", tag_field="role", omit_defaults=True):
+    tool_call_id: str
+    content: Content
+    name: str | UnsetType = UNSET
+
+
+Message = SystemMessage | UserMessage | AssistantMessage | ToolMessage
+
+
+class FunctionDefinition(Struct, omit_defaults=True):
+    name: str
+    description: str | UnsetType = UNSET
+    parameters: dict[str, Any] | UnsetType = UNSET
+    strict: bool | UnsetType = UNSET
+
+
+class Tool(Struct, omit_defaults=True):
+    function: FunctionDefinition
+    type: Literal["function"] = "function"
+
+
+class NamedFunction(Struct):
+    name: str
+
+
+class NamedToolChoice(Struct):
+    function: NamedFunction
+    type: Literal["function"] = "function"
+
+
+ToolChoice = Literal["auto", "none", "required"] | NamedToolChoice
+
+
+class TextFormat(Struct, tag="text", tag_field="type"):
+    pass
+
+
+class JsonObjectFormat(Struct, tag="json_object", tag_field="type"):
+    pass
+
+
+class JsonSchema(Struct, omit_defaults=True):
+    name: str = "response"
+    schema: dict[str, Any] = msgspec.field(default_factory=dict)
+    description: str | UnsetType = UNSET
+    strict: bool | UnsetType = UNSET
+
+
+class JsonSchemaFormat(Struct, tag="json_schema", tag_field="type"):
+    json_schema: JsonSchema
+
+
+ResponseFormat = TextFormat | JsonObjectFormat | JsonSchemaFormat
+
+
+class Sampling(Struct, omit_defaults=True):
+    """Sampling parameters by their unified names; each adapter maps or reports them."""
+
+    max_tokens: int | UnsetType = UNSET
+    temperature: float | UnsetType = UNSET
+    top_p: float | UnsetType = UNSET
+    top_k: int | UnsetType = UNSET
+    stop: list[str] | UnsetType = UNSET
+    seed: int | UnsetType = UNSET
+    frequency_penalty: float | UnsetType = UNSET
+    presence_penalty: float | UnsetType = UNSET
+
+
+class ChatRequest(Struct, omit_defaults=True):
+    """One chat call as every adapter sees it, whatever surface it arrived on."""
+
+    model: str
+    messages: list[Message]
+    stream: bool = False
+    sampling: Sampling = msgspec.field(default_factory=Sampling)
+    tools: list[Tool] | UnsetType = UNSET
+    tool_choice: ToolChoice | UnsetType = UNSET
+    response_format: ResponseFormat | UnsetType = UNSET
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Vendor-specific parameters the unified schema does not know; sent verbatim."""
+
+
+class Usage(Struct, omit_defaults=True):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int | UnsetType = UNSET
+    reasoning_tokens: int | UnsetType = UNSET
+
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error", "other"]
+
+
+class ChatResponse(Struct, omit_defaults=True):
+    """A finished, non-streamed answer from one vendor call."""
+
+    id: str
+    model: str
+    content: str | None
+    finish_reason: FinishReason
+    raw_finish_reason: str | None
+    usage: Usage
+    tool_calls: list[ToolCall] | UnsetType = UNSET
+    reasoning: list[ReasoningPart] | UnsetType = UNSET
+    raw: msgspec.Raw = msgspec.Raw(b"null")
+    """The vendor's own reply, byte for byte, for the envelope's `provider` field."""
+    warnings: list[str] = msgspec.field(default_factory=list)

@@ -1,0 +1,81 @@
+"""The one internal stream type: every adapter decodes into it, every surface encodes from it."""
+
+from __future__ import annotations
+
+from msgspec import UNSET, Struct, UnsetType
+
+from schemas.chat import FinishReason
+
+
+class Start(Struct, tag="start", tag_field="type", omit_defaults=True):
+    id: str
+    model: str
+    provider: str
+
+
+class TextDelta(Struct, tag="text_delta", tag_field="type"):
+    index: int
+    text: str
+
+
+class ReasoningDelta(Struct, tag="reasoning_delta", tag_field="type", omit_defaults=True):
+    index: int
+    text: str
+    signature: str | UnsetType = UNSET
+    redacted: str | UnsetType = UNSET
+
+
+class ToolCallStart(Struct, tag="tool_call_start", tag_field="type"):
+    index: int
+    id: str
+    name: str
+
+
+class ToolCallDelta(Struct, tag="tool_call_delta", tag_field="type"):
+    index: int
+    arguments: str
+
+
+class UsageEvent(Struct, tag="usage", tag_field="type", omit_defaults=True):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int | UnsetType = UNSET
+    reasoning_tokens: int | UnsetType = UNSET
+
+
+class Finish(Struct, tag="finish", tag_field="type"):
+    reason: FinishReason
+    raw_reason: str | None
+
+
+class Billing(Struct, tag="billing", tag_field="type"):
+    meter: str
+    meter_price: float | None
+    inference_time: float
+    cost: float | None
+
+
+class ErrorEvent(Struct, tag="error", tag_field="type", omit_defaults=True):
+    code: str
+    message: str
+    retryable: bool
+    provider: str | UnsetType = UNSET
+
+
+class Done(Struct, tag="done", tag_field="type"):
+    pass
+
+
+StreamEvent = (
+    Start
+    | TextDelta
+    | ReasoningDelta
+    | ToolCallStart
+    | ToolCallDelta
+    | UsageEvent
+    | Finish
+    | Billing
+    | ErrorEvent
+    | Done
+)
+"""What adapters yield is the subset without `Billing` and `Done`: dispatch adds those."""

@@ -1,0 +1,92 @@
+"""The native (Bytez-compatible) surface: its request body and its response envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, Struct, UnsetType
+
+from schemas.chat import (
+    Content,
+    Message,
+    ReasoningPart,
+    ResponseFormat,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    Usage,
+)
+
+
+class NativeBody(Struct, omit_defaults=True):
+    """`POST /models/v2/{model_id}`: every field optional but one input."""
+
+    messages: list[Message] | UnsetType = UNSET
+    text: str | UnsetType = UNSET
+    input: str | list[Message] | UnsetType = UNSET
+    url: str | UnsetType = UNSET
+    base64: str | UnsetType = UNSET
+    question: str | UnsetType = UNSET
+    context: str | UnsetType = UNSET
+    candidate_labels: list[str] | UnsetType = UNSET
+    params: dict[str, Any] | UnsetType = UNSET
+    stream: bool = False
+    json: bool = False
+    tools: list[Tool] | UnsetType = UNSET
+    tool_choice: ToolChoice | UnsetType = UNSET
+    response_format: ResponseFormat | UnsetType = UNSET
+
+
+class BillingSummary(Struct):
+    """The seed's Inference Meter, Meter Price (USD/s), Inference Time (s) and Cost (USD)."""
+
+    meter: str
+    meter_price: float | None
+    inference_time: float
+    cost: float | None
+
+
+class ChatOutput(Struct, omit_defaults=True):
+    role: str
+    content: Content | None
+    tool_calls: list[ToolCall] | UnsetType = UNSET
+    reasoning: list[ReasoningPart] | UnsetType = UNSET
+
+
+class Envelope(Struct):
+    """A successful non-streamed answer. `error` is always present (null), as Bytez sends it."""
+
+    output: ChatOutput
+    usage: Usage
+    billing: BillingSummary
+    provider: msgspec.Raw
+    finish_reason: str
+    raw_finish_reason: str | None
+    id: str
+    model: str
+    error: None = None
+    warnings: list[str] | UnsetType = UNSET
+
+
+class ErrorEnvelope(Struct):
+    error: str
+    code: str
+    output: None = None
+    provider: str | UnsetType = UNSET
+
+
+class CatalogueEntry(Struct, omit_defaults=True):
+    modelId: str  # noqa: N815 - the Bytez SDKs read this exact name
+    task: str
+    provider: str | UnsetType = UNSET
+    pool: str | UnsetType = UNSET
+    meter: str | UnsetType = UNSET
+    meterPrice: float | UnsetType = UNSET  # noqa: N815
+    contextSize: int | UnsetType = UNSET  # noqa: N815
+    capabilities: list[str] | UnsetType = UNSET
+
+
+class CatalogueAnswer(Struct):
+    output: list[CatalogueEntry] | list[str]
+    error: None = None
