@@ -127,7 +127,7 @@ class OpenAIAdapter:
             await response.aclose()
 
     def _classify(self, error: openai.APIError, call: UpstreamCall) -> UpstreamError:
-        if isinstance(error, openai.APITimeoutError):
+        if isinstance(error, openai.APITimeoutError) and not _refused(error):
             return UpstreamError(Code.TIMEOUT, f"{self.name} did not answer in time", provider=self.name)
         if isinstance(error, openai.APIConnectionError):
             return UpstreamError(Code.CONNECTION, f"could not connect to {self.name}", provider=self.name)
@@ -145,3 +145,11 @@ class OpenAIAdapter:
         if self._http_client is not None:
             await self._http_client.aclose()
             self._http_client = None
+
+
+def _refused(error: BaseException) -> bool:
+    """The SDK's aiohttp transport reports a refused connection as a ConnectTimeout; the
+    original OSError underneath tells the two apart."""
+    cause = error.__cause__
+    inner = (cause.__cause__ or cause.__context__) if cause is not None else None
+    return isinstance(inner, OSError) and not isinstance(inner, TimeoutError)
