@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
@@ -19,7 +21,7 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", name="readyz", include_in_schema=False)
-async def readyz(request: Request[object, object, object]) -> Response[dict[str, str]]:
+async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
     gateway: Gateway = request.app.state.gateway
     if gateway.draining:
         return Response({"status": "draining"}, status_code=503)

@@ -18,7 +18,7 @@ from msgspec import UNSET
 from adapters.base import Adapter, Timeouts, UpstreamCall
 from proxy.ledger import Ledger, UsageRow
 from proxy.metering import Meter
-from proxy.routing import ResolvedTarget, Resolution
+from proxy.routing import Resolution, ResolvedTarget
 from schemas.chat import ChatRequest, ChatResponse, Usage
 from schemas.config import Config
 from schemas.errors import Code, GatewayError
@@ -72,7 +72,8 @@ class Dispatcher:
         if target.provider is None:
             raise GatewayError(
                 Code.UNSUPPORTED,
-                f"{context.model_id} routes to worker pool {target.pool!r}, which this build does not serve yet",
+                f"{context.model_id} routes to worker pool {target.pool!r}, "
+                "which this build does not serve yet",
                 status=501,
             )
         adapter = self._adapters.get(target.provider)
@@ -135,7 +136,9 @@ class Dispatcher:
             )
             raise
         elapsed = time.perf_counter() - clock
-        billing = self._meter.vendor_billing(context.model_id, provider, target.model, response.usage, elapsed)
+        billing = self._meter.vendor_billing(
+            context.model_id, provider, target.model, response.usage, elapsed
+        )
         self._ledger.record(self._row(context, provider, "completed", response.usage, elapsed, billing))
         return Completed(response, billing, provider)
 
@@ -216,11 +219,9 @@ class Dispatcher:
             if closer is not None:
                 try:
                     await closer()
-                except Exception:  # noqa: BLE001 - closing a broken upstream must not mask the outcome
+                except Exception:
                     log.debug("closing the upstream stream failed", exc_info=False)
             self._ledger.record(
-                self._row(
-                    context, provider, status, usage, time.perf_counter() - clock, billing, error_code
-                )
+                self._row(context, provider, status, usage, time.perf_counter() - clock, billing, error_code)
             )
         yield Done()

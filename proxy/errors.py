@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import msgspec
 from litestar import Request, Response
@@ -21,7 +22,6 @@ _HTTP_CODES = {
     404: Code.NOT_FOUND,
     405: Code.METHOD_NOT_ALLOWED,
     413: Code.PAYLOAD_TOO_LARGE,
-    415: Code.UNSUPPORTED_MEDIA_TYPE,
     429: Code.RATE_LIMITED,
 }
 
@@ -33,20 +33,22 @@ def error_response(error: GatewayError) -> Response[bytes]:
     headers = {}
     if error.retry_after is not None and error.status in (429, 503):
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
-    return Response(_encode(envelope), status_code=error.status, media_type="application/json", headers=headers)
+    return Response(
+        _encode(envelope), status_code=error.status, media_type="application/json", headers=headers
+    )
 
 
-def handle_gateway_error(_: Request[object, object, object], error: GatewayError) -> Response[bytes]:
+def handle_gateway_error(_: Request[Any, Any, Any], error: GatewayError) -> Response[bytes]:
     return error_response(error)
 
 
-def handle_http_exception(_: Request[object, object, object], error: HTTPException) -> Response[bytes]:
+def handle_http_exception(_: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
     status = error.status_code
     code = _HTTP_CODES.get(status, Code.INVALID_REQUEST if status < 500 else Code.INTERNAL)
     message = "no such route" if isinstance(error, NotFoundException) else str(error.detail)
     return error_response(GatewayError(code, message, status=status))
 
 
-def handle_unexpected(request: Request[object, object, object], error: Exception) -> Response[bytes]:
+def handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     log.error("unexpected %s on %s %s", type(error).__name__, request.method, request.url.path)
     return error_response(GatewayError(Code.INTERNAL, "internal error; the request id is in X-Request-Id"))

@@ -14,7 +14,6 @@ from proxy.metering import Meter
 from proxy.routing import Router
 from proxy.settings import Settings
 
-
 QUIET_LOGGERS = ("openai", "anthropic", "httpx", "httpx2", "httpcore", "google_genai", "cohere", "mistralai")
 """SDK loggers: at DEBUG some print request options, headers included; per-request INFO lines
 cost CPU on the hot path. They stay at WARNING whatever the root level is."""

@@ -79,9 +79,13 @@ class KeyStore:
 
     def _fetch(self, digest: str) -> KeyRecord | None:
         with self._lock:
-            row = self._db().execute(
-                "SELECT id, name, hash, created_at, revoked_at, rpm FROM keys WHERE hash = ?", (digest,)
-            ).fetchone()
+            row = (
+                self._db()
+                .execute(
+                    "SELECT id, name, hash, created_at, revoked_at, rpm FROM keys WHERE hash = ?", (digest,)
+                )
+                .fetchone()
+            )
         return KeyRecord(*row) if row else None
 
     def _verified(self, record: KeyRecord | None, digest: str) -> KeyRecord | None:

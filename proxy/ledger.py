@@ -25,7 +25,7 @@ _COLUMNS = (
     "cached_input_tokens, reasoning_tokens, inference_time, meter, cost, error_code, "
     "started_at, finished_at"
 )
-_INSERT = f"INSERT OR REPLACE INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 16)})"
+_INSERT = f"INSERT OR REPLACE INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 16)})"  # noqa: S608
 
 
 @dataclass(slots=True)

@@ -131,13 +131,13 @@ def chat_request(model_id: str, body: NativeBody) -> ChatRequest:
             request.tools = msgspec.convert(tools, list[Tool])
         tool_choice = body.tool_choice if body.tool_choice is not UNSET else structural.get("tool_choice")
         if tool_choice is not None and tool_choice is not UNSET:
-            request.tool_choice = msgspec.convert(tool_choice, ToolChoice)  # type: ignore[arg-type]
+            request.tool_choice = msgspec.convert(tool_choice, ToolChoice)
     except msgspec.ValidationError as error:
         raise _invalid(f"tools: {error}") from None
     response_format = body.response_format
     if response_format is UNSET and structural.get("response_format") is not None:
         try:
-            response_format = msgspec.convert(structural["response_format"], ResponseFormat)  # type: ignore[arg-type]
+            response_format = msgspec.convert(structural["response_format"], ResponseFormat)
         except msgspec.ValidationError as error:
             raise _invalid(f"response_format: {error}") from None
     if response_format is UNSET and body.json:

@@ -72,7 +72,9 @@ class Router:
     def _target(self, model_id: str, target: Route | Target) -> ResolvedTarget:
         pool = self._pools.get(target.pool) if target.pool else None
         explicit = target.model or (pool.model if pool else None)
-        return ResolvedTarget(target.provider, target.pool, upstream_model(model_id, target.provider, explicit))
+        return ResolvedTarget(
+            target.provider, target.pool, upstream_model(model_id, target.provider, explicit)
+        )
 
     def _from_route(self, model_id: str, route: Route) -> Resolution:
         targets = [self._target(model_id, route), *(self._target(model_id, t) for t in route.fallbacks)]

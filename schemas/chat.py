@@ -38,13 +38,13 @@ ContentPart = TextPart | ImagePart | AudioPart | VideoPart
 Content = str | list[ContentPart]
 
 
-class FunctionCall(Struct, omit_defaults=True):
+class FunctionCall(Struct):
     name: str
     arguments: str = ""
     """A JSON document as a string, exactly as the model produced it."""
 
 
-class ToolCall(Struct, omit_defaults=True):
+class ToolCall(Struct):
     id: str
     function: FunctionCall
     type: Literal["function"] = "function"
@@ -94,7 +94,7 @@ class FunctionDefinition(Struct, omit_defaults=True):
     strict: bool | UnsetType = UNSET
 
 
-class Tool(Struct, omit_defaults=True):
+class Tool(Struct):
     function: FunctionDefinition
     type: Literal["function"] = "function"
 

@@ -30,7 +30,6 @@ class Code(StrEnum):
     PROVIDER_KEY_REQUIRED = "provider_key_required"
     UNSUPPORTED = "unsupported"
     PAYLOAD_TOO_LARGE = "payload_too_large"
-    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INTERNAL = "internal_error"
 
@@ -51,14 +50,11 @@ STATUS: dict[Code, int] = {
     Code.PROVIDER_KEY_REQUIRED: 401,
     Code.UNSUPPORTED: 400,
     Code.PAYLOAD_TOO_LARGE: 413,
-    Code.UNSUPPORTED_MEDIA_TYPE: 415,
     Code.METHOD_NOT_ALLOWED: 405,
     Code.INTERNAL: 500,
 }
 
-RETRYABLE = frozenset(
-    {Code.RATE_LIMITED, Code.OVERLOADED, Code.SERVER_ERROR, Code.TIMEOUT, Code.CONNECTION}
-)
+RETRYABLE = frozenset({Code.RATE_LIMITED, Code.OVERLOADED, Code.SERVER_ERROR, Code.TIMEOUT, Code.CONNECTION})
 
 
 class GatewayError(Exception):

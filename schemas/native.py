@@ -77,13 +77,13 @@ class ErrorEnvelope(Struct):
 
 
 class CatalogueEntry(Struct, omit_defaults=True):
-    modelId: str  # noqa: N815 - the Bytez SDKs read this exact name
+    modelId: str
     task: str
     provider: str | UnsetType = UNSET
     pool: str | UnsetType = UNSET
     meter: str | UnsetType = UNSET
-    meterPrice: float | UnsetType = UNSET  # noqa: N815
-    contextSize: int | UnsetType = UNSET  # noqa: N815
+    meterPrice: float | UnsetType = UNSET
+    contextSize: int | UnsetType = UNSET
     capabilities: list[str] | UnsetType = UNSET
 
 

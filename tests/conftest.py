@@ -43,10 +43,14 @@ def fake_openai_vendor(openai_vendor: tuple[FakeVendor, str]) -> FakeVendor:
     return vendor
 
 
-def start_gateway(tmp_path: Path, environ: dict[str, str], config_text: str = "") -> tuple[ServerThread, RunningGateway]:
+def start_gateway(
+    tmp_path: Path, environ: dict[str, str], config_text: str = ""
+) -> tuple[ServerThread, RunningGateway]:
     config = tmp_path / "config.toml"
     config.write_text(config_text)
-    settings = load_settings(config, environ={"UNIGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'unigate.db'}", **environ})
+    settings = load_settings(
+        config, environ={"UNIGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'unigate.db'}", **environ}
+    )
     gateway = Gateway(settings)
     _, key = gateway.keys.create("tests")
     server = ServerThread(create_app(settings, gateway)).start()
@@ -54,7 +58,9 @@ def start_gateway(tmp_path: Path, environ: dict[str, str], config_text: str = ""
 
 
 @pytest.fixture
-def gateway(tmp_path: Path, openai_vendor: tuple[FakeVendor, str], fake_openai_vendor: FakeVendor) -> Iterator[RunningGateway]:
+def gateway(
+    tmp_path: Path, openai_vendor: tuple[FakeVendor, str], fake_openai_vendor: FakeVendor
+) -> Iterator[RunningGateway]:
     _, vendor_url = openai_vendor
     config = '[prices."openai/gpt-4o-mini"]\ninput = 0.15\ncached_input = 0.075\noutput = 0.60\n'
     server, running = start_gateway(tmp_path, {"UNIGATE_OPENAI_BASE_URL": f"{vendor_url}/v1"}, config)

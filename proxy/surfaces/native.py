@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import Headers
+from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
 from proxy.auth import authenticate
@@ -56,7 +58,7 @@ def wants_raw_text(headers: Headers) -> bool:
 
 
 @post("/models/v2/{model_id:path}", name="run_model", status_code=200)
-async def run_model(request: Request[object, object, object], model_id: str) -> Response[bytes] | Stream:
+async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> Response[bytes] | Stream:
     gateway: Gateway = request.app.state.gateway
     headers = request.headers
     key = await authenticate(gateway.keys, headers.get("authorization"))
@@ -106,7 +108,9 @@ async def run_model(request: Request[object, object, object], model_id: str) -> 
 
 @get("/models/v2/list/models", name="list_models")
 async def list_models(
-    request: Request[object, object, object], task: str | None = None, modelId: str | None = None  # noqa: N803
+    request: Request[Any, Any, Any],
+    task: FromQuery[str | None] = None,
+    modelId: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     gateway: Gateway = request.app.state.gateway
     await authenticate(gateway.keys, request.headers.get("authorization"))
@@ -115,7 +119,7 @@ async def list_models(
 
 
 @get("/models/v2/list/tasks", name="list_tasks")
-async def list_tasks(request: Request[object, object, object]) -> Response[bytes]:
+async def list_tasks(request: Request[Any, Any, Any]) -> Response[bytes]:
     gateway: Gateway = request.app.state.gateway
     await authenticate(gateway.keys, request.headers.get("authorization"))
     return Response(_encode(CatalogueAnswer(output=catalogue_tasks(gateway))), media_type="application/json")

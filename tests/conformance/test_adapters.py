@@ -54,7 +54,9 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[VendorKit, FakeVend
 
 
 @pytest.fixture
-async def vendor(served: tuple[VendorKit, FakeVendor, str]) -> AsyncIterator[tuple[VendorKit, FakeVendor, str, Adapter]]:
+async def vendor(
+    served: tuple[VendorKit, FakeVendor, str],
+) -> AsyncIterator[tuple[VendorKit, FakeVendor, str, Adapter]]:
     kit, fake, base_url = served
     fake.clear()
     adapter = kit.make_adapter()
@@ -62,14 +64,24 @@ async def vendor(served: tuple[VendorKit, FakeVendor, str]) -> AsyncIterator[tup
     await adapter.aclose()
 
 
-WEATHER = Tool(function=FunctionDefinition(
-    name="get_weather", description="Weather for a city",
-    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-))
-TIME = Tool(function=FunctionDefinition(
-    name="get_time", description="Time in a timezone",
-    parameters={"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]},
-))
+WEATHER = Tool(
+    function=FunctionDefinition(
+        name="get_weather",
+        description="Weather for a city",
+        parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    )
+)
+TIME = Tool(
+    function=FunctionDefinition(
+        name="get_time",
+        description="Time in a timezone",
+        parameters={
+            "type": "object",
+            "properties": {"timezone": {"type": "string"}},
+            "required": ["timezone"],
+        },
+    )
+)
 
 
 def _call(kit: VendorKit, base_url: str, *, stream: bool = False, **fields: Any) -> UpstreamCall:
@@ -164,16 +176,20 @@ async def test_multiple_tool_calls(vendor: tuple[VendorKit, FakeVendor, str, Ada
     assert joined == [msgspec.json.decode(call.function.arguments) for call in response.tool_calls]
 
 
-async def test_image_parts_reach_the_vendor_in_its_format(vendor: tuple[VendorKit, FakeVendor, str, Adapter]) -> None:
+async def test_image_parts_reach_the_vendor_in_its_format(
+    vendor: tuple[VendorKit, FakeVendor, str, Adapter],
+) -> None:
     kit, fake, base_url, adapter = vendor
     caps = adapter.capabilities
     if not (caps.images_by_url and caps.images_base64) or kit.image_check is None:
         pytest.skip("no images")
-    message = UserMessage(content=[
-        TextPart(text="What is in these?"),
-        ImagePart(url="https://example.com/cat.png"),
-        ImagePart(base64=PNG),
-    ])
+    message = UserMessage(
+        content=[
+            TextPart(text="What is in these?"),
+            ImagePart(url="https://example.com/cat.png"),
+            ImagePart(base64=PNG),
+        ]
+    )
     await adapter.complete(_call(kit, base_url, messages=[message]))
     kit.image_check(fake.last.json())
 
@@ -189,8 +205,17 @@ async def test_json_output(vendor: tuple[VendorKit, FakeVendor, str, Adapter]) -
 
 
 UPSTREAM_KINDS = [
-    Code.INVALID_REQUEST, Code.CONTEXT_LENGTH, Code.CONTENT_FILTER, Code.AUTHENTICATION, Code.PERMISSION,
-    Code.NOT_FOUND, Code.RATE_LIMITED, Code.QUOTA_EXCEEDED, Code.OVERLOADED, Code.SERVER_ERROR, Code.TIMEOUT,
+    Code.INVALID_REQUEST,
+    Code.CONTEXT_LENGTH,
+    Code.CONTENT_FILTER,
+    Code.AUTHENTICATION,
+    Code.PERMISSION,
+    Code.NOT_FOUND,
+    Code.RATE_LIMITED,
+    Code.QUOTA_EXCEEDED,
+    Code.OVERLOADED,
+    Code.SERVER_ERROR,
+    Code.TIMEOUT,
 ]
 
 

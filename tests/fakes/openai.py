@@ -14,9 +14,14 @@ def openai_responder(request: Received) -> Reply:
     if not request.headers.get("authorization", "").startswith("Bearer "):
         return Reply.fixture("openai/error-401.json")
     if request.method == "GET" and request.path == "/v1/models":
-        return Reply.json({"object": "list", "data": [
-            {"id": "gpt-4.1-mini", "object": "model", "created": 1795651200, "owned_by": "system"}
-        ]})
+        return Reply.json(
+            {
+                "object": "list",
+                "data": [
+                    {"id": "gpt-4.1-mini", "object": "model", "created": 1795651200, "owned_by": "system"}
+                ],
+            }
+        )
     if request.method != "POST" or request.path != "/v1/chat/completions":
         return Reply.fixture("openai/error-404.json")
     body = request.json() or {}
@@ -60,20 +65,59 @@ KIT = VendorKit(
         Code.AUTHENTICATION: Reply.fixture("openai/error-401.json"),
         Code.NOT_FOUND: Reply.fixture("openai/error-404.json"),
         Code.RATE_LIMITED: Reply.fixture("openai/error-429.json"),
-        Code.SERVER_ERROR: Reply.json({"error": {"message": "The server had an error", "type": "server_error",
-                                                 "param": None, "code": None}}, status=500),
-        Code.OVERLOADED: Reply.json({"error": {"message": "overloaded", "type": "server_error",
-                                               "param": None, "code": None}}, status=503),
-        Code.CONTEXT_LENGTH: Reply.json({"error": {"message": "This model's maximum context length is 128000 tokens.",
-                                                   "type": "invalid_request_error", "param": "messages",
-                                                   "code": "context_length_exceeded"}}, status=400),
-        Code.INVALID_REQUEST: Reply.json({"error": {"message": "Invalid value for 'temperature'.",
-                                                    "type": "invalid_request_error", "param": "temperature",
-                                                    "code": None}}, status=400),
-        Code.PERMISSION: Reply.json({"error": {"message": "Project does not have access", "type": "invalid_request_error",
-                                               "param": None, "code": "unsupported_country_region_territory"}}, status=403),
+        Code.SERVER_ERROR: Reply.json(
+            {
+                "error": {
+                    "message": "The server had an error",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+            status=500,
+        ),
+        Code.OVERLOADED: Reply.json(
+            {"error": {"message": "overloaded", "type": "server_error", "param": None, "code": None}},
+            status=503,
+        ),
+        Code.CONTEXT_LENGTH: Reply.json(
+            {
+                "error": {
+                    "message": "This model's maximum context length is 128000 tokens.",
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": "context_length_exceeded",
+                }
+            },
+            status=400,
+        ),
+        Code.INVALID_REQUEST: Reply.json(
+            {
+                "error": {
+                    "message": "Invalid value for 'temperature'.",
+                    "type": "invalid_request_error",
+                    "param": "temperature",
+                    "code": None,
+                }
+            },
+            status=400,
+        ),
+        Code.PERMISSION: Reply.json(
+            {
+                "error": {
+                    "message": "Project does not have access",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "unsupported_country_region_territory",
+                }
+            },
+            status=403,
+        ),
     },
-    multi_tool_replies=(Reply.fixture("openai/tools-multi.json"), Reply.fixture("openai/tools-multi-stream.sse")),
+    multi_tool_replies=(
+        Reply.fixture("openai/tools-multi.json"),
+        Reply.fixture("openai/tools-multi-stream.sse"),
+    ),
     image_check=_check_image,
     json_check=_check_json,
     key_check=_check_key,

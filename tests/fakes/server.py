@@ -75,7 +75,9 @@ class Reply:
 
     @classmethod
     def json(cls, payload: Any, status: int = 200, **overrides: Any) -> Reply:
-        reply = cls(status=status, headers={"Content-Type": "application/json"}, body=msgspec.json.encode(payload))
+        reply = cls(
+            status=status, headers={"Content-Type": "application/json"}, body=msgspec.json.encode(payload)
+        )
         for key, value in overrides.items():
             setattr(reply, key, value)
         return reply
@@ -138,7 +140,9 @@ class FakeVendor:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+        }
         request = Received(scope["method"], scope["path"], scope["query_string"].decode(), headers, body)
         with self._lock:
             self.received.append(request)
@@ -178,7 +182,13 @@ class FakeVendor:
                 if disconnected.is_set():
                     raise OSError("client disconnected")
                 if reply.cut_after is not None and sent + len(chunk) > reply.cut_after:
-                    await send({"type": "http.response.body", "body": chunk[: reply.cut_after - sent], "more_body": True})
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "body": chunk[: reply.cut_after - sent],
+                            "more_body": True,
+                        }
+                    )
                     raise CutConnection
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 sent += len(chunk)
@@ -204,7 +214,12 @@ class ServerThread:
         self.port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, lifespan=lifespan, log_level="warning", access_log=False, loop="asyncio", http="h11",
+            app,
+            lifespan=lifespan,
+            log_level="warning",
+            access_log=False,
+            loop="asyncio",
+            http="h11",
             timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(config)
