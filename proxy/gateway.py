@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from adapters.anthropic import AnthropicAdapter
 from adapters.base import Adapter
+from adapters.cohere import CohereAdapter
 from adapters.openai import OpenAIAdapter
 from proxy.dispatch import Dispatcher
 from proxy.keys import KeyStore
@@ -20,7 +22,7 @@ cost CPU on the hot path. They stay at WARNING whatever the root level is."""
 
 
 def default_adapters() -> dict[str, Adapter]:
-    return {"openai": OpenAIAdapter()}
+    return {"openai": OpenAIAdapter(), "anthropic": AnthropicAdapter(), "cohere": CohereAdapter()}
 
 
 @dataclass

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,8 +160,13 @@ class FakeVendor:
         if reply.delay:
             await asyncio.sleep(reply.delay)
         header_list = [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
+        if reply.events is None and reply.cut_after is None:
+            header_list.append((b"content-length", str(len(reply.body)).encode()))
+            await send({"type": "http.response.start", "status": reply.status, "headers": header_list})
+            await send({"type": "http.response.body", "body": reply.body, "more_body": False})
+            return
         await send({"type": "http.response.start", "status": reply.status, "headers": header_list})
-        chunks: Iterable[bytes] = reply.events if reply.events is not None else [reply.body]
+        chunks: list[bytes] = reply.events if reply.events is not None else [reply.body]
         sent = 0
         disconnected = asyncio.Event()
 
@@ -182,17 +187,14 @@ class FakeVendor:
                 if disconnected.is_set():
                     raise OSError("client disconnected")
                 if reply.cut_after is not None and sent + len(chunk) > reply.cut_after:
-                    await send(
-                        {
-                            "type": "http.response.body",
-                            "body": chunk[: reply.cut_after - sent],
-                            "more_body": True,
-                        }
-                    )
+                    piece = chunk[: reply.cut_after - sent]
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
                     raise CutConnection
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                last = position == len(chunks) - 1
+                await send({"type": "http.response.body", "body": chunk, "more_body": not last})
                 sent += len(chunk)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if not chunks:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
 
@@ -208,7 +210,9 @@ class ServerThread:
     """Serve an ASGI app with uvicorn on 127.0.0.1:<free port> in a background thread."""
 
     def __init__(self, app: Any, *, lifespan: str = "on") -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
+        # listening socket says TCP; without it every second write waits ~40 ms for an ACK.
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]

@@ -1,0 +1,147 @@
+"""Anthropic Messages through the official `anthropic` SDK (2.x), driven in its raw mode.
+
+The SDK's low-level `post()` with `cast_to=httpx2.Response` skips `messages.create()`'s
+request transformation, its client-side checks and its pydantic parsing, while keeping the
+SDK's transport, headers (`anthropic-version: 2026-10-21`), timeouts and error classes. The
+body is our own msgspec-encoded bytes; replies are decoded with msgspec wire Structs.
+
+- Retries are off (`max_retries=0`): dispatch owns them.
+- The key travels per request as `Authorization: Bearer <key>`, what SDK 2.x sends for an
+  API key; the shared client holds a placeholder, so one caller's key never reaches another.
+- One SDK client per base URL over one shared aiohttp pool, created on first use (inside the
+  event loop), so the adapter can be constructed anywhere.
+- OpenTelemetry tracing is off: the gateway logs and meters calls itself, and with the option
+  left unset the SDK would read its tracing settings from the environment.
+- `max_tokens` is required by Anthropic: a request without one gets 4096 (see request.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import httpx2
+import msgspec
+
+from adapters.anthropic.errors import classify_anthropic_error_body
+from adapters.anthropic.request import DEFAULT_MAX_TOKENS, to_anthropic_body
+from adapters.anthropic.response import from_anthropic_response
+from adapters.anthropic.stream import AnthropicStreamDecoder
+from adapters.base import Capabilities, UpstreamCall
+from adapters.sse import SSEDecoder
+from schemas.chat import ChatResponse
+from schemas.errors import Code, UpstreamError
+from schemas.events import StreamEvent
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_TOKENS", "AnthropicAdapter"]
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+_PATH = "/v1/messages"
+_encode = msgspec.json.encode
+
+
+class AnthropicAdapter:
+    name = "anthropic"
+    capabilities = Capabilities(reasoning=True)
+
+    def __init__(
+        self, default_base_url: str = DEFAULT_BASE_URL, http_client: httpx2.AsyncClient | None = None
+    ) -> None:
+        self._default_base_url = default_base_url
+        self._http_client = http_client
+        self._clients: dict[str, anthropic.AsyncAnthropic] = {}
+
+    def _client(self, base_url: str | None) -> anthropic.AsyncAnthropic:
+        url = base_url or self._default_base_url
+        client = self._clients.get(url)
+        if client is None:
+            if self._http_client is None:
+                self._http_client = anthropic.DefaultAioHttpClient(
+                    limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200)
+                )
+            client = anthropic.AsyncAnthropic(
+                api_key="per-request",
+                base_url=url,
+                max_retries=0,
+                http_client=self._http_client,
+                open_telemetry=False,
+            )
+            self._clients[url] = client
+        return client
+
+    def _options(self, call: UpstreamCall) -> anthropic.RequestOptions:
+        headers = {"Authorization": f"Bearer {call.api_key}", "Content-Type": "application/json"}
+        timeout = httpx2.Timeout(call.timeouts.total, connect=call.timeouts.connect)
+        return {"headers": headers, "timeout": timeout, "max_retries": 0}
+
+    async def _post(self, call: UpstreamCall, body: dict[str, Any], stream: bool) -> httpx2.Response:
+        client = self._client(call.base_url)
+        try:
+            return await client.post(
+                _PATH,
+                cast_to=httpx2.Response,
+                content=_encode(body),
+                options=self._options(call),
+                stream=stream,
+            )
+        except anthropic.APIError as error:
+            raise self._classify(error, call) from None
+
+    async def complete(self, call: UpstreamCall) -> ChatResponse:
+        warnings: list[str] = []
+        body = to_anthropic_body(call.request, call.model, warnings)
+        body.pop("stream", None)
+        response = await self._post(call, body, stream=False)
+        result = from_anthropic_response(response.content, self.name)
+        result.warnings = warnings
+        return result
+
+    async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
+        warnings: list[str] = []
+        body = to_anthropic_body(call.request, call.model, warnings)
+        body["stream"] = True
+        response = await self._post(call, body, stream=True)
+        decoder = AnthropicStreamDecoder(self.name)
+        frames = SSEDecoder()
+        try:
+            async for chunk in response.aiter_bytes():
+                for sse in frames.feed(chunk):
+                    for event in decoder.feed(sse.event, sse.data):
+                        yield event
+                if decoder.done:
+                    return
+            for sse in frames.flush():
+                for event in decoder.feed(sse.event, sse.data):
+                    yield event
+            for event in decoder.close():
+                yield event
+        except httpx2.TimeoutException:
+            raise UpstreamError(
+                Code.TIMEOUT, f"{self.name} stopped sending before the stream finished", provider=self.name
+            ) from None
+        except httpx2.TransportError:
+            raise UpstreamError(
+                Code.CONNECTION, f"{self.name} dropped the connection mid-stream", provider=self.name
+            ) from None
+        finally:
+            await response.aclose()
+
+    def _classify(self, error: anthropic.APIError, call: UpstreamCall) -> UpstreamError:
+        if isinstance(error, anthropic.APITimeoutError):
+            return UpstreamError(Code.TIMEOUT, f"{self.name} did not answer in time", provider=self.name)
+        if isinstance(error, anthropic.APIConnectionError):
+            return UpstreamError(Code.CONNECTION, f"could not connect to {self.name}", provider=self.name)
+        if isinstance(error, anthropic.APIStatusError):
+            response = error.response
+            return classify_anthropic_error_body(
+                response.status_code, response.content, self.name, response.headers, call.api_key
+            )
+        return UpstreamError(Code.SERVER_ERROR, f"{self.name} failed", provider=self.name)
+
+    async def aclose(self) -> None:
+        """The SDK clients share one pool; closing it once closes them all."""
+        self._clients.clear()
+        if self._http_client is not None:
+            await self._http_client.aclose()
+            self._http_client = None

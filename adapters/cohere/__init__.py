@@ -1,0 +1,171 @@
+"""Cohere v2 Chat through the official `cohere` SDK, driven below its model layer.
+
+`client.with_raw_response.chat()` / `.chat_stream()` still build pydantic models (and the
+stream variant silently skips events it cannot parse), so the adapter calls the SDK's own
+HTTP helper instead: `AsyncClientV2._client_wrapper.httpx_client.request()` / `.stream()`.
+That keeps the SDK's base-URL joining, headers and timeout handling while the body goes
+out as bytes we encoded and comes back as bytes we decode with msgspec. The helper never
+raises for a status, so the classifier reads status and body itself.
+
+The key travels per request: `additional_headers` replaces the client's placeholder
+`Authorization` (the SDK merges header names case-insensitively). Retries are off (dispatch
+owns them); one SDK client per base URL over one shared `httpx.AsyncClient` pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import cohere
+import httpx
+import msgspec
+from cohere.core.http_client import get_keepalive_socket_options
+from cohere.core.request_options import RequestOptions
+
+from adapters.base import Capabilities, UpstreamCall
+from adapters.cohere.errors import PROVIDER, classify_cohere_error
+from adapters.cohere.request import to_cohere_body
+from adapters.cohere.response import CohereStreamDecoder, from_cohere_response
+from adapters.sse import SSEDecoder
+from schemas.chat import ChatResponse
+from schemas.errors import Code, UpstreamError
+from schemas.events import StreamEvent
+
+__all__ = ["CohereAdapter"]
+
+DEFAULT_BASE_URL = "https://api.cohere.com"
+CHAT_PATH = "v2/chat"
+_encode = msgspec.json.encode
+
+
+class CohereAdapter:
+    name = PROVIDER
+    capabilities = Capabilities(reasoning=True)
+
+    def __init__(
+        self, default_base_url: str = DEFAULT_BASE_URL, http_client: httpx.AsyncClient | None = None
+    ) -> None:
+        self._default_base_url = default_base_url
+        self._http_client = http_client
+        self._clients: dict[str, cohere.AsyncClientV2] = {}
+
+    def _client(self, base_url: str | None) -> cohere.AsyncClientV2:
+        url = base_url or self._default_base_url
+        client = self._clients.get(url)
+        if client is None:
+            if self._http_client is None:
+                # TCP keepalive as the SDK's own default client has it, so a long
+                # non-streamed call survives idle-connection reaping; no environment.
+                transport = httpx.AsyncHTTPTransport(
+                    socket_options=get_keepalive_socket_options(),
+                    limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+                )
+                self._http_client = httpx.AsyncClient(transport=transport, trust_env=False)
+            client = cohere.AsyncClientV2(
+                api_key="per-request",
+                base_url=url,
+                max_retries=0,
+                httpx_client=self._http_client,
+                log_warning_experimental_features=False,
+            )
+            self._clients[url] = client
+        return client
+
+    def _options(self, call: UpstreamCall) -> RequestOptions:
+        # The SDK hands `timeout` straight to httpx, which takes an httpx.Timeout: that is
+        # how the connect timeout differs from the rest (its TypedDict says float).
+        options: dict[str, Any] = {
+            "max_retries": 0,
+            "timeout": httpx.Timeout(call.timeouts.total, connect=call.timeouts.connect),
+            "additional_headers": {"Authorization": f"Bearer {call.api_key}"},
+        }
+        return cast(RequestOptions, options)
+
+    def _body(self, call: UpstreamCall, warnings: list[str]) -> bytes:
+        return _encode(to_cohere_body(call.request, call.model, warnings))
+
+    async def complete(self, call: UpstreamCall) -> ChatResponse:
+        warnings: list[str] = []
+        body = self._body(call, warnings)
+        http = self._client(call.base_url)._client_wrapper.httpx_client
+        try:
+            response = await http.request(
+                CHAT_PATH,
+                method="POST",
+                content=body,
+                headers={"content-type": "application/json", "accept": "application/json"},
+                request_options=self._options(call),
+            )
+        except httpx.HTTPError as error:
+            raise _transport_error(error) from None
+        if response.status_code >= 400:
+            raise classify_cohere_error(
+                response.status_code, response.content, response.headers, call.api_key
+            )
+        result = from_cohere_response(response.content, call.model)
+        result.warnings = warnings
+        return result
+
+    async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
+        warnings: list[str] = []
+        body = self._body(call, warnings)
+        http = self._client(call.base_url)._client_wrapper.httpx_client
+        decoder = CohereStreamDecoder(call.model, call.api_key)
+        events = SSEDecoder()
+        receiving = False
+        try:
+            async with http.stream(
+                CHAT_PATH,
+                method="POST",
+                content=body,
+                headers={"content-type": "application/json", "accept": "text/event-stream"},
+                request_options=self._options(call),
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise classify_cohere_error(
+                        response.status_code, response.content, response.headers, call.api_key
+                    )
+                _check_event_stream(response)
+                receiving = True
+                async for chunk in response.aiter_bytes():
+                    for sse in events.feed(chunk):
+                        for event in decoder.feed(sse.data):
+                            yield event
+                    if decoder.done:
+                        return
+                for sse in events.flush():
+                    for event in decoder.feed(sse.data):
+                        yield event
+                for event in decoder.close():
+                    yield event
+        except httpx.HTTPError as error:
+            raise _transport_error(error, mid_stream=receiving) from None
+
+    async def aclose(self) -> None:
+        self._clients.clear()
+        if self._http_client is not None:
+            await self._http_client.aclose()
+            self._http_client = None
+
+
+def _check_event_stream(response: httpx.Response) -> None:
+    """A 2xx that is not an event stream cannot be decoded as one (the SDK refuses it too)."""
+    content_type = response.headers.get("content-type", "")
+    if not content_type.startswith("text/event-stream"):
+        raise UpstreamError(
+            Code.SERVER_ERROR,
+            f"{PROVIDER} answered a stream request with {content_type or 'no content type'}",
+            provider=PROVIDER,
+            upstream_status=response.status_code,
+        )
+
+
+def _transport_error(error: httpx.HTTPError, *, mid_stream: bool = False) -> UpstreamError:
+    if isinstance(error, httpx.TimeoutException):
+        text = "stopped sending before the stream finished" if mid_stream else "did not answer in time"
+        return UpstreamError(Code.TIMEOUT, f"{PROVIDER} {text}", provider=PROVIDER)
+    if isinstance(error, httpx.ConnectError):
+        return UpstreamError(Code.CONNECTION, f"could not connect to {PROVIDER}", provider=PROVIDER)
+    return UpstreamError(Code.CONNECTION, f"{PROVIDER} dropped the connection", provider=PROVIDER)

@@ -1,0 +1,1 @@
+"""Benchmarks: not run by CI. See docs/performance.md."""
