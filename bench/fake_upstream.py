@@ -44,7 +44,9 @@ class FakeOpenAI(asyncio.Protocol):
             length = 0
             marker = head.find(b"content-length:")
             if marker >= 0:
-                length = int(head[marker + 15 : head.find(b"\r\n", marker) if head.find(b"\r\n", marker) > 0 else None])
+                length = int(
+                    head[marker + 15 : head.find(b"\r\n", marker) if head.find(b"\r\n", marker) > 0 else None]
+                )
             total = end + 4 + length
             if len(self.buffer) < total:
                 return

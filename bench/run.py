@@ -27,7 +27,10 @@ import aiohttp
 import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
-BODY = {"messages": [{"role": "user", "content": "Hello my name is Bob and I like to eat"}], "params": {"max_tokens": 100}}
+BODY = {
+    "messages": [{"role": "user", "content": "Hello my name is Bob and I like to eat"}],
+    "params": {"max_tokens": 100},
+}
 DIRECT_BODY = {"model": "gpt-4o-mini", "messages": BODY["messages"], "max_completion_tokens": 100}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -67,7 +70,9 @@ class Result:
         return self.requests / self.seconds
 
 
-async def drive(url: str, payload: bytes, headers: dict[str, str], connections: int, seconds: float) -> Result:
+async def drive(
+    url: str, payload: bytes, headers: dict[str, str], connections: int, seconds: float
+) -> Result:
     connector = aiohttp.TCPConnector(limit=connections, force_close=False)
     latencies: list[float] = []
     first_bytes: list[float] = []
@@ -109,7 +114,7 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
         if process.poll() is not None:
             raise SystemExit(f"process for {url} exited: {process.returncode}")
         try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310 - loopback only
+            urllib.request.urlopen(url, timeout=1)
             return
         except OSError:
             time.sleep(0.1)
@@ -130,20 +135,37 @@ def main() -> None:
     upstream = subprocess.Popen([python, "-m", "bench.fake_upstream", str(upstream_port)], cwd=ROOT)
     config = work / "config.toml"
     config.write_text('[prices."openai/gpt-4o-mini"]\ninput = 0.15\ncached_input = 0.075\noutput = 0.60\n')
-    environ = {**os.environ, "UNIGATE_OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
-               "UNIGATE_DATABASE_URL": f"sqlite:///{work / 'unigate.db'}"}
-    created = subprocess.run([python, "-m", "proxy.cli", "keys", "create", "--name", "bench", "--config", str(config)],
-                             cwd=ROOT, env=environ, capture_output=True, text=True, check=True)
+    environ = {
+        **os.environ,
+        "UNIGATE_OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
+        "UNIGATE_DATABASE_URL": f"sqlite:///{work / 'unigate.db'}",
+    }
+    created = subprocess.run(
+        [python, "-m", "proxy.cli", "keys", "create", "--name", "bench", "--config", str(config)],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     key = created.stdout.strip().splitlines()[-1]
-    gateway = subprocess.Popen([python, "-m", "proxy.cli", "serve", "--config", str(config), "--port", str(gateway_port)],
-                               cwd=ROOT, env=environ, stderr=subprocess.DEVNULL)
+    gateway = subprocess.Popen(
+        [python, "-m", "proxy.cli", "serve", "--config", str(config), "--port", str(gateway_port)],
+        cwd=ROOT,
+        env=environ,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_healthy(f"http://127.0.0.1:{gateway_port}/healthz", gateway)
         time.sleep(0.5)
         direct_url = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
         gateway_url = f"http://127.0.0.1:{gateway_port}/models/v2/openai/gpt-4o-mini"
         direct_headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
-        gateway_headers = {"Authorization": f"Key {key}", "Provider-Key": "sk-bench", "Content-Type": "application/json"}
+        gateway_headers = {
+            "Authorization": f"Key {key}",
+            "Provider-Key": "sk-bench",
+            "Content-Type": "application/json",
+        }
         # warm up, then read idle memory
         uvloop.run(drive(gateway_url, json.dumps(BODY).encode(), gateway_headers, 4, 1.0))
         time.sleep(1.0)
@@ -154,26 +176,52 @@ def main() -> None:
             direct_payload = json.dumps({**DIRECT_BODY, "stream": streamed}).encode()
             gateway_payload = json.dumps({**BODY, "stream": streamed}).encode()
             for connections in levels:
-                direct = uvloop.run(drive(direct_url, direct_payload, direct_headers, connections, arguments.seconds))
+                direct = uvloop.run(
+                    drive(direct_url, direct_payload, direct_headers, connections, arguments.seconds)
+                )
                 cpu_before = cpu_seconds(gateway.pid)
-                through = uvloop.run(drive(gateway_url, gateway_payload, gateway_headers, connections, arguments.seconds))
+                through = uvloop.run(
+                    drive(gateway_url, gateway_payload, gateway_headers, connections, arguments.seconds)
+                )
                 cpu = (cpu_seconds(gateway.pid) - cpu_before) / max(through.requests, 1) * 1000
                 rows.append((mode, connections, direct, through, cpu))
-        print(f"\nunigate benchmark: {arguments.seconds:.0f} s per run, one gateway worker, {os.cpu_count()} cores")
+        print(
+            f"\nunigate benchmark: {arguments.seconds:.0f} s per run, one gateway worker, {os.cpu_count()} cores"
+        )
         print(f"idle RSS of the gateway process: {idle_rss:.1f} MiB\n")
-        header = ("mode", "conns", "direct p50", "gw p50", "added p50", "direct p99", "gw p99", "added p99",
-                  "added TTFB p50", "direct rps", "gw rps", "rps ratio", "gw CPU/req", "errors")
+        header = (
+            "mode",
+            "conns",
+            "direct p50",
+            "gw p50",
+            "added p50",
+            "direct p99",
+            "gw p99",
+            "added p99",
+            "added TTFB p50",
+            "direct rps",
+            "gw rps",
+            "rps ratio",
+            "gw CPU/req",
+            "errors",
+        )
         print(" | ".join(header))
         print(" | ".join("---" for _ in header))
         for mode, connections, direct, through, cpu in rows:
             cells = (
-                mode, str(connections),
-                f"{direct.percentile(direct.latencies, 0.5):.2f} ms", f"{through.percentile(through.latencies, 0.5):.2f} ms",
+                mode,
+                str(connections),
+                f"{direct.percentile(direct.latencies, 0.5):.2f} ms",
+                f"{through.percentile(through.latencies, 0.5):.2f} ms",
                 f"{through.percentile(through.latencies, 0.5) - direct.percentile(direct.latencies, 0.5):.2f} ms",
-                f"{direct.percentile(direct.latencies, 0.99):.2f} ms", f"{through.percentile(through.latencies, 0.99):.2f} ms",
+                f"{direct.percentile(direct.latencies, 0.99):.2f} ms",
+                f"{through.percentile(through.latencies, 0.99):.2f} ms",
                 f"{through.percentile(through.latencies, 0.99) - direct.percentile(direct.latencies, 0.99):.2f} ms",
                 f"{through.percentile(through.first_bytes, 0.5) - direct.percentile(direct.first_bytes, 0.5):.2f} ms",
-                f"{direct.rps:.0f}", f"{through.rps:.0f}", f"{through.rps / direct.rps:.3f}", f"{cpu:.2f} ms",
+                f"{direct.rps:.0f}",
+                f"{through.rps:.0f}",
+                f"{through.rps / direct.rps:.3f}",
+                f"{cpu:.2f} ms",
                 str(direct.errors + through.errors),
             )
             print(" | ".join(cells))

@@ -175,7 +175,10 @@ class Dispatcher:
         error_code: str | None = None
         billing: Billing | None = None
         try:
-            yield Start(id=context.request_id, model=context.model_id, provider=provider)
+            start = Start(id=context.request_id, model=context.model_id, provider=provider)
+            if isinstance(first, Start):
+                start.warnings = first.warnings
+            yield start
             finished = False
             pending = first
             while True:

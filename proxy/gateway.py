@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from adapters.anthropic import AnthropicAdapter
 from adapters.base import Adapter
 from adapters.cohere import CohereAdapter
+from adapters.gemini import GeminiAdapter
+from adapters.mistral import MistralAdapter
 from adapters.openai import OpenAIAdapter
 from proxy.dispatch import Dispatcher
 from proxy.keys import KeyStore
@@ -22,7 +24,13 @@ cost CPU on the hot path. They stay at WARNING whatever the root level is."""
 
 
 def default_adapters() -> dict[str, Adapter]:
-    return {"openai": OpenAIAdapter(), "anthropic": AnthropicAdapter(), "cohere": CohereAdapter()}
+    return {
+        "openai": OpenAIAdapter(),
+        "anthropic": AnthropicAdapter(),
+        "gemini": GeminiAdapter(),
+        "cohere": CohereAdapter(),
+        "mistral": MistralAdapter(),
+    }
 
 
 @dataclass

@@ -11,6 +11,8 @@ class Start(Struct, tag="start", tag_field="type", omit_defaults=True):
     id: str
     model: str
     provider: str
+    warnings: list[str] | UnsetType = UNSET
+    """Parameters the vendor could not take and that were not sent (as in the envelope)."""
 
 
 class TextDelta(Struct, tag="text_delta", tag_field="type"):

@@ -15,7 +15,6 @@ from proxy.settings import Settings, load_settings
 from tests.fakes.openai import fake_openai
 from tests.fakes.server import FakeVendor, ServerThread
 
-
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 """Without it a sync client's request body waits ~40 ms for a delayed ACK (Nagle)."""
 

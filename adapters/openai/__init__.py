@@ -21,7 +21,7 @@ from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
 from adapters.sse import SSEDecoder
 from schemas.chat import ChatResponse
 from schemas.errors import Code, UpstreamError
-from schemas.events import StreamEvent
+from schemas.events import Start, StreamEvent
 
 __all__ = ["OpenAIAdapter"]
 
@@ -104,9 +104,11 @@ class OpenAIAdapter:
         decoder = OpenAIStreamDecoder(self.name)
         events = SSEDecoder()
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():
                 for sse in events.feed(chunk):
                     for event in decoder.feed(sse.data):
+                        if warnings and isinstance(event, Start):
+                            event.warnings = warnings
                         yield event
                 if decoder.done:
                     return

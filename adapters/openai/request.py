@@ -3,6 +3,7 @@ the target cannot take, so nothing is dropped silently."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from schemas.chat import (
     UserMessage,
     VideoPart,
 )
-from schemas.errors import Code, GatewayError
+from schemas.errors import Code, GatewayError, UpstreamError
 
 _to_builtins = msgspec.to_builtins
 
@@ -39,6 +40,11 @@ class Dialect:
     seed_field: str = "seed"
     stream_usage_option: bool = True
     audio: bool = True
+    whole_tool_calls: bool = False
+    """Each streamed tool call arrives complete in one chunk and its `index` cannot be trusted
+    (Mistral), so calls are numbered in the order they arrive."""
+    classify_error: Callable[[int, bytes, str, Mapping[str, str]], UpstreamError] | None = None
+    """The server's own classifier for an error inside a 200 body; None means OpenAI's."""
 
 
 def _unsupported(provider: str, what: str) -> GatewayError:
@@ -116,9 +122,7 @@ def to_openai_sampling(sampling: Sampling, dialect: Dialect, warnings: list[str]
     return out
 
 
-def to_openai_body(
-    request: ChatRequest, model: str, dialect: Dialect, warnings: list[str]
-) -> dict[str, Any]:
+def to_openai_body(request: ChatRequest, model: str, dialect: Dialect, warnings: list[str]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
         "messages": [to_openai_message(message, dialect) for message in request.messages],
@@ -137,7 +141,7 @@ def to_openai_body(
         body["stream"] = True
         if dialect.stream_usage_option:
             options = body.get("stream_options")
-            body["stream_options"] = {**options, "include_usage": True} if isinstance(
-                options, dict
-            ) else {"include_usage": True}
+            body["stream_options"] = (
+                {**options, "include_usage": True} if isinstance(options, dict) else {"include_usage": True}
+            )
     return body

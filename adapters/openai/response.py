@@ -8,8 +8,9 @@ import msgspec
 from msgspec import UNSET
 
 from adapters.openai.errors import classify_openai_error_body
-from adapters.openai.wire import WireCompletion, WireMessage, WireUsage, decode_completion
-from schemas.chat import ChatResponse, FinishReason, FunctionCall, ToolCall, Usage
+from adapters.openai.request import Dialect
+from adapters.openai.wire import WireMessage, WireUsage, decode_completion
+from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
 from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
@@ -63,8 +64,44 @@ def _arguments(value: str | dict[str, Any] | None) -> str:
 def _text(content: str | list[Any] | None) -> str | None:
     if content is None or isinstance(content, str):
         return content
-    texts = [part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"]
+    texts = [
+        part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"
+    ]
     return "".join(texts)
+
+
+def _thinking(chunk: dict[str, Any]) -> ReasoningPart:
+    """A `thinking` content chunk (Mistral): `{"thinking": [{"type": "text", "text"}], "signature"?}`."""
+    inner = chunk.get("thinking")
+    pieces = inner if isinstance(inner, list) else []
+    part = ReasoningPart(text="".join(piece.get("text", "") for piece in pieces if isinstance(piece, dict)))
+    signature = chunk.get("signature")
+    if isinstance(signature, str):
+        part.signature = signature
+    return part
+
+
+def _reasoning(content: str | list[Any] | None) -> list[ReasoningPart]:
+    if not isinstance(content, list):
+        return []
+    return [
+        _thinking(chunk) for chunk in content if isinstance(chunk, dict) and chunk.get("type") == "thinking"
+    ]
+
+
+def _chunk_events(index: int, chunks: list[Any]) -> list[StreamEvent]:
+    """Delta content as a chunk list: text and `thinking` chunks, in the order they came."""
+    events: list[StreamEvent] = []
+    for chunk in chunks:
+        if not isinstance(chunk, dict):
+            continue
+        if chunk.get("type") == "text" and chunk.get("text"):
+            events.append(TextDelta(index=index, text=chunk["text"]))
+        elif chunk.get("type") == "thinking":
+            part = _thinking(chunk)
+            if part.text or part.signature is not UNSET:
+                events.append(ReasoningDelta(index=index, text=part.text, signature=part.signature))
+    return events
 
 
 def from_openai_message(message: WireMessage) -> tuple[str | None, list[ToolCall] | None]:
@@ -83,7 +120,7 @@ def from_openai_message(message: WireMessage) -> tuple[str | None, list[ToolCall
     return _text(message.content), tool_calls
 
 
-def from_openai_response(raw: bytes, provider: str) -> ChatResponse:
+def from_openai_response(raw: bytes, provider: str, dialect: Dialect | None = None) -> ChatResponse:
     try:
         completion = decode_completion(raw)
     except msgspec.DecodeError as error:
@@ -91,7 +128,8 @@ def from_openai_response(raw: bytes, provider: str) -> ChatResponse:
             Code.SERVER_ERROR, f"{provider} sent a reply that is not valid JSON", provider=provider
         ) from error
     if completion.error is not None or completion.object == "error":
-        raise classify_openai_error_body(200, raw, provider, {})
+        classify = (dialect and dialect.classify_error) or classify_openai_error_body
+        raise classify(200, raw, provider, {})
     if not completion.choices or completion.choices[0].message is None:
         raise UpstreamError(Code.SERVER_ERROR, f"{provider} sent a reply with no choices", provider=provider)
     choice = completion.choices[0]
@@ -109,6 +147,9 @@ def from_openai_response(raw: bytes, provider: str) -> ChatResponse:
     )
     if tool_calls:
         response.tool_calls = tool_calls
+    reasoning = _reasoning(choice.message.content)
+    if reasoning:
+        response.reasoning = reasoning
     if choice.message.refusal and content is None:
         response.content = choice.message.refusal
     return response
@@ -121,10 +162,21 @@ class OpenAIStreamDecoder:
     back and both are emitted, usage first, when the stream says `[DONE]` or ends.
     """
 
-    __slots__ = ("_finish", "_provider", "_started", "_tool_ids", "_usage", "done")
+    __slots__ = (
+        "_classify",
+        "_finish",
+        "_provider",
+        "_started",
+        "_tool_ids",
+        "_usage",
+        "_whole_tool_calls",
+        "done",
+    )
 
-    def __init__(self, provider: str) -> None:
+    def __init__(self, provider: str, dialect: Dialect | None = None) -> None:
         self._provider = provider
+        self._classify = (dialect and dialect.classify_error) or classify_openai_error_body
+        self._whole_tool_calls = dialect is not None and dialect.whole_tool_calls
         self._started = False
         self._finish: str | None = None
         self._usage: WireUsage | None = None
@@ -138,11 +190,12 @@ class OpenAIStreamDecoder:
             chunk = decode_completion(data)
         except msgspec.DecodeError as error:
             raise UpstreamError(
-                Code.SERVER_ERROR, f"{self._provider} sent a stream chunk that is not valid JSON",
+                Code.SERVER_ERROR,
+                f"{self._provider} sent a stream chunk that is not valid JSON",
                 provider=self._provider,
             ) from error
         if chunk.error is not None or chunk.object == "error":
-            raise classify_openai_error_body(200, data.encode(), self._provider, {})
+            raise self._classify(200, data.encode(), self._provider, {})
         events: list[StreamEvent] = []
         if not self._started:
             self._started = True
@@ -163,20 +216,21 @@ class OpenAIStreamDecoder:
         reasoning = delta.reasoning or delta.reasoning_content
         if reasoning:
             events.append(ReasoningDelta(index=index, text=reasoning))
-        if delta.content:
-            text = _text(delta.content)
-            if text:
-                events.append(TextDelta(index=index, text=text))
+        if isinstance(delta.content, list):
+            events.extend(_chunk_events(index, delta.content))
+        elif delta.content:
+            events.append(TextDelta(index=index, text=delta.content))
         if delta.refusal:
             events.append(TextDelta(index=index, text=delta.refusal))
         for call in delta.tool_calls or ():
             function = call.function
-            if call.index not in self._tool_ids:
-                self._tool_ids.add(call.index)
+            position = len(self._tool_ids) if self._whole_tool_calls else call.index
+            if position not in self._tool_ids:
+                self._tool_ids.add(position)
                 name = (function.name or "") if function else ""
-                events.append(ToolCallStart(index=call.index, id=call.id or f"call_{call.index}", name=name))
+                events.append(ToolCallStart(index=position, id=call.id or f"call_{position}", name=name))
             if function is not None and function.arguments:
-                events.append(ToolCallDelta(index=call.index, arguments=_arguments(function.arguments)))
+                events.append(ToolCallDelta(index=position, arguments=_arguments(function.arguments)))
 
     def close(self) -> list[StreamEvent]:
         """The stream ended; emit usage and finish once. A stream with no finish was cut."""
@@ -185,7 +239,8 @@ class OpenAIStreamDecoder:
         self.done = True
         if self._finish is None:
             raise UpstreamError(
-                Code.CONNECTION, f"{self._provider} ended the stream before it finished",
+                Code.CONNECTION,
+                f"{self._provider} ended the stream before it finished",
                 provider=self._provider,
             )
         usage = from_openai_usage(self._usage)

@@ -217,6 +217,9 @@ def test_tool_history_and_sampling_reach_openai_in_its_format(
     assert sent["response_format"] == {"type": "json_object"}
     assert "top_k" not in sent
     assert answer["warnings"] == ["top_k is not supported by openai; it was not sent"]
+    _, _, raw = stream(gateway, body)
+    start = sse_events(raw)[0][1]
+    assert start["warnings"] == ["top_k is not supported by openai; it was not sent"]
 
 
 def test_json_flag_and_json_schema(gateway: RunningGateway, fake_openai_vendor: FakeVendor) -> None:

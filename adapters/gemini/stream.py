@@ -1,0 +1,165 @@
+"""Gemini stream chunks → StreamEvents. Pure; fed the `data:` payloads of the SSE stream.
+
+Every chunk is a whole `GenerateContentResponse`: text arrives in pieces, a function call
+arrives whole (so its arguments are one ToolCallDelta), `usageMetadata` repeats, and
+`finishReason` comes only in the last chunk. There is no terminator, the stream just ends;
+so usage and finish are emitted by `close()` at EOF, and a stream that ends without a
+finish reason was cut.
+
+Thought signatures become `ReasoningDelta`s carrying `signature`: a thought part's own
+together with its text; a signature Gemini put on a content part as its own empty-text delta,
+just before that part's events (see `adapters/gemini/messages.py` for the way back).
+"""
+
+from __future__ import annotations
+
+import msgspec
+from msgspec import UNSET
+
+from adapters.gemini.response import (
+    arguments_of,
+    from_gemini_usage,
+    map_gemini_finish_reason,
+    raise_if_blocked,
+)
+from adapters.gemini.tool_ids import synthesize_call_id
+from adapters.gemini.wire import (
+    WireError,
+    WireErrorBody,
+    WirePart,
+    WireResponse,
+    WireUsage,
+    decode_error_any,
+    decode_response,
+)
+from schemas.errors import Code, UpstreamError
+from schemas.events import (
+    Finish,
+    ReasoningDelta,
+    Start,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageEvent,
+)
+
+
+class GeminiStreamDecoder:
+    __slots__ = (
+        "_calls",
+        "_finish",
+        "_model",
+        "_provider",
+        "_response_id",
+        "_secrets",
+        "_started",
+        "_usage",
+        "done",
+    )
+
+    def __init__(self, provider: str, model: str, secrets: tuple[str, ...] = ()) -> None:
+        self._secrets = secrets
+        self._provider = provider
+        self._model = model
+        self._started = False
+        self._response_id = ""
+        self._finish: str | None = None
+        self._usage: WireUsage | None = None
+        self._calls = 0
+        self.done = False
+
+    @property
+    def finished(self) -> bool:
+        """A finish reason has arrived (the stream may still carry a final usage)."""
+        return self._finish is not None
+
+    def feed(self, data: str | bytes) -> list[StreamEvent]:
+        try:
+            chunk = decode_response(data)
+        except msgspec.DecodeError as error:
+            raise UpstreamError(
+                Code.SERVER_ERROR,
+                f"{self._provider} sent a stream chunk that is not valid JSON",
+                provider=self._provider,
+            ) from error
+        return self.feed_chunk(chunk)
+
+    def feed_chunk(self, chunk: WireResponse) -> list[StreamEvent]:
+        raise_if_blocked(chunk, self._provider, *self._secrets)
+        events: list[StreamEvent] = []
+        if not self._started:
+            self._started = True
+            self._response_id = chunk.response_id
+            events.append(
+                Start(id=chunk.response_id, model=chunk.model_version or self._model, provider=self._provider)
+            )
+        if chunk.usage_metadata is not None:
+            self._usage = chunk.usage_metadata
+        for candidate in chunk.candidates:
+            if candidate.index != 0:
+                continue
+            if candidate.content is not None:
+                for part in candidate.content.parts:
+                    self._part(part, events)
+            if candidate.finish_reason:
+                self._finish = candidate.finish_reason
+        return events
+
+    def _part(self, part: WirePart, events: list[StreamEvent]) -> None:
+        signature = part.thought_signature or UNSET
+        if part.thought:
+            if part.text or signature is not UNSET:
+                events.append(ReasoningDelta(index=0, text=part.text or "", signature=signature))
+            return
+        if signature is not UNSET:
+            events.append(ReasoningDelta(index=0, text="", signature=signature))
+        call = part.function_call
+        if call is not None:
+            position = self._calls
+            self._calls += 1
+            call_id = call.id or synthesize_call_id(self._response_id, position, call.name)
+            events.append(ToolCallStart(index=position, id=call_id, name=call.name))
+            events.append(ToolCallDelta(index=position, arguments=arguments_of(part)))
+        elif part.text:
+            events.append(TextDelta(index=0, text=part.text))
+
+    def close(self) -> list[StreamEvent]:
+        """The stream ended; emit usage and finish once. A stream with no finish was cut."""
+        if self.done:
+            return []
+        self.done = True
+        if self._finish is None:
+            raise UpstreamError(
+                Code.CONNECTION,
+                f"{self._provider} ended the stream before it finished",
+                provider=self._provider,
+            )
+        usage = from_gemini_usage(self._usage)
+        event = UsageEvent(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+        )
+        reason = map_gemini_finish_reason(self._finish, self._calls > 0)
+        return [event, Finish(reason=reason, raw_reason=self._finish)]
+
+
+def find_bare_error(tail: bytes) -> WireError | None:
+    """A failure Gemini wrote after a 200 as plain (often pretty-printed) JSON instead of a
+    `data:` event, which an SSE parser skips; the SDK keeps a line buffer for the same case.
+    Looked for only in the last bytes of a stream that ended without a finish."""
+    lines = tail.splitlines()
+    for start in range(len(lines) - 1, -1, -1):
+        if not lines[start].lstrip().startswith((b"{", b"[")):
+            continue
+        try:
+            parsed: WireErrorBody | list[WireErrorBody] = decode_error_any(b"\n".join(lines[start:]).strip())
+        except msgspec.DecodeError:
+            continue
+        bodies = parsed if isinstance(parsed, list) else [parsed]
+        for body in bodies:
+            if body.error is not None:
+                return body.error
+    return None
