@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from msgspec import UNSET
 
 from adapters.base import Adapter, Timeouts, UpstreamCall
+from proxy.credentials import provider_key
 from proxy.ledger import Ledger, UsageRow
 from proxy.metering import Meter
 from proxy.routing import Resolution, ResolvedTarget
@@ -51,20 +52,6 @@ class Dispatcher:
         self._ledger = ledger
         self._meter = meter
 
-    def _key_for(self, target: ResolvedTarget, context: CallContext, first: bool) -> str:
-        provider = target.provider or ""
-        key = context.provider_keys.get(provider) or (context.provider_keys.get("") if first else None)
-        if not key:
-            operator = self._config.providers.get(provider)
-            key = operator.api_key if operator is not None else None
-        if not key:
-            raise GatewayError(
-                Code.PROVIDER_KEY_REQUIRED,
-                f"{provider} needs your vendor key in the Provider-Key header",
-                provider=provider,
-            )
-        return key
-
     def _prepare(
         self, request: ChatRequest, resolution: Resolution, context: CallContext
     ) -> tuple[Adapter, UpstreamCall, ResolvedTarget]:
@@ -85,7 +72,7 @@ class Dispatcher:
         call = UpstreamCall(
             request=request,
             model=target.model,
-            api_key=self._key_for(target, context, first=True),
+            api_key=provider_key(self._config, target.provider, context.provider_keys, first=True),
             base_url=provider_config.base_url if provider_config else None,
             timeouts=Timeouts(
                 connect=provider_config.connect_timeout if provider_config else 5.0,
