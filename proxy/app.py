@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     if gateway is None:
         gateway = Gateway(settings or load_settings())
 
-    def start() -> None:
+    async def start() -> None:
         gateway.start()
 
     async def stop() -> None:

@@ -40,7 +40,7 @@ def _serve(arguments: argparse.Namespace) -> None:
         http="httptools",
         access_log=False,
         server_header=False,
-        timeout_graceful_shutdown=25,
+        timeout_graceful_shutdown=int(settings.config.dispatch.shutdown_grace) + 5,
         log_level="info",
     )
 
@@ -55,16 +55,24 @@ def _keys(arguments: argparse.Namespace) -> None:
     store = KeyStore(_settings(arguments.config).database_url)
     try:
         if arguments.keys_command == "create":
-            record, key = store.create(arguments.name, rpm=arguments.rpm)
+            record, key = store.create(
+                arguments.name, rpm=arguments.rpm, tpm=arguments.tpm, concurrency=arguments.concurrency
+            )
             print(f"created key {record.id} ({record.name}); it is shown once, store it now:")
             print(key)
         elif arguments.keys_command == "list":
-            print(f"{'id':<14}{'name':<24}{'created (UTC)':<22}{'revoked (UTC)':<22}rpm")
+            print(
+                f"{'id':<14}{'name':<24}{'created (UTC)':<22}{'revoked (UTC)':<22}"
+                f"{'rpm':<10}{'tpm':<10}concurrency"
+            )
             for record in store.list():
-                rpm = record.rpm if record.rpm is not None else "-"
+                rpm, tpm, concurrency = (
+                    "-" if value is None else str(value)
+                    for value in (record.rpm, record.tpm, record.concurrency)
+                )
                 print(
                     f"{record.id:<14}{record.name:<24}{_when(record.created_at):<22}"
-                    f"{_when(record.revoked_at):<22}{rpm}"
+                    f"{_when(record.revoked_at):<22}{rpm:<10}{tpm:<10}{concurrency}"
                 )
         elif arguments.keys_command == "revoke":
             if not store.revoke(arguments.id):
@@ -91,6 +99,13 @@ def _check(arguments: argparse.Namespace) -> None:
         print(f"  {pattern:<32} -> {destination}")
 
 
+def _limit(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("a limit is 0 (unlimited) or more")
+    return number
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="unigate", description="A self-hosted model gateway.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -107,7 +122,9 @@ def parser() -> argparse.ArgumentParser:
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="create a key; prints it alone on the last line")
     create.add_argument("--name", required=True)
-    create.add_argument("--rpm", type=int)
+    create.add_argument("--rpm", type=_limit, help="requests per minute (0: unlimited; default: [limits])")
+    create.add_argument("--tpm", type=_limit, help="tokens per minute (0: unlimited; default: [limits])")
+    create.add_argument("--concurrency", type=_limit, help="calls in flight (0: unlimited; default: [limits])")
     create.add_argument("--config", default=argparse.SUPPRESS)
     listing = key_commands.add_parser("list", help="list keys (never their secrets)")
     listing.add_argument("--config", default=argparse.SUPPRESS)

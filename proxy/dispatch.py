@@ -1,31 +1,44 @@
-"""Dispatch: the one place that calls adapters, measures the call, meters it and writes the ledger.
+"""Dispatch: the one place that calls adapters. Retries, fallback, breakers, timeouts,
+cancellation, metering and the ledger live here and nowhere else.
 
-A stream's first event is awaited before the response is committed, so a failure before
-the first byte still answers with a truthful HTTP status; after it, a failure becomes an
-`error` event followed by `done`, never a clean-looking end.
+For each request: the route's targets in order (a target whose breaker is open is
+skipped unless all are); at each target up to `retry.attempts` tries with full-jitter
+backoff or the vendor's Retry-After, only while nothing has reached the client; a
+non-retryable failure (400/401/403/404/422) ends the request at once, except a
+context-length failure, which may go to the route's `context_fallback`. A stream counts
+as started only when its first event arrived (peeked before the response is committed),
+so a failure until then can still retry or fall back; after it, see proxy/relay.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from msgspec import UNSET
 
 from adapters.base import Adapter, Timeouts, UpstreamCall
+from proxy.breakers import BreakerBoard
 from proxy.credentials import provider_key
 from proxy.ledger import Ledger, UsageRow
 from proxy.metering import Meter
+from proxy.relay import Outcome, Relay
+from proxy.retry import RetryPolicy
 from proxy.routing import Resolution, ResolvedTarget
 from schemas.chat import ChatRequest, ChatResponse, Usage
-from schemas.config import Config
-from schemas.errors import Code, GatewayError
-from schemas.events import Billing, Done, ErrorEvent, Finish, Start, StreamEvent, UsageEvent
+from schemas.config import Config, Route, TimeoutConfig
+from schemas.errors import Code, GatewayError, UpstreamError
+from schemas.events import Billing, Start, StreamEvent
 
 log = logging.getLogger("unigate.dispatch")
+T = TypeVar("T")
+Disconnected = Callable[[], Awaitable[object]]
+"""Resolves when the client has gone (the surface's ASGI receive, after the body)."""
 
 
 @dataclass(slots=True)
@@ -36,6 +49,7 @@ class CallContext:
     provider_keys: Mapping[str, str]
     """`Provider-Key` under "" and each `Provider-Key-<Vendor>` under the vendor's name."""
     started_at: float
+    disconnected: Disconnected | None = None
 
 
 @dataclass(slots=True)
@@ -45,173 +59,352 @@ class Completed:
     provider: str
 
 
+@dataclass(slots=True)
+class Lease:
+    """What one attempt runs on: a vendor endpoint, or one member of a worker pool."""
+
+    adapter: Adapter
+    provider: str
+    endpoint: str
+    base_url: str | None = None
+    meter: str | None = None
+    release: Callable[[bool], None] = field(default=lambda ok: None)
+
+
+class PoolProvider(Protocol):
+    async def acquire(self, pool: str, exclude: frozenset[str]) -> Lease:
+        """A healthy member with capacity, not in `exclude`; raises GatewayError if none."""
+        ...
+
+
+@dataclass(slots=True)
+class Attempts:
+    count: int = 0
+    lease: Lease | None = None
+
+
 class Dispatcher:
-    def __init__(self, config: Config, adapters: Mapping[str, Adapter], ledger: Ledger, meter: Meter) -> None:
+    def __init__(
+        self,
+        config: Config,
+        adapters: Mapping[str, Adapter],
+        ledger: Ledger,
+        meter: Meter,
+        pools: PoolProvider | None = None,
+    ) -> None:
         self._config = config
         self._adapters = adapters
         self._ledger = ledger
         self._meter = meter
+        self.pools = pools
+        self.retry = RetryPolicy(config.dispatch.retry)
+        self.breakers = BreakerBoard(config.dispatch.breaker)
+        self._routes = {route.match: route for route in config.routes}
+        self.relays: set[Relay] = set()
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
-    def _prepare(
-        self, request: ChatRequest, resolution: Resolution, context: CallContext
-    ) -> tuple[Adapter, UpstreamCall, ResolvedTarget]:
-        target = resolution.targets[0]
-        if target.provider is None:
-            raise GatewayError(
-                Code.UNSUPPORTED,
-                f"{context.model_id} routes to worker pool {target.pool!r}, "
-                "which this build does not serve yet",
-                status=501,
-            )
+    # -- planning ---------------------------------------------------------------------
+
+    def _route(self, resolution: Resolution) -> Route | None:
+        return self._routes.get(resolution.route) if resolution.route else None
+
+    def _timeouts(self, resolution: Resolution) -> TimeoutConfig:
+        route = self._route(resolution)
+        return route.timeouts if route is not None and route.timeouts else self._config.dispatch.timeouts
+
+    def _breaker_key(self, target: ResolvedTarget) -> tuple[str, str]:
+        return (target.name, target.model)
+
+    def _ordered(self, targets: tuple[ResolvedTarget, ...]) -> list[ResolvedTarget]:
+        """Targets whose breaker is closed, in order; all of them if every one is open."""
+        usable = [t for t in targets if not self.breakers.is_open(self._breaker_key(t))]
+        return usable or list(targets)
+
+    async def _lease(self, target: ResolvedTarget, exclude: frozenset[str]) -> Lease:
+        if target.pool is not None:
+            if self.pools is None:
+                raise GatewayError(
+                    Code.UNSUPPORTED, f"worker pool {target.pool!r} is not served by this build", status=501
+                )
+            return await self.pools.acquire(target.pool, exclude)
+        assert target.provider is not None
         adapter = self._adapters.get(target.provider)
         if adapter is None:
-            raise GatewayError(
-                Code.UNSUPPORTED, f"provider {target.provider} is not available in this build", status=501
-            )
-        provider_config = self._config.providers.get(target.provider)
-        call = UpstreamCall(
-            request=request,
-            model=target.model,
-            api_key=provider_key(self._config, target.provider, context.provider_keys, first=True),
-            base_url=provider_config.base_url if provider_config else None,
-            timeouts=Timeouts(
-                connect=provider_config.connect_timeout if provider_config else 5.0,
-                total=provider_config.timeout if provider_config else 600.0,
-            ),
-        )
-        return adapter, call, target
+            raise GatewayError(Code.UNSUPPORTED, f"provider {target.provider} is not available", status=501)
+        provider = self._config.providers.get(target.provider)
+        base_url = provider.base_url if provider is not None else None
+        return Lease(adapter, adapter.name, target.provider, base_url)
+
+    # -- the attempt loop ------------------------------------------------------------------
+
+    async def _attempt_all(
+        self,
+        request: ChatRequest,
+        resolution: Resolution,
+        context: CallContext,
+        attempts: Attempts,
+        run: Callable[[Lease, UpstreamCall, float], Awaitable[T]],
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        timeouts = self._timeouts(resolution)
+        deadline = loop.time() + timeouts.total
+        route = self._route(resolution)
+        targets = self._ordered(resolution.targets)
+        last: UpstreamError | None = None
+        position = 0
+        while position < len(targets):
+            target = targets[position]
+            position += 1
+            try:
+                key = (
+                    provider_key(self._config, target.provider, context.provider_keys, first=position == 1)
+                    if target.provider
+                    else ""
+                )
+            except GatewayError:
+                if position == 1:
+                    raise
+                continue
+            breaker = self._breaker_key(target)
+            exclude: frozenset[str] = frozenset()
+            for attempt in range(self._config.dispatch.retry.attempts):
+                if not self.breakers.allows(breaker) and len(targets) > position:
+                    break
+                try:
+                    lease = await self._lease(target, exclude)
+                except UpstreamError as error:
+                    last = error
+                    break
+                remaining = deadline - loop.time()
+                call = UpstreamCall(
+                    request=request,
+                    model=target.model,
+                    api_key=key,
+                    base_url=lease.base_url,
+                    timeouts=Timeouts(connect=timeouts.connect, total=max(remaining, 0.001)),
+                )
+                attempts.count += 1
+                attempts.lease = lease
+                try:
+                    result = await run(lease, call, min(remaining, timeouts.first_byte))
+                except UpstreamError as error:
+                    lease.release(False)
+                    self.breakers.record(breaker, error.code)
+                    last = error
+                    if error.code is Code.CONTEXT_LENGTH and route is not None and route.context_fallback:
+                        fallback = route.context_fallback
+                        targets = [ResolvedTarget(fallback.provider, fallback.pool, fallback.model or target.model)]
+                        position = 0
+                        route = None
+                        break
+                    if not error.retryable:
+                        raise
+                    if target.pool is not None:
+                        exclude = exclude | {lease.endpoint}
+                    delay = self.retry.delay(error, attempt)
+                    if delay is None or not self.retry.budget_allows() or loop.time() + delay >= deadline:
+                        break
+                    self.retry.retries_in_flight += 1
+                    try:
+                        await self.sleep(0.0 if target.pool is not None and error.retry_after is None else delay)
+                    finally:
+                        self.retry.retries_in_flight -= 1
+                    continue
+                except BaseException:
+                    lease.release(False)
+                    raise
+                self.breakers.record(breaker, None)
+                return result
+        assert last is not None
+        raise last
+
+    async def _guarded(self, context: CallContext, work: Awaitable[T]) -> T:
+        """Run `work`, cancelling it the moment the client disconnects."""
+        if context.disconnected is None:
+            return await work
+        task = asyncio.ensure_future(work)
+        watcher = asyncio.ensure_future(context.disconnected())
+        try:
+            done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                return task.result()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            raise asyncio.CancelledError("client disconnected")
+        finally:
+            watcher.cancel()
+            if not task.done():
+                task.cancel()
+
+    # -- ledger ----------------------------------------------------------------------------
 
     def _row(
-        self,
-        context: CallContext,
-        provider: str,
-        status: str,
-        usage: Usage,
-        inference_time: float,
-        billing: Billing | None,
-        error_code: str | None = None,
+        self, context: CallContext, provider: str | None, status: str, attempts: int, usage: Usage,
+        inference_time: float, billing: Billing | None, error_code: str | None = None,
     ) -> UsageRow:
         return UsageRow(
-            request_id=context.request_id,
-            key_id=context.key_id,
-            model=context.model_id,
-            provider=provider,
-            status=status,
-            attempts=1,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
+            request_id=context.request_id, key_id=context.key_id, model=context.model_id, provider=provider,
+            status=status, attempts=attempts, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
             cached_input_tokens=usage.cached_input_tokens if usage.cached_input_tokens is not UNSET else 0,
             reasoning_tokens=usage.reasoning_tokens if usage.reasoning_tokens is not UNSET else 0,
-            inference_time=inference_time,
-            meter=billing.meter if billing else None,
-            cost=billing.cost if billing else None,
-            error_code=error_code,
-            started_at=context.started_at,
+            inference_time=inference_time, meter=billing.meter if billing else None,
+            cost=billing.cost if billing else None, error_code=error_code, started_at=context.started_at,
             finished_at=time.time(),
         )
 
+    async def _begin(self, context: CallContext, resolution: Resolution) -> None:
+        first = resolution.targets[0]
+        row = self._row(context, first.name, "started", 0, Usage(), 0.0, None)
+        row.finished_at = None
+        await self._ledger.begin(row)
+
+    def _bill(self, context: CallContext, lease: Lease, model: str, usage: Usage, elapsed: float) -> Billing:
+        if lease.meter is not None:
+            return self._meter.pool_billing(lease.meter, elapsed)
+        return self._meter.vendor_billing(context.model_id, lease.provider, model, usage, elapsed)
+
+    def _failed(self, context: CallContext, attempts: Attempts, error: BaseException, elapsed: float) -> None:
+        provider = attempts.lease.provider if attempts.lease else None
+        if isinstance(error, GatewayError):
+            status = "timeout" if error.code is Code.TIMEOUT else "upstream_error"
+            code: str | None = error.code
+        else:
+            status, code = "client_disconnected", None
+        self._ledger.record(self._row(context, provider, status, attempts.count, Usage(), elapsed, None, code))
+
+    # -- public ----------------------------------------------------------------------------
+
     async def complete(self, request: ChatRequest, resolution: Resolution, context: CallContext) -> Completed:
-        adapter, call, target = self._prepare(request, resolution, context)
-        provider = adapter.name
+        await self._begin(context, resolution)
+        attempts = Attempts()
         clock = time.perf_counter()
+        upstream_model: dict[str, str] = {}
+
+        async def run(lease: Lease, call: UpstreamCall, _: float) -> ChatResponse:
+            upstream_model["model"] = call.model
+            try:
+                async with asyncio.timeout(call.timeouts.total):
+                    return await lease.adapter.complete(call)
+            except TimeoutError:
+                raise UpstreamError(Code.TIMEOUT, f"{lease.provider} did not answer in time", provider=lease.provider) from None
+
+        self.retry.in_flight += 1
         try:
-            response = await adapter.complete(call)
-        except GatewayError as error:
-            elapsed = time.perf_counter() - clock
-            self._ledger.record(
-                self._row(context, provider, "upstream_error", Usage(), elapsed, None, error.code)
-            )
+            response = await self._guarded(context, self._attempt_all(request, resolution, context, attempts, run))
+        except BaseException as error:
+            self._failed(context, attempts, error, time.perf_counter() - clock)
             raise
+        finally:
+            self.retry.in_flight -= 1
         elapsed = time.perf_counter() - clock
-        billing = self._meter.vendor_billing(
-            context.model_id, provider, target.model, response.usage, elapsed
-        )
-        self._ledger.record(self._row(context, provider, "completed", response.usage, elapsed, billing))
-        return Completed(response, billing, provider)
+        assert attempts.lease is not None
+        lease = attempts.lease
+        lease.release(True)
+        billing = self._bill(context, lease, upstream_model["model"], response.usage, elapsed)
+        self._ledger.record(self._row(context, lease.provider, "completed", attempts.count, response.usage, elapsed, billing))
+        return Completed(response, billing, lease.provider)
 
     async def stream(
         self, request: ChatRequest, resolution: Resolution, context: CallContext
     ) -> AsyncIterator[StreamEvent]:
-        """Start the upstream stream and wait for its first event; then hand over the rest."""
-        adapter, call, target = self._prepare(request, resolution, context)
+        """Open the upstream stream and peek its first event; then hand over the relay."""
+        await self._begin(context, resolution)
+        attempts = Attempts()
         clock = time.perf_counter()
-        upstream = aiter(adapter.stream(call))
-        try:
-            first = await anext(upstream)
-        except StopAsyncIteration:
-            first = None
-        except GatewayError as error:
-            elapsed = time.perf_counter() - clock
-            self._ledger.record(
-                self._row(context, adapter.name, "upstream_error", Usage(), elapsed, None, error.code)
-            )
-            raise
-        return self._relay(upstream, first, adapter.name, target, context, clock)
+        timeouts = self._timeouts(resolution)
 
-    async def _relay(
-        self,
-        upstream: AsyncIterator[StreamEvent],
-        first: StreamEvent | None,
-        provider: str,
-        target: ResolvedTarget,
-        context: CallContext,
-        clock: float,
-    ) -> AsyncIterator[StreamEvent]:
-        usage = Usage()
-        status = "client_disconnected"
-        error_code: str | None = None
-        billing: Billing | None = None
+        async def run(lease: Lease, call: UpstreamCall, first_byte: float) -> tuple[AsyncIterator[StreamEvent], StreamEvent, str]:
+            upstream = aiter(lease.adapter.stream(call))
+            try:
+                async with asyncio.timeout(first_byte):
+                    first = await anext(upstream)
+            except TimeoutError:
+                await _aclose(upstream)
+                raise UpstreamError(
+                    Code.TIMEOUT, f"{lease.provider} sent nothing within {first_byte:g} s", provider=lease.provider
+                ) from None
+            except StopAsyncIteration:
+                raise UpstreamError(Code.CONNECTION, f"{lease.provider} sent an empty stream", provider=lease.provider) from None
+            except BaseException:
+                await _aclose(upstream)
+                raise
+            return upstream, first, call.model
+
+        self.retry.in_flight += 1
         try:
-            start = Start(id=context.request_id, model=context.model_id, provider=provider)
-            if isinstance(first, Start):
-                start.warnings = first.warnings
-            yield start
-            finished = False
-            pending = first
-            while True:
-                if pending is None:
-                    try:
-                        pending = await anext(upstream)
-                    except StopAsyncIteration:
-                        break
-                event, pending = pending, None
-                if isinstance(event, Start):
-                    continue
-                if isinstance(event, UsageEvent):
-                    usage = Usage(
-                        input_tokens=event.input_tokens,
-                        output_tokens=event.output_tokens,
-                        cached_input_tokens=event.cached_input_tokens,
-                        reasoning_tokens=event.reasoning_tokens,
-                    )
-                elif isinstance(event, Finish):
-                    finished = True
-                yield event
-            if not finished:
-                raise GatewayError(Code.CONNECTION, f"{provider} ended the stream without finishing")
-            billing = self._meter.vendor_billing(
-                context.model_id, provider, target.model, usage, time.perf_counter() - clock
+            upstream, first, model = await self._guarded(
+                context, self._attempt_all(request, resolution, context, attempts, run)
             )
-            status = "completed"
-            yield billing
-        except GatewayError as error:
-            status, error_code = "upstream_error", error.code
-            if error.code is Code.TIMEOUT:
-                status = "timeout"
-            yield ErrorEvent(
-                code=error.code, message=error.message, retryable=error.retryable, provider=provider
-            )
-        except asyncio.CancelledError:
-            status = "client_disconnected"
+        except BaseException as error:
+            self.retry.in_flight -= 1
+            self._failed(context, attempts, error, time.perf_counter() - clock)
             raise
-        finally:
-            closer = getattr(upstream, "aclose", None)
-            if closer is not None:
-                try:
-                    await closer()
-                except Exception:
-                    log.debug("closing the upstream stream failed", exc_info=False)
+        assert attempts.lease is not None
+        lease = attempts.lease
+        start = Start(id=context.request_id, model=context.model_id, provider=lease.provider)
+        if isinstance(first, Start):
+            start.warnings = first.warnings
+        breaker = (lease.endpoint, model)
+        loop = asyncio.get_running_loop()
+
+        async def chain() -> AsyncIterator[StreamEvent]:
+            if not isinstance(first, Start):
+                yield first
+            async for event in upstream:
+                yield event
+
+        def finish(outcome: Outcome) -> None:
+            self.relays.discard(relay)
+            self.retry.in_flight -= 1
+            ok = outcome.error is None
+            lease.release(ok)
+            if outcome.error is not None:
+                self.breakers.record(breaker, outcome.error.code)
+            usage = outcome.usage or Usage()
+            error_code = outcome.error.code if outcome.error is not None else None
             self._ledger.record(
-                self._row(context, provider, status, usage, time.perf_counter() - clock, billing, error_code)
+                self._row(context, lease.provider, outcome.status, attempts.count, usage,
+                          time.perf_counter() - clock, outcome.billing, error_code)
             )
-        yield Done()
+
+        relay = Relay(
+            _Closing(chain(), upstream),
+            start=start,
+            idle=timeouts.idle,
+            ping_interval=self._config.server.ping_interval,
+            deadline=loop.time() + timeouts.total,
+            bill=lambda usage: self._bill(context, lease, model, usage, time.perf_counter() - clock),
+            finish=finish,
+        )
+        self.relays.add(relay)
+        return relay.events()
+
+    def shutdown_streams(self) -> None:
+        for relay in list(self.relays):
+            relay.shutdown()
+
+
+class _Closing:
+    """An async iterator over `chain` whose `aclose` also closes the upstream adapter stream."""
+
+    def __init__(self, chain: AsyncIterator[StreamEvent], upstream: AsyncIterator[StreamEvent]) -> None:
+        self._chain = chain
+        self._upstream = upstream
+
+    def __aiter__(self) -> _Closing:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        return await anext(self._chain)
+
+    async def aclose(self) -> None:
+        await _aclose(self._chain)
+        await _aclose(self._upstream)
+
+
+async def _aclose(iterator: AsyncIterator[StreamEvent]) -> None:
+    closer = getattr(iterator, "aclose", None)
+    if closer is not None:
+        with contextlib.suppress(Exception):
+            await closer()

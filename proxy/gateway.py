@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import threading
 from dataclasses import dataclass, field
+from types import FrameType
 
 from adapters.anthropic import AnthropicAdapter
 from adapters.base import Adapter
@@ -43,7 +47,7 @@ class Gateway:
             logging.getLogger(name).setLevel(logging.WARNING)
         config = self.settings.config
         self.keys = KeyStore(self.settings.database_url)
-        self.ledger = Ledger(self.settings.database_url)
+        self.ledger = Ledger(self.settings.database_url, config.database.synchronous)
         self.router = Router(config)
         self.meter = Meter(config.prices, config.meters)
         self.dispatcher = Dispatcher(config, self.adapters, self.ledger, self.meter)
@@ -51,9 +55,34 @@ class Gateway:
 
     def start(self) -> None:
         self.ledger.start()
+        self._chain_signals(asyncio.get_running_loop())
+
+    def _chain_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On SIGTERM/SIGINT, fail readiness at once and start the drain clock, then let the
+        server's own handler stop accepting and wait for in-flight requests."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for number in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(number)
+
+            def handler(received: int, frame: FrameType | None, previous: object = previous) -> None:
+                loop.call_soon_threadsafe(self.begin_drain)
+                if callable(previous):
+                    previous(received, frame)
+
+            signal.signal(number, handler)
+
+    def begin_drain(self) -> None:
+        """Readiness fails now; streams still running after the grace period get an error event."""
+        if self.draining:
+            return
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.settings.config.dispatch.shutdown_grace, self.dispatcher.shutdown_streams)
 
     async def stop(self) -> None:
         self.draining = True
+        self.dispatcher.shutdown_streams()
         for adapter in self.adapters.values():
             await adapter.aclose()
         self.ledger.close()

@@ -1,8 +1,9 @@
-"""Proxy API keys: generated once, stored only as a SHA-256 hash, looked up by that hash.
+"""Proxy API keys: generated once, stored only as a SHA-256 hash, looked up by its prefix.
 
 A presented string is hashed before anything else touches it, so no caller text ever
-reaches SQL; the stored and presented hashes are compared in constant time. Lookups are
-cached briefly (a revocation takes effect within `CACHE_SECONDS` in every worker).
+reaches SQL; the indexed `hash_prefix` finds the candidate rows and the full hashes are
+compared in constant time, so the database's index walk never decides a match. Lookups
+are cached briefly (a revocation takes effect within `CACHE_SECONDS` in every worker).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class KeyRecord:
     created_at: float
     revoked_at: float | None
     rpm: int | None
+    tpm: int | None = None
+    concurrency: int | None = None
+
+
+_COLUMNS = "id, name, hash, created_at, revoked_at, rpm, tpm, concurrency"
+PREFIX_LENGTH = 16
 
 
 def hash_key(presented: str) -> str:
@@ -55,38 +62,63 @@ class KeyStore:
             self._connection = connect(self._database_url)
         return self._connection
 
-    def create(self, name: str, rpm: int | None = None) -> tuple[KeyRecord, str]:
+    def create(
+        self, name: str, rpm: int | None = None, tpm: int | None = None, concurrency: int | None = None
+    ) -> tuple[KeyRecord, str]:
         key_id, key = new_key()
-        record = KeyRecord(key_id, name, hash_key(key), time.time(), None, rpm)
-        self._db().execute(
-            "INSERT INTO keys (id, name, hash, created_at, rpm) VALUES (?, ?, ?, ?, ?)",
-            (record.id, record.name, record.hash, record.created_at, record.rpm),
-        )
+        record = KeyRecord(key_id, name, hash_key(key), time.time(), None, rpm, tpm, concurrency)
+        with self._lock:
+            self._db().execute(
+                "INSERT INTO keys (id, name, hash, hash_prefix, created_at, rpm, tpm, concurrency)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id,
+                    record.name,
+                    record.hash,
+                    record.hash[:PREFIX_LENGTH],
+                    record.created_at,
+                    record.rpm,
+                    record.tpm,
+                    record.concurrency,
+                ),
+            )
         return record, key
 
     def list(self) -> list[KeyRecord]:
-        rows = self._db().execute(
-            "SELECT id, name, hash, created_at, revoked_at, rpm FROM keys ORDER BY created_at"
-        )
+        with self._lock:
+            rows = self._db().execute(f"SELECT {_COLUMNS} FROM keys ORDER BY created_at").fetchall()  # noqa: S608
         return [KeyRecord(*row) for row in rows]
 
+    def get(self, key_id: str) -> KeyRecord | None:
+        with self._lock:
+            row = self._db().execute(f"SELECT {_COLUMNS} FROM keys WHERE id = ?", (key_id,)).fetchone()  # noqa: S608
+        return KeyRecord(*row) if row else None
+
     def revoke(self, key_id: str) -> bool:
-        cursor = self._db().execute(
-            "UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (time.time(), key_id)
-        )
+        with self._lock:
+            cursor = self._db().execute(
+                "UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (time.time(), key_id)
+            )
         self._cache.clear()
         return cursor.rowcount > 0
 
     def _fetch(self, digest: str) -> KeyRecord | None:
+        """The key whose full hash equals `digest`, among those sharing its indexed prefix."""
         with self._lock:
-            row = (
+            rows = (
                 self._db()
                 .execute(
-                    "SELECT id, name, hash, created_at, revoked_at, rpm FROM keys WHERE hash = ?", (digest,)
+                    f"SELECT {_COLUMNS} FROM keys WHERE hash_prefix = ?",  # noqa: S608
+                    (digest[:PREFIX_LENGTH],),
                 )
-                .fetchone()
+                .fetchall()
             )
-        return KeyRecord(*row) if row else None
+        found = None
+        for row in rows:
+            record = KeyRecord(*row)
+            if hmac.compare_digest(record.hash, digest):
+                found = record
+        return found
 
     def _verified(self, record: KeyRecord | None, digest: str) -> KeyRecord | None:
         if record is None or record.revoked_at is not None:

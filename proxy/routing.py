@@ -13,6 +13,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 
 from schemas.config import Config, Pool, Route, Target
+from schemas.errors import Code, GatewayError
 
 PROVIDER_PREFIX = {
     "openai": "openai/",
@@ -51,6 +52,8 @@ class Resolution:
     model_id: str
     task: str
     targets: tuple[ResolvedTarget, ...]
+    route: str | None = None
+    """The `match` of the configured route that took the id (None: built-in or pool)."""
 
 
 def upstream_model(model_id: str, provider: str | None, explicit: str | None) -> str:
@@ -81,7 +84,8 @@ class Router:
         task = route.task
         if route.pool and route.pool in self._pools:
             task = self._pools[route.pool].task
-        return Resolution(model_id, task, tuple(targets))
+        configured = route.match if any(route is r for r in self._routes) else None
+        return Resolution(model_id, task, tuple(targets), configured)
 
     def _from_pool(self, model_id: str, pool: Pool) -> Resolution:
         target = ResolvedTarget(None, pool.name, pool.model or model_id)
@@ -101,6 +105,18 @@ class Router:
         if self._default_pool is not None:
             return self._from_pool(model_id, self._pools[self._default_pool])
         return None
+
+    def with_fallbacks(self, resolution: Resolution, model_ids: list[str]) -> Resolution:
+        """The request's own `fallbacks` (model ids), each routable, after the route's targets."""
+        targets = list(resolution.targets)
+        for model_id in model_ids:
+            other = self.resolve(model_id)
+            if other is None:
+                raise GatewayError(Code.INVALID_REQUEST, f"fallback {model_id!r} is not a routable model")
+            if other.task != resolution.task:
+                raise GatewayError(Code.INVALID_REQUEST, f"fallback {model_id!r} is not a {resolution.task} model")
+            targets.extend(t for t in other.targets[:1] if t not in targets)
+        return Resolution(resolution.model_id, resolution.task, tuple(targets), resolution.route)
 
     def routes(self) -> list[tuple[str, str]]:
         """(pattern, destination) in matching order, for `unigate check` and the catalogue."""

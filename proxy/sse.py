@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from schemas.events import StreamEvent, TextDelta
+from schemas.events import Ping, StreamEvent, TextDelta
 
 _encode = msgspec.json.Encoder().encode
 _PREFIX: dict[type, bytes] = {}
@@ -20,6 +20,8 @@ PING = b": ping\n\n"
 
 
 def encode_event(event: StreamEvent) -> bytes:
+    if isinstance(event, Ping):
+        return PING
     kind = type(event)
     prefix = _PREFIX.get(kind)
     if prefix is None:

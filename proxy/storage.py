@@ -14,7 +14,10 @@ CREATE TABLE IF NOT EXISTS keys (
     hash        TEXT NOT NULL UNIQUE,
     created_at  REAL NOT NULL,
     revoked_at  REAL,
-    rpm         INTEGER
+    rpm         INTEGER,
+    tpm         INTEGER,
+    concurrency INTEGER,
+    hash_prefix TEXT
 );
 CREATE TABLE IF NOT EXISTS usage (
     request_id          TEXT PRIMARY KEY,
@@ -32,10 +35,37 @@ CREATE TABLE IF NOT EXISTS usage (
     cost                REAL,
     error_code          TEXT,
     started_at          REAL NOT NULL,
-    finished_at         REAL
+    finished_at         REAL,
+    instance            TEXT
 );
 CREATE INDEX IF NOT EXISTS usage_key_started ON usage (key_id, started_at);
+CREATE INDEX IF NOT EXISTS usage_status ON usage (status);
+CREATE TABLE IF NOT EXISTS instances (
+    id       TEXT PRIMARY KEY,
+    host     TEXT NOT NULL,
+    pid      INTEGER NOT NULL,
+    beat_at  REAL NOT NULL
+);
 """
+
+
+ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "keys": (("tpm", "INTEGER"), ("concurrency", "INTEGER"), ("hash_prefix", "TEXT")),
+}
+"""Columns added after a table first shipped: `connect` adds them to an older database."""
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Bring an older database up to SCHEMA; one transaction, so concurrent workers agree."""
+    with connection:
+        connection.execute("BEGIN IMMEDIATE")
+        for table, columns in ADDED_COLUMNS.items():
+            present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns:
+                if name not in present:
+                    connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        connection.execute("UPDATE keys SET hash_prefix = substr(hash, 1, 16) WHERE hash_prefix IS NULL")
+        connection.execute("CREATE INDEX IF NOT EXISTS keys_hash_prefix ON keys (hash_prefix)")
 
 
 def sqlite_path(database_url: str) -> Path:
@@ -54,4 +84,5 @@ def connect(database_url: str) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous=FULL")
     connection.execute("PRAGMA busy_timeout=30000")
     connection.executescript(SCHEMA)
+    _migrate(connection)
     return connection

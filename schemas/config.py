@@ -21,14 +21,55 @@ class ServerConfig(Struct, frozen=True, forbid_unknown_fields=True):
 class DatabaseConfig(Struct, frozen=True, forbid_unknown_fields=True):
     url: str | None = None
     """`sqlite:///<path>`; unset means an SQLite file beside the config."""
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    """NORMAL survives a process crash (kill -9); FULL also a power loss, at an fsync per commit."""
+
+
+class TimeoutConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """Seconds. `first_byte` bounds the wait for a stream's first event; `idle` the gap
+    between events; `total` the whole call, retries included."""
+
+    connect: float = 5.0
+    first_byte: float = 60.0
+    idle: float = 60.0
+    total: float = 600.0
+
+
+class RetryConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    attempts: int = 3
+    """Per target, the first try included; retries happen only before the first byte."""
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 20.0
+    """A Retry-After longer than this is not waited for: the next target is tried, or the
+    client gets the 429 with the wait in its own Retry-After."""
+    max_total_wait: float = 30.0
+    budget_ratio: float = 0.2
+    """Retries in flight may be at most this share of requests in flight (floor below)."""
+    budget_floor: int = 3
+
+
+class BreakerConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    consecutive_failures: int = 5
+    window: float = 60.0
+    failure_ratio: float = 0.5
+    min_calls: int = 10
+    open_seconds: float = 30.0
+    max_open_seconds: float = 300.0
+
+
+class DispatchConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    timeouts: TimeoutConfig = msgspec.field(default_factory=TimeoutConfig)
+    retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
+    breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
+    shutdown_grace: float = 20.0
+    """On SIGTERM, streams still running after this many seconds end with an error event."""
 
 
 class ProviderConfig(Struct, frozen=True, forbid_unknown_fields=True):
     base_url: str | None = None
     api_key: str | None = None
     """An operator key used only when a request brings no Provider-Key of its own."""
-    connect_timeout: float = 5.0
-    timeout: float = 600.0
 
 
 class Target(Struct, frozen=True, forbid_unknown_fields=True):
@@ -44,6 +85,9 @@ class Route(Struct, frozen=True, forbid_unknown_fields=True):
     model: str | None = None
     task: str = "chat"
     fallbacks: tuple[Target, ...] = ()
+    context_fallback: Target | None = None
+    """Where a context-length failure may go (a larger model); without it, it is a 400."""
+    timeouts: TimeoutConfig | None = None
 
 
 class Pool(Struct, frozen=True, forbid_unknown_fields=True):
@@ -65,9 +109,41 @@ class ModelPrice(Struct, frozen=True, forbid_unknown_fields=True):
     cached_input: float | None = None
 
 
+class LimitsConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """Per-key defaults (a key's own value wins; 0 on a key means unlimited) and request caps."""
+
+    rpm: int | None = None
+    """Model calls per minute per key; None: unlimited."""
+    tpm: int | None = None
+    """Tokens (input + output) per minute per key, counted from what calls actually used."""
+    concurrency: int | None = None
+    """Model calls in flight per key, a stream counting until it has fully ended."""
+    max_header_bytes: int = 16 * 1024
+    max_header_value_bytes: int = 4 * 1024
+    max_json_depth: int = 64
+
+
+class MediaConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """Fetching media URLs for vendors that need the bytes inline (see proxy/media.py)."""
+
+    allow_private: tuple[str, ...] = ()
+    """Hosts (exact names) or networks (CIDR) that may resolve to private addresses, on any port."""
+    ports: tuple[int, ...] = (80, 443)
+    max_bytes: int = 20 * 1024 * 1024
+    timeout: float = 10.0
+    max_redirects: int = 3
+    max_parts: int = 16
+
+
+class AdminConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    token: str | None = None
+    """Guards /admin (key management); unset disables it. Never a proxy key."""
+
+
 class Config(Struct, frozen=True, forbid_unknown_fields=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
+    dispatch: DispatchConfig = msgspec.field(default_factory=DispatchConfig)
     providers: dict[str, ProviderConfig] = msgspec.field(default_factory=dict)
     routes: tuple[Route, ...] = ()
     pools: tuple[Pool, ...] = ()
@@ -75,3 +151,6 @@ class Config(Struct, frozen=True, forbid_unknown_fields=True):
     prices: dict[str, ModelPrice] = msgspec.field(default_factory=dict)
     meters: dict[str, float] = msgspec.field(default_factory=dict)
     """Meter name → USD per second of inference, for worker pools."""
+    limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
+    media: MediaConfig = msgspec.field(default_factory=MediaConfig)
+    admin: AdminConfig = msgspec.field(default_factory=AdminConfig)

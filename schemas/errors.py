@@ -30,6 +30,7 @@ class Code(StrEnum):
     PROVIDER_KEY_REQUIRED = "provider_key_required"
     UNSUPPORTED = "unsupported"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    SHUTTING_DOWN = "shutting_down"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INTERNAL = "internal_error"
 
@@ -50,6 +51,7 @@ STATUS: dict[Code, int] = {
     Code.PROVIDER_KEY_REQUIRED: 401,
     Code.UNSUPPORTED: 400,
     Code.PAYLOAD_TOO_LARGE: 413,
+    Code.SHUTTING_DOWN: 503,
     Code.METHOD_NOT_ALLOWED: 405,
     Code.INTERNAL: 500,
 }

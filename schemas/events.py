@@ -68,6 +68,10 @@ class Done(Struct, tag="done", tag_field="type"):
     pass
 
 
+class Ping(Struct, tag="ping", tag_field="type"):
+    """Dispatch's keep-alive for an idle stream; SSE encoders write it as a `: ping` comment."""
+
+
 StreamEvent = (
     Start
     | TextDelta
@@ -79,5 +83,6 @@ StreamEvent = (
     | Billing
     | ErrorEvent
     | Done
+    | Ping
 )
-"""What adapters yield is the subset without `Billing` and `Done`: dispatch adds those."""
+"""What adapters yield is the subset without `Billing`, `Done` and `Ping`: dispatch adds those."""

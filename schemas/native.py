@@ -36,6 +36,8 @@ class NativeBody(Struct, omit_defaults=True):
     tools: list[Tool] | UnsetType = UNSET
     tool_choice: ToolChoice | UnsetType = UNSET
     response_format: ResponseFormat | UnsetType = UNSET
+    fallbacks: list[str] | UnsetType = UNSET
+    """Model ids to try, in order, when the route's own targets fail before the first byte."""
 
 
 class BillingSummary(Struct):

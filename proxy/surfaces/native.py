@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -12,6 +12,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Headers
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
+from litestar.types import Receive
 
 from proxy.auth import authenticate
 from proxy.catalogue import catalogue_models, catalogue_tasks
@@ -50,6 +51,16 @@ def provider_keys(headers: Headers) -> dict[str, str]:
     return keys
 
 
+def client_gone(receive: Receive) -> Callable[[], Awaitable[None]]:
+    """Waits for the client to leave; only valid once the body has been read."""
+
+    async def wait() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    return wait
+
+
 def wants_raw_text(headers: Headers) -> bool:
     accept = headers.get("accept", "")
     if "text/event-stream" in accept:
@@ -68,12 +79,15 @@ async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) ->
         raise GatewayError(Code.NOT_FOUND, f"no route for model {model_id!r}")
     body = decode_native_body(await request.body())
     chat = chat_request(model_id, body)
+    if body.fallbacks:
+        resolution = gateway.router.with_fallbacks(resolution, body.fallbacks)
     context = CallContext(
         request_id=uuid.uuid4().hex,
         key_id=key.id,
         model_id=model_id,
         provider_keys=provider_keys(headers),
         started_at=time.time(),
+        disconnected=client_gone(request.receive),
     )
     if chat.stream:
         events: AsyncIterator[StreamEvent] = await gateway.dispatcher.stream(chat, resolution, context)

@@ -329,9 +329,14 @@ def test_openai_errors_map_to_codes_and_statuses(
     gateway: RunningGateway, fake_openai_vendor: FakeVendor, fixture: str, status: int, code: str
 ) -> None:
     for streamed in (False, True):
-        fake_openai_vendor.enqueue(Reply.fixture(fixture))
+        fake_openai_vendor.clear()
+        reply = Reply.fixture(fixture)
+        reply.headers["retry-after-ms"] = "1"
+        tries = 3 if status == 429 else 1  # a 429 is retried (3 attempts), the others are not
+        fake_openai_vendor.enqueue(*[reply] * tries)
         with gateway.client(**{"Provider-Key": VENDOR_KEY}) as client:
             response = client.post(MODEL, json={**SEED, "stream": streamed})
+        assert len(fake_openai_vendor.received) == tries
         assert response.status_code == status
         body = response.json()
         assert body["code"] == code and body["provider"] == "openai" and body["output"] is None
@@ -365,7 +370,7 @@ def test_each_request_leaves_one_ledger_row(gateway: RunningGateway, fake_openai
     with gateway.client(**{"Provider-Key": VENDOR_KEY}) as client:
         ids = [client.post(MODEL, json=SEED).headers["X-Request-Id"]]
     ids.append(stream(gateway, SEED)[1]["x-request-id"])
-    fake_openai_vendor.enqueue(Reply.fixture("openai/error-429.json"))
+    fake_openai_vendor.enqueue(Reply.fixture("openai/error-404.json"))
     with gateway.client(**{"Provider-Key": VENDOR_KEY}) as client:
         client.post(MODEL, json=SEED)
     deadline = time.monotonic() + 5
@@ -375,7 +380,7 @@ def test_each_request_leaves_one_ledger_row(gateway: RunningGateway, fake_openai
     assert [row["request_id"] for row in rows[:2]] == ids
     assert rows[0]["input_tokens"] == 19 and rows[0]["output_tokens"] == 10
     assert rows[0]["cost"] == pytest.approx(8.85e-6)
-    assert rows[2]["error_code"] == "rate_limited"
+    assert rows[2]["error_code"] == "not_found"
     assert all(row["key_id"] for row in rows)
 
 

@@ -42,7 +42,7 @@ def test_canary_provider_key_never_leaks(
     replies = [
         None,
         Reply.json(echo, status=401),
-        Reply.fixture("openai/error-429.json"),
+        Reply.fixture("openai/error-404.json"),
         Reply.json(
             {"error": {"message": "boom", "type": "server_error", "param": None, "code": None}}, status=500
         ),

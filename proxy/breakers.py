@@ -1,0 +1,91 @@
+"""Circuit breakers per (endpoint, model), fed only by failures that are the vendor's own.
+
+A caller's 401/403/429 says nothing about the endpoint's health (in BYOK one tenant's bad
+key must not eject a provider for everyone), so only server errors, overload, timeouts and
+connection failures count. A breaker opens after N consecutive failures, or when more
+than a ratio of at least `min_calls` calls in the window failed; it stays open for
+`open_seconds`, doubling on each re-open up to `max_open_seconds`; then one probe goes
+through (half-open) and its outcome closes or re-opens it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from schemas.config import BreakerConfig
+from schemas.errors import Code
+
+VENDOR_FAULTS = frozenset({Code.SERVER_ERROR, Code.OVERLOADED, Code.TIMEOUT, Code.CONNECTION})
+
+
+@dataclass(slots=True)
+class Breaker:
+    consecutive: int = 0
+    calls: deque[tuple[float, bool]] = field(default_factory=deque)
+    open_until: float = 0.0
+    open_seconds: float = 0.0
+    probing: bool = False
+
+
+class BreakerBoard:
+    def __init__(self, config: BreakerConfig) -> None:
+        self._config = config
+        self._breakers: dict[tuple[str, str], Breaker] = {}
+        self._now = time.monotonic
+
+    def _get(self, key: tuple[str, str]) -> Breaker:
+        breaker = self._breakers.get(key)
+        if breaker is None:
+            breaker = self._breakers[key] = Breaker()
+        return breaker
+
+    def allows(self, key: tuple[str, str]) -> bool:
+        """Whether a call may go; in half-open state only one probe at a time."""
+        breaker = self._breakers.get(key)
+        if breaker is None or breaker.open_until == 0.0:
+            return True
+        if self._now() < breaker.open_until or breaker.probing:
+            return False
+        breaker.probing = True
+        return True
+
+    def is_open(self, key: tuple[str, str]) -> bool:
+        breaker = self._breakers.get(key)
+        return breaker is not None and breaker.open_until != 0.0 and (
+            self._now() < breaker.open_until or breaker.probing
+        )
+
+    def record(self, key: tuple[str, str], code: Code | None) -> None:
+        """Record a call's outcome: None for success, else the error's code."""
+        if code is not None and code not in VENDOR_FAULTS:
+            breaker = self._breakers.get(key)
+            if breaker is not None:
+                breaker.probing = False
+            return
+        now = self._now()
+        breaker = self._get(key)
+        failed = code is not None
+        breaker.calls.append((now, failed))
+        while breaker.calls and breaker.calls[0][0] < now - self._config.window:
+            breaker.calls.popleft()
+        if not failed:
+            breaker.consecutive = 0
+            breaker.open_until = 0.0
+            breaker.open_seconds = 0.0
+            breaker.probing = False
+            return
+        breaker.consecutive += 1
+        failures = sum(1 for _, bad in breaker.calls if bad)
+        tripped = breaker.consecutive >= self._config.consecutive_failures or (
+            len(breaker.calls) >= self._config.min_calls
+            and failures / len(breaker.calls) > self._config.failure_ratio
+        )
+        if tripped or breaker.probing:
+            previous = breaker.open_seconds
+            breaker.open_seconds = (
+                min(previous * 2, self._config.max_open_seconds) if previous else self._config.open_seconds
+            )
+            breaker.open_until = now + breaker.open_seconds
+            breaker.probing = False

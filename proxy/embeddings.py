@@ -1,0 +1,155 @@
+"""Embeddings dispatch: one call to the route's first target, metered and written to the ledger.
+
+A vendor target goes through its adapter's `embed` (the adapters that declare
+`capabilities.embeddings`). A worker-pool target goes through `gateway.pools.embed(request,
+target, context)`, the seam the pool subsystem fills in; until it exists the answer is a 501.
+Either way this module bills the call and leaves exactly one ledger row for it.
+
+Embeddings are one short, idempotent call each: no fallback to the route's other targets
+and no retries here; the client's SDK retries a 429/5xx on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from adapters.base import EmbeddingAdapter, EmbeddingCall, Timeouts
+from proxy.credentials import provider_key
+from proxy.dispatch import CallContext
+from proxy.ledger import UsageRow
+from proxy.routing import Resolution, ResolvedTarget
+from schemas.chat import Usage
+from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
+from schemas.errors import Code, GatewayError
+from schemas.events import Billing
+
+if TYPE_CHECKING:
+    from proxy.gateway import Gateway
+
+
+class PoolEmbedder(Protocol):
+    """What `gateway.pools` offers for embeddings: pick a member of `target.pool`, embed, and
+    raise `GatewayError` / `UpstreamError` on failure. Billing and the ledger stay here."""
+
+    async def embed(
+        self, request: EmbeddingRequest, target: ResolvedTarget, context: CallContext
+    ) -> EmbeddingResponse: ...
+
+
+@dataclass(slots=True)
+class Embedded:
+    response: EmbeddingResponse
+    billing: Billing
+    provider: str
+    """The vendor, or `pool:<name>`."""
+
+
+def _row(
+    context: CallContext,
+    provider: str,
+    status: str,
+    usage: Usage,
+    elapsed: float,
+    billing: Billing | None,
+    error_code: str | None = None,
+) -> UsageRow:
+    return UsageRow(
+        request_id=context.request_id,
+        key_id=context.key_id,
+        model=context.model_id,
+        provider=provider,
+        status=status,
+        attempts=0 if status == "started" else 1,
+        input_tokens=usage.input_tokens,
+        output_tokens=0,
+        cached_input_tokens=0,
+        reasoning_tokens=0,
+        inference_time=elapsed,
+        meter=billing.meter if billing else None,
+        cost=billing.cost if billing else None,
+        error_code=error_code,
+        started_at=context.started_at,
+        finished_at=None if status == "started" else time.time(),
+    )
+
+
+def _vendor_call(
+    gateway: Gateway, target: ResolvedTarget, request: EmbeddingRequest, context: CallContext
+) -> tuple[EmbeddingAdapter, EmbeddingCall]:
+    assert target.provider is not None
+    adapter: object = gateway.adapters.get(target.provider)
+    if not isinstance(adapter, EmbeddingAdapter) or not adapter.capabilities.embeddings:
+        raise GatewayError(
+            Code.UNSUPPORTED,
+            f"{context.model_id} routes to {target.provider}, which has no embeddings in this build",
+            provider=target.provider,
+        )
+    config = gateway.settings.config
+    provider_config = config.providers.get(target.provider)
+    timeouts = config.dispatch.timeouts
+    call = EmbeddingCall(
+        request=request,
+        model=target.model,
+        api_key=provider_key(config, target.provider, context.provider_keys, first=True),
+        base_url=provider_config.base_url if provider_config is not None else None,
+        timeouts=Timeouts(connect=timeouts.connect, total=timeouts.total),
+    )
+    return adapter, call
+
+
+def _pools(gateway: Gateway, target: ResolvedTarget) -> PoolEmbedder:
+    pools: PoolEmbedder | None = getattr(gateway, "pools", None)
+    if pools is None:
+        raise GatewayError(
+            Code.UNSUPPORTED, f"worker pool {target.pool!r} is not served by this build", status=501
+        )
+    return pools
+
+
+async def embed(
+    gateway: Gateway, request: EmbeddingRequest, resolution: Resolution, context: CallContext
+) -> Embedded:
+    target = resolution.targets[0]
+    if target.pool is not None:
+        pools = _pools(gateway, target)
+        adapter: EmbeddingAdapter | None = None
+        call: EmbeddingCall | None = None
+    else:
+        pools = None
+        adapter, call = _vendor_call(gateway, target, request, context)
+    await gateway.ledger.begin(_row(context, target.name, "started", Usage(), 0.0, None))
+    clock = time.perf_counter()
+    try:
+        if adapter is not None and call is not None:
+            response = await adapter.embed(call)
+        else:
+            assert pools is not None
+            response = await pools.embed(request, target, context)
+    except GatewayError as error:
+        status = "timeout" if error.code is Code.TIMEOUT else "upstream_error"
+        elapsed = time.perf_counter() - clock
+        gateway.ledger.record(_row(context, target.name, status, Usage(), elapsed, None, error.code))
+        raise
+    except asyncio.CancelledError:
+        elapsed = time.perf_counter() - clock
+        gateway.ledger.record(_row(context, target.name, "client_disconnected", Usage(), elapsed, None))
+        raise
+    except Exception:
+        elapsed = time.perf_counter() - clock
+        gateway.ledger.record(
+            _row(context, target.name, "upstream_error", Usage(), elapsed, None, Code.INTERNAL)
+        )
+        raise
+    elapsed = time.perf_counter() - clock
+    if target.pool is not None:
+        meter = next(pool.meter for pool in gateway.settings.config.pools if pool.name == target.pool)
+        billing = gateway.meter.pool_billing(meter, elapsed)
+    else:
+        billing = gateway.meter.vendor_billing(
+            context.model_id, target.name, target.model, response.usage, elapsed
+        )
+    gateway.ledger.record(_row(context, target.name, "completed", response.usage, elapsed, billing))
+    return Embedded(response, billing, target.name)

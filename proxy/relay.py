@@ -1,0 +1,203 @@
+"""Relaying an upstream stream to the client once its first event is in hand.
+
+A producer task reads the upstream into a small bounded channel; the consumer (the
+client's response) takes from it. That split is what lets the consumer send `: ping`
+keep-alives and enforce the idle timeout without cancelling the upstream read, and a slow
+client stalls the producer (the channel is full) instead of growing memory. A failure
+after the first byte becomes an `error` event followed by `done`; the ledger row is
+finished whatever happens, the client leaving included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from schemas.chat import Usage
+from schemas.errors import Code, GatewayError, UpstreamError
+from schemas.events import (
+    Billing,
+    Done,
+    ErrorEvent,
+    Finish,
+    Ping,
+    Start,
+    StreamEvent,
+    UsageEvent,
+)
+
+log = logging.getLogger("unigate.relay")
+
+_END = object()
+CHANNEL_LIMIT = 64
+
+
+class Channel:
+    """A bounded FIFO whose `close` always gets through, even when it is full."""
+
+    __slots__ = ("_items", "_limit", "_readable", "_writable")
+
+    def __init__(self, limit: int = CHANNEL_LIMIT) -> None:
+        self._items: deque[object] = deque()
+        self._limit = limit
+        self._readable = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    async def put(self, item: object) -> None:
+        while len(self._items) >= self._limit:
+            self._writable.clear()
+            await self._writable.wait()
+        self._items.append(item)
+        self._readable.set()
+
+    def close(self, final: object) -> None:
+        self._items.append(final)
+        self._readable.set()
+
+    async def get(self) -> object:
+        while not self._items:
+            self._readable.clear()
+            await self._readable.wait()
+        item = self._items.popleft()
+        self._writable.set()
+        return item
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How a relayed stream ended, for the ledger and the breaker."""
+
+    status: str = "client_disconnected"
+    usage: Usage | None = None
+    error: GatewayError | None = None
+    billing: Billing | None = None
+
+
+class Relay:
+    def __init__(
+        self,
+        upstream: AsyncIterator[StreamEvent],
+        *,
+        start: Start,
+        idle: float,
+        ping_interval: float,
+        deadline: float,
+        bill: Callable[[Usage], Billing],
+        finish: Callable[[Outcome], None],
+    ) -> None:
+        self._upstream = upstream
+        self._start = start
+        self._idle = idle
+        self._ping_interval = ping_interval
+        self._deadline = deadline
+        self._bill = bill
+        self._finish = finish
+        self._channel = Channel()
+        self._producer: asyncio.Task[None] | None = None
+        self.shutting_down = False
+
+    def shutdown(self) -> None:
+        """End this stream now with a `shutting_down` error (graceful shutdown's last step)."""
+        self.shutting_down = True
+        self._channel.close(GatewayError(Code.SHUTTING_DOWN, "the gateway is shutting down; retry the request"))
+        if self._producer is not None:
+            self._producer.cancel()
+
+    async def _produce(self) -> None:
+        try:
+            async for event in self._upstream:
+                await self._channel.put(event)
+        except asyncio.CancelledError:
+            raise
+        except GatewayError as error:
+            self._channel.close(error)
+            return
+        except Exception as error:  # noqa: BLE001 - an adapter bug must end the stream, typed
+            log.error("stream decoder failed: %s", type(error).__name__)
+            self._channel.close(UpstreamError(Code.SERVER_ERROR, "the upstream stream failed", provider=""))
+            return
+        finally:
+            await _close(self._upstream)
+        self._channel.close(_END)
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        outcome = Outcome()
+        usage = Usage()
+        finished = False
+        loop = asyncio.get_running_loop()
+        self._producer = asyncio.create_task(self._produce())
+        try:
+            yield self._start
+            quiet_since = loop.time()
+            while True:
+                now = loop.time()
+                wait = min(self._ping_interval, quiet_since + self._idle - now, self._deadline - now)
+                try:
+                    async with asyncio.timeout(max(wait, 0.0)):
+                        item = await self._channel.get()
+                except TimeoutError:
+                    now = loop.time()
+                    if now >= self._deadline or now >= quiet_since + self._idle:
+                        raise UpstreamError(
+                            Code.TIMEOUT, "the upstream stopped sending before the stream finished",
+                            provider=self._start.provider,
+                        ) from None
+                    yield Ping()
+                    continue
+                quiet_since = loop.time()
+                if item is _END:
+                    break
+                if isinstance(item, GatewayError):
+                    raise item
+                assert isinstance(item, StreamEvent.__args__)
+                if isinstance(item, Start):
+                    continue
+                if isinstance(item, UsageEvent):
+                    usage = Usage(
+                        input_tokens=item.input_tokens,
+                        output_tokens=item.output_tokens,
+                        cached_input_tokens=item.cached_input_tokens,
+                        reasoning_tokens=item.reasoning_tokens,
+                    )
+                elif isinstance(item, Finish):
+                    finished = True
+                yield item
+            if not finished:
+                raise UpstreamError(
+                    Code.CONNECTION, f"{self._start.provider} ended the stream without finishing",
+                    provider=self._start.provider,
+                )
+            outcome.billing = self._bill(usage)
+            outcome.status = "completed"
+            yield outcome.billing
+        except GatewayError as error:
+            outcome.error = error
+            outcome.status = {Code.TIMEOUT: "timeout", Code.SHUTTING_DOWN: "shutdown"}.get(
+                error.code, "upstream_error"
+            )
+            outcome.billing = self._bill(usage)
+            yield ErrorEvent(
+                code=error.code, message=error.message, retryable=error.retryable,
+                provider=error.provider or self._start.provider,
+            )
+        finally:
+            outcome.usage = usage
+            if self._producer is not None and not self._producer.done():
+                self._producer.cancel()
+            self._finish(outcome)
+        yield Done()
+
+
+async def _close(iterator: AsyncIterator[StreamEvent]) -> None:
+    closer = getattr(iterator, "aclose", None)
+    if closer is None:
+        return
+    try:
+        await closer()
+    except Exception:  # noqa: BLE001 - closing a broken upstream must not mask the outcome
+        log.debug("closing the upstream stream failed")
+

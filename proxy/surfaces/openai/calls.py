@@ -1,0 +1,78 @@
+"""What every compatible-surface handler does before it speaks its own wire: read the body,
+authenticate, route, and open the call's context, exactly as the native surface does.
+
+Shared by the OpenAI and Anthropic surfaces; each renders the errors raised here its own way.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request
+from litestar.datastructures import Headers
+
+from proxy.auth import authenticate
+from proxy.dispatch import CallContext
+from proxy.gateway import Gateway
+from proxy.keys import KeyRecord
+from proxy.routing import Resolution
+from proxy.surfaces.native import provider_keys
+from schemas.errors import Code, GatewayError
+
+_decode_json = msgspec.json.decode
+T = TypeVar("T")
+
+
+def invalid(message: str) -> GatewayError:
+    return GatewayError(Code.INVALID_REQUEST, message)
+
+
+async def admit(request: Request[Any, Any, Any], *authorizations: str | None) -> tuple[Gateway, KeyRecord]:
+    """The gateway and the caller's key, from the first of `authorizations` that is set."""
+    gateway: Gateway = request.app.state.gateway
+    presented = next((value for value in authorizations if value), None)
+    return gateway, await authenticate(gateway.keys, presented)
+
+
+def read_json_object(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        raise invalid("the request body is empty; send a JSON object")
+    try:
+        value = _decode_json(raw)
+    except msgspec.DecodeError:
+        raise invalid("the request body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise invalid("the request body must be a JSON object")
+    return value
+
+
+def convert(value: dict[str, Any], kind: type[T]) -> T:
+    try:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as error:
+        raise invalid(f"invalid body: {error}") from None
+
+
+def resolve(gateway: Gateway, model_id: str) -> Resolution:
+    resolution = gateway.router.resolve(model_id)
+    if resolution is None:
+        raise GatewayError(Code.NOT_FOUND, f"no route for model {model_id!r}")
+    return resolution
+
+
+def first_provider(resolution: Resolution) -> str | None:
+    """The vendor of the route's first target (None for a worker pool)."""
+    return resolution.targets[0].provider
+
+
+def call_context(key: KeyRecord, model_id: str, headers: Headers) -> CallContext:
+    return CallContext(
+        request_id=uuid.uuid4().hex,
+        key_id=key.id,
+        model_id=model_id,
+        provider_keys=provider_keys(headers),
+        started_at=time.time(),
+    )
