@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from schemas.chat import ChatRequest, ChatResponse
+from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from schemas.events import StreamEvent
 
 
@@ -38,6 +39,9 @@ class Capabilities:
     streamed_tool_arguments: bool = True
     images_by_url: bool = True
     images_base64: bool = True
+    audio_by_url: bool = False
+    """False: the gateway fetches an audio URL (SSRF-safe, proxy/media.py) and sends it inline."""
+    video_by_url: bool = False
     json_object: bool = True
     json_schema: bool = True
     audio: bool = False
@@ -63,3 +67,25 @@ class Adapter(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingCall:
+    request: EmbeddingRequest
+    model: str
+    """The upstream model name, after routing."""
+    api_key: str
+    base_url: str | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+@runtime_checkable
+class EmbeddingAdapter(Protocol):
+    """An adapter whose vendor embeds text; it declares `capabilities.embeddings` too."""
+
+    name: str
+    capabilities: Capabilities
+
+    async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
+        """One embeddings call; raises `UpstreamError` classified by this vendor's rules."""
+        ...

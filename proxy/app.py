@@ -6,12 +6,19 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from proxy.errors import handle_gateway_error, handle_http_exception, handle_unexpected
 from proxy.gateway import Gateway
+from proxy.limits import KeyLimiter, KeyLimitMiddleware
+from proxy.redaction import install_redaction
+from proxy.request_guard import BodyGuard, HeaderGuard
 from proxy.settings import Settings, load_settings
+from proxy.surfaces.admin import UsageReport, admin_router, check_admin_config, own_usage
+from proxy.surfaces.anthropic import anthropic_router
 from proxy.surfaces.native import list_models, list_tasks, run_model
+from proxy.surfaces.openai import openai_router
 from schemas.errors import GatewayError
 
 
@@ -29,17 +36,39 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
 
 
 def create_app(settings: Settings | None = None, gateway: Gateway | None = None) -> Litestar:
+    install_redaction()
     if gateway is None:
         gateway = Gateway(settings or load_settings())
+    config = gateway.settings.config
+    check_admin_config(config)
+    limiter = KeyLimiter(config.limits)
+    limiter.watch(gateway.ledger)
+    usage_report = UsageReport(gateway.settings.database_url)
 
     async def start() -> None:
         gateway.start()
 
     async def stop() -> None:
         await gateway.stop()
+        usage_report.close()
 
     app = Litestar(
-        route_handlers=[run_model, list_models, list_tasks, healthz, readyz],
+        route_handlers=[
+            run_model,
+            list_models,
+            list_tasks,
+            healthz,
+            readyz,
+            openai_router,
+            anthropic_router,
+            admin_router,
+            own_usage,
+        ],
+        middleware=[
+            HeaderGuard,
+            DefineMiddleware(KeyLimitMiddleware, limiter=limiter, keys=gateway.keys),
+            BodyGuard,
+        ],
         exception_handlers={
             GatewayError: handle_gateway_error,
             HTTPException: handle_http_exception,
@@ -52,6 +81,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         debug=False,
     )
     app.state.gateway = gateway
+    app.state.limiter = limiter
+    app.state.usage_report = usage_report
     return app
 
 

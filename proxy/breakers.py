@@ -53,8 +53,10 @@ class BreakerBoard:
 
     def is_open(self, key: tuple[str, str]) -> bool:
         breaker = self._breakers.get(key)
-        return breaker is not None and breaker.open_until != 0.0 and (
-            self._now() < breaker.open_until or breaker.probing
+        return (
+            breaker is not None
+            and breaker.open_until != 0.0
+            and (self._now() < breaker.open_until or breaker.probing)
         )
 
     def record(self, key: tuple[str, str], code: Code | None) -> None:

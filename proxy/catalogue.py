@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from msgspec import UNSET
 
+from proxy.metering import pool_meter
 from schemas.native import CatalogueEntry
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ def _entry(gateway: Gateway, model_id: str) -> CatalogueEntry | None:
     else:
         pool = next(p for p in gateway.settings.config.pools if p.name == target.pool)
         entry.pool = pool.name
-        entry.meter = pool.meter
-        price = gateway.settings.config.meters.get(pool.meter)
+        entry.meter = pool_meter(pool)
+        price = gateway.meter.meter_price(entry.meter)
         entry.meterPrice = price if price is not None else UNSET
     return entry
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from proxy.keys import KeyStore
+from proxy.redaction import install_redaction
 from proxy.routing import Router
 from proxy.settings import ConfigError, Settings, load_settings
 
@@ -30,6 +31,7 @@ def _serve(arguments: argparse.Namespace) -> None:
         os.environ["UNIGATE_CONFIG"] = str(settings.path.resolve())
     os.environ.setdefault("UNIGATE_DATABASE_URL", settings.database_url)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction()
     uvicorn.run(
         "proxy.app:app_from_environment",
         factory=True,
@@ -99,6 +101,15 @@ def _check(arguments: argparse.Namespace) -> None:
         print(f"  {pattern:<32} -> {destination}")
 
 
+def _worker(arguments: argparse.Namespace) -> None:
+    from proxy import worker
+
+    missing = worker.missing_extra()
+    if missing is not None:
+        sys.exit(f"unigate: the worker needs {missing}; install it with: pip install 'unigate[worker]'")
+    worker.serve(arguments.host, arguments.port, arguments.model_name or worker.MODEL_NAME)
+
+
 def _limit(value: str) -> int:
     number = int(value)
     if number < 0:
@@ -124,7 +135,9 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--rpm", type=_limit, help="requests per minute (0: unlimited; default: [limits])")
     create.add_argument("--tpm", type=_limit, help="tokens per minute (0: unlimited; default: [limits])")
-    create.add_argument("--concurrency", type=_limit, help="calls in flight (0: unlimited; default: [limits])")
+    create.add_argument(
+        "--concurrency", type=_limit, help="calls in flight (0: unlimited; default: [limits])"
+    )
     create.add_argument("--config", default=argparse.SUPPRESS)
     listing = key_commands.add_parser("list", help="list keys (never their secrets)")
     listing.add_argument("--config", default=argparse.SUPPRESS)
@@ -136,6 +149,14 @@ def parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a config and print the routes it gives")
     check.add_argument("--config")
     check.set_defaults(handler=_check)
+
+    worker = commands.add_parser(
+        "worker", help="serve the reference embedding worker (needs the [worker] extra)"
+    )
+    worker.add_argument("--host", default="127.0.0.1")
+    worker.add_argument("--port", type=int, default=8000)
+    worker.add_argument("--model-name", help="the model id it answers as (default: its own)")
+    worker.set_defaults(handler=_worker)
     return root
 
 

@@ -23,9 +23,11 @@ from typing import Protocol, TypeVar
 from msgspec import UNSET
 
 from adapters.base import Adapter, Timeouts, UpstreamCall
+from adapters.workers import TaskAdapter
 from proxy.breakers import BreakerBoard
 from proxy.credentials import provider_key
 from proxy.ledger import Ledger, UsageRow
+from proxy.media import MediaFetcher, inline_media
 from proxy.metering import Meter
 from proxy.relay import Outcome, Relay
 from proxy.retry import RetryPolicy
@@ -34,6 +36,7 @@ from schemas.chat import ChatRequest, ChatResponse, Usage
 from schemas.config import Config, Route, TimeoutConfig
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.events import Billing, Start, StreamEvent
+from schemas.tasks import RunRequest, RunResponse, TaskResult
 
 log = logging.getLogger("unigate.dispatch")
 T = TypeVar("T")
@@ -91,12 +94,14 @@ class Dispatcher:
         ledger: Ledger,
         meter: Meter,
         pools: PoolProvider | None = None,
+        media: MediaFetcher | None = None,
     ) -> None:
         self._config = config
         self._adapters = adapters
         self._ledger = ledger
         self._meter = meter
         self.pools = pools
+        self.media = media
         self.retry = RetryPolicy(config.dispatch.retry)
         self.breakers = BreakerBoard(config.dispatch.breaker)
         self._routes = {route.match: route for route in config.routes}
@@ -137,7 +142,7 @@ class Dispatcher:
 
     # -- the attempt loop ------------------------------------------------------------------
 
-    async def _attempt_all(
+    async def _attempt_all(  # noqa: PLR0915 - one loop, kept whole so its order of decisions reads top to bottom
         self,
         request: ChatRequest,
         resolution: Resolution,
@@ -151,6 +156,7 @@ class Dispatcher:
         route = self._route(resolution)
         targets = self._ordered(resolution.targets)
         last: UpstreamError | None = None
+        waited = 0.0  # seconds slept between attempts, bounded by retry.max_total_wait
         position = 0
         while position < len(targets):
             target = targets[position]
@@ -176,8 +182,16 @@ class Dispatcher:
                     last = error
                     break
                 remaining = deadline - loop.time()
+                if self.media is not None:
+                    try:
+                        inlined = await inline_media(request, lease.adapter.capabilities, self.media)
+                    except BaseException:
+                        lease.release(True)
+                        raise
+                else:
+                    inlined = request
                 call = UpstreamCall(
-                    request=request,
+                    request=inlined,
                     model=target.model,
                     api_key=key,
                     base_url=lease.base_url,
@@ -193,7 +207,9 @@ class Dispatcher:
                     last = error
                     if error.code is Code.CONTEXT_LENGTH and route is not None and route.context_fallback:
                         fallback = route.context_fallback
-                        targets = [ResolvedTarget(fallback.provider, fallback.pool, fallback.model or target.model)]
+                        targets = [
+                            ResolvedTarget(fallback.provider, fallback.pool, fallback.model or target.model)
+                        ]
                         position = 0
                         route = None
                         break
@@ -202,11 +218,16 @@ class Dispatcher:
                     if target.pool is not None:
                         exclude = exclude | {lease.endpoint}
                     delay = self.retry.delay(error, attempt)
+                    if delay is not None and waited + delay > self._config.dispatch.retry.max_total_wait:
+                        delay = None
                     if delay is None or not self.retry.budget_allows() or loop.time() + delay >= deadline:
                         break
+                    waited += delay
                     self.retry.retries_in_flight += 1
                     try:
-                        await self.sleep(0.0 if target.pool is not None and error.retry_after is None else delay)
+                        await self.sleep(
+                            0.0 if target.pool is not None and error.retry_after is None else delay
+                        )
                     finally:
                         self.retry.retries_in_flight -= 1
                     continue
@@ -240,16 +261,32 @@ class Dispatcher:
     # -- ledger ----------------------------------------------------------------------------
 
     def _row(
-        self, context: CallContext, provider: str | None, status: str, attempts: int, usage: Usage,
-        inference_time: float, billing: Billing | None, error_code: str | None = None,
+        self,
+        context: CallContext,
+        provider: str | None,
+        status: str,
+        attempts: int,
+        usage: Usage,
+        inference_time: float,
+        billing: Billing | None,
+        error_code: str | None = None,
     ) -> UsageRow:
         return UsageRow(
-            request_id=context.request_id, key_id=context.key_id, model=context.model_id, provider=provider,
-            status=status, attempts=attempts, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+            request_id=context.request_id,
+            key_id=context.key_id,
+            model=context.model_id,
+            provider=provider,
+            status=status,
+            attempts=attempts,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
             cached_input_tokens=usage.cached_input_tokens if usage.cached_input_tokens is not UNSET else 0,
             reasoning_tokens=usage.reasoning_tokens if usage.reasoning_tokens is not UNSET else 0,
-            inference_time=inference_time, meter=billing.meter if billing else None,
-            cost=billing.cost if billing else None, error_code=error_code, started_at=context.started_at,
+            inference_time=inference_time,
+            meter=billing.meter if billing else None,
+            cost=billing.cost if billing else None,
+            error_code=error_code,
+            started_at=context.started_at,
             finished_at=time.time(),
         )
 
@@ -271,7 +308,9 @@ class Dispatcher:
             code: str | None = error.code
         else:
             status, code = "client_disconnected", None
-        self._ledger.record(self._row(context, provider, status, attempts.count, Usage(), elapsed, None, code))
+        self._ledger.record(
+            self._row(context, provider, status, attempts.count, Usage(), elapsed, None, code)
+        )
 
     # -- public ----------------------------------------------------------------------------
 
@@ -287,11 +326,15 @@ class Dispatcher:
                 async with asyncio.timeout(call.timeouts.total):
                     return await lease.adapter.complete(call)
             except TimeoutError:
-                raise UpstreamError(Code.TIMEOUT, f"{lease.provider} did not answer in time", provider=lease.provider) from None
+                raise UpstreamError(
+                    Code.TIMEOUT, f"{lease.provider} did not answer in time", provider=lease.provider
+                ) from None
 
         self.retry.in_flight += 1
         try:
-            response = await self._guarded(context, self._attempt_all(request, resolution, context, attempts, run))
+            response = await self._guarded(
+                context, self._attempt_all(request, resolution, context, attempts, run)
+            )
         except BaseException as error:
             self._failed(context, attempts, error, time.perf_counter() - clock)
             raise
@@ -302,10 +345,55 @@ class Dispatcher:
         lease = attempts.lease
         lease.release(True)
         billing = self._bill(context, lease, upstream_model["model"], response.usage, elapsed)
-        self._ledger.record(self._row(context, lease.provider, "completed", attempts.count, response.usage, elapsed, billing))
+        self._ledger.record(
+            self._row(context, lease.provider, "completed", attempts.count, response.usage, elapsed, billing)
+        )
         return Completed(response, billing, lease.provider)
 
-    async def stream(
+    async def run_task(self, request: RunRequest, resolution: Resolution, context: CallContext) -> TaskResult:
+        """A non-chat task (text-generation, embeddings, classification, ...) on a worker pool,
+        with the attempts, member failover, cancellation, billing and ledger row of `complete`.
+        A streamed task goes through `stream`: a RunRequest is a ChatRequest worker adapters know."""
+        await self._begin(context, resolution)
+        attempts = Attempts()
+        clock = time.perf_counter()
+
+        async def run(lease: Lease, call: UpstreamCall, _: float) -> RunResponse:
+            if not isinstance(lease.adapter, TaskAdapter):
+                raise GatewayError(
+                    Code.UNSUPPORTED,
+                    f"{lease.provider} cannot run the {request.task} task",
+                    provider=lease.provider,
+                )
+            try:
+                async with asyncio.timeout(call.timeouts.total):
+                    return await lease.adapter.run(call)
+            except TimeoutError:
+                raise UpstreamError(
+                    Code.TIMEOUT, f"{lease.provider} did not answer in time", provider=lease.provider
+                ) from None
+
+        self.retry.in_flight += 1
+        try:
+            response = await self._guarded(
+                context, self._attempt_all(request, resolution, context, attempts, run)
+            )
+        except BaseException as error:
+            self._failed(context, attempts, error, time.perf_counter() - clock)
+            raise
+        finally:
+            self.retry.in_flight -= 1
+        elapsed = time.perf_counter() - clock
+        assert attempts.lease is not None
+        lease = attempts.lease
+        lease.release(True)
+        billing = self._bill(context, lease, request.model, response.usage, elapsed)
+        self._ledger.record(
+            self._row(context, lease.provider, "completed", attempts.count, response.usage, elapsed, billing)
+        )
+        return TaskResult(response, billing, lease.provider)
+
+    async def stream(  # noqa: PLR0915
         self, request: ChatRequest, resolution: Resolution, context: CallContext
     ) -> AsyncIterator[StreamEvent]:
         """Open the upstream stream and peek its first event; then hand over the relay."""
@@ -313,19 +401,34 @@ class Dispatcher:
         attempts = Attempts()
         clock = time.perf_counter()
         timeouts = self._timeouts(resolution)
+        warnings_seen: list[str] = []
 
-        async def run(lease: Lease, call: UpstreamCall, first_byte: float) -> tuple[AsyncIterator[StreamEvent], StreamEvent, str]:
+        async def run(
+            lease: Lease, call: UpstreamCall, first_byte: float
+        ) -> tuple[AsyncIterator[StreamEvent], StreamEvent, str]:
+            warnings_seen.clear()
             upstream = aiter(lease.adapter.stream(call))
             try:
                 async with asyncio.timeout(first_byte):
                     first = await anext(upstream)
+                    if isinstance(first, Start):
+                        # a vendor's stream-start frame is not output: an error right after it
+                        # (Anthropic's overloaded_error) may still be retried or fall back
+                        opening = first
+                        first = await anext(upstream)
+                        if opening.warnings and not isinstance(first, Start):
+                            warnings_seen.extend(opening.warnings)
             except TimeoutError:
                 await _aclose(upstream)
                 raise UpstreamError(
-                    Code.TIMEOUT, f"{lease.provider} sent nothing within {first_byte:g} s", provider=lease.provider
+                    Code.TIMEOUT,
+                    f"{lease.provider} sent nothing within {first_byte:g} s",
+                    provider=lease.provider,
                 ) from None
             except StopAsyncIteration:
-                raise UpstreamError(Code.CONNECTION, f"{lease.provider} sent an empty stream", provider=lease.provider) from None
+                raise UpstreamError(
+                    Code.CONNECTION, f"{lease.provider} sent an empty stream", provider=lease.provider
+                ) from None
             except BaseException:
                 await _aclose(upstream)
                 raise
@@ -345,6 +448,8 @@ class Dispatcher:
         start = Start(id=context.request_id, model=context.model_id, provider=lease.provider)
         if isinstance(first, Start):
             start.warnings = first.warnings
+        elif warnings_seen:
+            start.warnings = warnings_seen
         breaker = (lease.endpoint, model)
         loop = asyncio.get_running_loop()
 
@@ -364,8 +469,16 @@ class Dispatcher:
             usage = outcome.usage or Usage()
             error_code = outcome.error.code if outcome.error is not None else None
             self._ledger.record(
-                self._row(context, lease.provider, outcome.status, attempts.count, usage,
-                          time.perf_counter() - clock, outcome.billing, error_code)
+                self._row(
+                    context,
+                    lease.provider,
+                    outcome.status,
+                    attempts.count,
+                    usage,
+                    time.perf_counter() - clock,
+                    outcome.billing,
+                    error_code,
+                )
             )
 
         relay = Relay(

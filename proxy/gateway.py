@@ -9,16 +9,13 @@ import threading
 from dataclasses import dataclass, field
 from types import FrameType
 
-from adapters.anthropic import AnthropicAdapter
-from adapters.base import Adapter
-from adapters.cohere import CohereAdapter
-from adapters.gemini import GeminiAdapter
-from adapters.mistral import MistralAdapter
-from adapters.openai import OpenAIAdapter
 from proxy.dispatch import Dispatcher
 from proxy.keys import KeyStore
 from proxy.ledger import Ledger
+from proxy.media import MediaFetcher
 from proxy.metering import Meter
+from proxy.pools import Pools
+from proxy.registry import AdapterRegistry
 from proxy.routing import Router
 from proxy.settings import Settings
 
@@ -27,20 +24,10 @@ QUIET_LOGGERS = ("openai", "anthropic", "httpx", "httpx2", "httpcore", "google_g
 cost CPU on the hot path. They stay at WARNING whatever the root level is."""
 
 
-def default_adapters() -> dict[str, Adapter]:
-    return {
-        "openai": OpenAIAdapter(),
-        "anthropic": AnthropicAdapter(),
-        "gemini": GeminiAdapter(),
-        "cohere": CohereAdapter(),
-        "mistral": MistralAdapter(),
-    }
-
-
 @dataclass
 class Gateway:
     settings: Settings
-    adapters: dict[str, Adapter] = field(default_factory=default_adapters)
+    adapters: AdapterRegistry = field(default_factory=AdapterRegistry)
 
     def __post_init__(self) -> None:
         for name in QUIET_LOGGERS:
@@ -50,11 +37,19 @@ class Gateway:
         self.ledger = Ledger(self.settings.database_url, config.database.synchronous)
         self.router = Router(config)
         self.meter = Meter(config.prices, config.meters)
-        self.dispatcher = Dispatcher(config, self.adapters, self.ledger, self.meter)
+        self.pools = Pools(config)
+        self.dispatcher = Dispatcher(
+            config, self.adapters, self.ledger, self.meter, pools=self.pools, media=MediaFetcher(config.media)
+        )
         self.draining = False
 
     def start(self) -> None:
         self.ledger.start()
+        self.pools.start()
+        if self.settings.config.server.preload:
+            self._preload = asyncio.get_running_loop().create_task(
+                self.adapters.preload(list(self.settings.config.server.preload))
+            )
         self._chain_signals(asyncio.get_running_loop())
 
     def _chain_signals(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -83,7 +78,8 @@ class Gateway:
     async def stop(self) -> None:
         self.draining = True
         self.dispatcher.shutdown_streams()
-        for adapter in self.adapters.values():
+        for adapter in self.adapters.built():
             await adapter.aclose()
+        await self.pools.stop()
         self.ledger.close()
         self.keys.close()

@@ -22,6 +22,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import astuple, dataclass
 
 from proxy.storage import connect
@@ -36,7 +37,17 @@ _COLUMNS = (
     "cached_input_tokens, reasoning_tokens, inference_time, meter, cost, error_code, "
     "started_at, finished_at, instance"
 )
-_INSERT = f"INSERT OR REPLACE INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"  # noqa: S608
+_UPDATES = ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS.split(", ")[1:])
+_INSERT = (
+    f"INSERT INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 17)}) "  # noqa: S608
+    f"ON CONFLICT (request_id) DO UPDATE SET {_UPDATES} "
+    "WHERE usage.status IN ('started', 'interrupted') AND excluded.status != 'started'"
+)
+"""A final row replaces the `started` one (or an `interrupted` one, should a sweep have
+taken a slow instance for dead); any later write for the same request is a no-op."""
+BEGIN_WAIT = 2.0
+"""Seconds a request waits for its `started` row. A database that takes no writes (full,
+locked) must not hold every answer: the row stays queued and lands once it can."""
 _BEAT = "INSERT OR REPLACE INTO instances (id, host, pid, beat_at) VALUES (?, ?, ?, ?)"
 _SWEEP = """
 UPDATE usage SET status = 'interrupted', finished_at = ?
@@ -89,6 +100,8 @@ class Ledger:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.instance = uuid.uuid4().hex
+        self.observers: list[Callable[[UsageRow], None]] = []
+        """Called on the event loop with each final row (per-key token limits use it)."""
         self._next_beat = 0.0
 
     def start(self) -> None:
@@ -105,11 +118,16 @@ class Ledger:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._queue.put((row, future, loop))
-        await future
+        try:
+            await asyncio.wait_for(asyncio.shield(future), BEGIN_WAIT)
+        except TimeoutError:
+            log.warning("the ledger takes no writes; a request goes on before its start row is stored")
 
     def record(self, row: UsageRow) -> None:
         """Queue the final row; it replaces the `started` row of the same request."""
         self._queue.put((row, None, None))
+        for observer in self.observers:
+            observer(row)
 
     def close(self, timeout: float = 30.0) -> None:
         if self._thread is None:

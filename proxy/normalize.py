@@ -7,6 +7,7 @@ vendor happens here, so a bad request never reaches one.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgspec
@@ -34,6 +35,41 @@ from schemas.native import NativeBody
 _ALIASES = {"max_new_tokens": "max_tokens", "max_length": "max_tokens", "max_completion_tokens": "max_tokens"}
 _SAMPLING = frozenset(Sampling.__struct_fields__)
 _STRUCTURAL = frozenset({"tools", "tool_choice", "response_format", "stream"})
+NEVER_FORWARDED = frozenset(
+    {
+        "api_base",
+        "base_url",
+        "api_key",
+        "api_version",
+        "azure_endpoint",
+        "azure_ad_token",
+        "user_config",
+        "organization",
+        "project",
+        "headers",
+        "extra_headers",
+        "default_headers",
+        "extra_query",
+        "default_query",
+        "http_client",
+        "timeout",
+        "max_retries",
+        "proxy",
+        "proxies",
+        "vertex_project",
+        "vertex_location",
+        "vertex_credentials",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_region_name",
+        "host",
+        "endpoint",
+        "url",
+    }
+)
+"""Client params that would steer the upstream call itself (where it goes, with which
+credentials or headers): dropped, never sent as vendor extras (CVE-2024-6587)."""
+log = logging.getLogger("unigate.normalize")
 
 
 def _invalid(message: str) -> GatewayError:
@@ -45,7 +81,12 @@ def split_params(params: dict[str, Any]) -> tuple[Sampling, dict[str, Any], dict
     sampling: dict[str, Any] = {}
     structural: dict[str, Any] = {}
     extra: dict[str, Any] = {}
+    dropped = sorted(name for name in params if name.lower() in NEVER_FORWARDED)
+    if dropped:
+        log.warning("dropped client params that are never forwarded: %s", ", ".join(dropped)[:200])
     for name, value in params.items():
+        if name.lower() in NEVER_FORWARDED:
+            continue
         unified = _ALIASES.get(name, name)
         if unified in _SAMPLING:
             if value is not None:

@@ -24,8 +24,11 @@ from schemas.events import (
     ErrorEvent,
     Finish,
     Ping,
+    ReasoningDelta,
     Start,
     StreamEvent,
+    TextDelta,
+    ToolCallDelta,
     UsageEvent,
 )
 
@@ -98,26 +101,38 @@ class Relay:
         self._finish = finish
         self._channel = Channel()
         self._producer: asyncio.Task[None] | None = None
+        self._streamed = 0
+        """Characters of output the vendor sent, for an estimate when it never reports usage."""
         self.shutting_down = False
 
     def shutdown(self) -> None:
         """End this stream now with a `shutting_down` error (graceful shutdown's last step)."""
         self.shutting_down = True
-        self._channel.close(GatewayError(Code.SHUTTING_DOWN, "the gateway is shutting down; retry the request"))
+        self._channel.close(
+            GatewayError(Code.SHUTTING_DOWN, "the gateway is shutting down; retry the request")
+        )
         if self._producer is not None:
             self._producer.cancel()
 
     async def _produce(self) -> None:
         try:
-            async for event in self._upstream:
-                await self._channel.put(event)
+            # the deadline is enforced here too: with a fast vendor and a slow client the
+            # consumer never waits on an empty channel, so its own timer never fires
+            async with asyncio.timeout_at(self._deadline):
+                async for event in self._upstream:
+                    self._streamed += _output_chars(event)
+                    await self._channel.put(event)
         except asyncio.CancelledError:
             raise
+        except TimeoutError:
+            message = "the stream ran past its time limit"
+            self._channel.close(UpstreamError(Code.TIMEOUT, message, provider=self._start.provider))
+            return
         except GatewayError as error:
             self._channel.close(error)
             return
-        except Exception as error:  # noqa: BLE001 - an adapter bug must end the stream, typed
-            log.error("stream decoder failed: %s", type(error).__name__)
+        except Exception as error:
+            log.error("stream decoder failed: %s", type(error).__name__)  # noqa: TRY400 - no traceback: it may quote payloads
             self._channel.close(UpstreamError(Code.SERVER_ERROR, "the upstream stream failed", provider=""))
             return
         finally:
@@ -143,7 +158,8 @@ class Relay:
                     now = loop.time()
                     if now >= self._deadline or now >= quiet_since + self._idle:
                         raise UpstreamError(
-                            Code.TIMEOUT, "the upstream stopped sending before the stream finished",
+                            Code.TIMEOUT,
+                            "the upstream stopped sending before the stream finished",
                             provider=self._start.provider,
                         ) from None
                     yield Ping()
@@ -168,7 +184,8 @@ class Relay:
                 yield item
             if not finished:
                 raise UpstreamError(
-                    Code.CONNECTION, f"{self._start.provider} ended the stream without finishing",
+                    Code.CONNECTION,
+                    f"{self._start.provider} ended the stream without finishing",
                     provider=self._start.provider,
                 )
             outcome.billing = self._bill(usage)
@@ -179,17 +196,41 @@ class Relay:
             outcome.status = {Code.TIMEOUT: "timeout", Code.SHUTTING_DOWN: "shutdown"}.get(
                 error.code, "upstream_error"
             )
-            outcome.billing = self._bill(usage)
+            self._settle(outcome, usage)
             yield ErrorEvent(
-                code=error.code, message=error.message, retryable=error.retryable,
+                code=error.code,
+                message=error.message,
+                retryable=error.retryable,
                 provider=error.provider or self._start.provider,
             )
         finally:
-            outcome.usage = usage
+            self._settle(outcome, usage)
             if self._producer is not None and not self._producer.done():
                 self._producer.cancel()
             self._finish(outcome)
         yield Done()
+
+    def _settle(self, outcome: Outcome, usage: Usage) -> None:
+        """The row's usage and billing, once; a stream that did not complete (cut, timed out,
+        left by its client) is billed for what the vendor streamed so far."""
+        if outcome.usage is not None:
+            return
+        outcome.usage = usage if outcome.status == "completed" else _so_far(usage, self._streamed)
+        outcome.billing = outcome.billing or self._bill(outcome.usage)
+
+
+def _output_chars(event: StreamEvent) -> int:
+    if isinstance(event, TextDelta | ReasoningDelta):
+        return len(event.text)
+    return len(event.arguments) if isinstance(event, ToolCallDelta) else 0
+
+
+def _so_far(usage: Usage, streamed: int) -> Usage:
+    """The vendor's usage when it sent one; else output tokens estimated at ~4 characters
+    per token, so a cut stream still leaves a row with what it probably cost."""
+    if usage.output_tokens or not streamed:
+        return usage
+    return Usage(input_tokens=usage.input_tokens, output_tokens=-(-streamed // 4))
 
 
 async def _close(iterator: AsyncIterator[StreamEvent]) -> None:
@@ -198,6 +239,5 @@ async def _close(iterator: AsyncIterator[StreamEvent]) -> None:
         return
     try:
         await closer()
-    except Exception:  # noqa: BLE001 - closing a broken upstream must not mask the outcome
+    except Exception:
         log.debug("closing the upstream stream failed")
-

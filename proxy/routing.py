@@ -114,7 +114,9 @@ class Router:
             if other is None:
                 raise GatewayError(Code.INVALID_REQUEST, f"fallback {model_id!r} is not a routable model")
             if other.task != resolution.task:
-                raise GatewayError(Code.INVALID_REQUEST, f"fallback {model_id!r} is not a {resolution.task} model")
+                raise GatewayError(
+                    Code.INVALID_REQUEST, f"fallback {model_id!r} is not a {resolution.task} model"
+                )
             targets.extend(t for t in other.targets[:1] if t not in targets)
         return Resolution(resolution.model_id, resolution.task, tuple(targets), resolution.route)
 

@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS instances (
 
 ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "keys": (("tpm", "INTEGER"), ("concurrency", "INTEGER"), ("hash_prefix", "TEXT")),
+    "usage": (("instance", "TEXT"),),
 }
 """Columns added after a table first shipped: `connect` adds them to an older database."""
 

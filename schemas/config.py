@@ -16,6 +16,8 @@ class ServerConfig(Struct, frozen=True, forbid_unknown_fields=True):
     workers: int = 1
     max_body_bytes: int = 10 * 1024 * 1024
     ping_interval: float = 15.0
+    preload: tuple[str, ...] = ()
+    """Vendors whose SDK to import at start-up; the others are imported on first use."""
 
 
 class DatabaseConfig(Struct, frozen=True, forbid_unknown_fields=True):
@@ -91,14 +93,25 @@ class Route(Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Pool(Struct, frozen=True, forbid_unknown_fields=True):
+    """Open-source workers (see docs/pools.md). `urls` are bare member addresses."""
+
     name: str
     urls: tuple[str, ...]
     protocol: Literal["openai", "bytez"] = "openai"
     models: tuple[str, ...] = ()
     meter: str = "SM"
+    """An instance size (Micro … Super; a language-model pool reads the LLM table) or a `[meters]` name."""
     concurrency: int = 8
+    """Requests in flight per member; a `bytez` container always takes 1."""
     model: str | None = None
     task: str = "chat"
+    api_key: str | None = None
+    """Sent as a Bearer key to `openai` members that require one (vLLM `--api-key`)."""
+    health_path: str = "/health"
+    health_interval: float = 5.0
+    """Seconds between active health checks of each member."""
+    acquire_timeout: float = 5.0
+    """How long a request waits for a free member slot before answering 503 overloaded."""
 
 
 class ModelPrice(Struct, frozen=True, forbid_unknown_fields=True):

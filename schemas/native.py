@@ -24,7 +24,8 @@ class NativeBody(Struct, omit_defaults=True):
 
     messages: list[Message] | UnsetType = UNSET
     text: str | UnsetType = UNSET
-    input: str | list[Message] | UnsetType = UNSET
+    input: str | list[Message] | dict[str, Any] | UnsetType = UNSET
+    """What the Bytez SDKs send: a string, messages, or (tasks they do not map) an object."""
     url: str | UnsetType = UNSET
     base64: str | UnsetType = UNSET
     question: str | UnsetType = UNSET

@@ -3,6 +3,8 @@
 
 Request Structs are tolerant (unknown fields are kept aside by the decoder, not rejected);
 response Structs are wire-exact, with one addition the SDKs ignore: `usage.cost` (USD).
+msgspec leaves UNSET fields out of what it encodes, so optional fields are UNSET, and no
+response Struct uses `omit_defaults` (which would drop `role`, `object` and the nulls).
 """
 
 from __future__ import annotations
@@ -149,7 +151,7 @@ class CompletionTokensDetails(Struct):
     reasoning_tokens: int = 0
 
 
-class CompletionUsage(Struct, omit_defaults=True):
+class CompletionUsage(Struct):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
@@ -159,7 +161,7 @@ class CompletionUsage(Struct, omit_defaults=True):
     """Ours: what the call cost in USD (null when no price is configured)."""
 
 
-class CompletionMessage(Struct, omit_defaults=True):
+class CompletionMessage(Struct):
     content: str | None
     role: Literal["assistant"] = "assistant"
     refusal: None = None
@@ -185,19 +187,19 @@ class ChatCompletion(Struct):
     system_fingerprint: None = None
 
 
-class DeltaFunction(Struct, omit_defaults=True):
+class DeltaFunction(Struct):
     name: str | UnsetType = UNSET
     arguments: str | UnsetType = UNSET
 
 
-class DeltaToolCall(Struct, omit_defaults=True):
+class DeltaToolCall(Struct):
     index: int
     function: DeltaFunction
     id: str | UnsetType = UNSET
     type: Literal["function"] | UnsetType = UNSET
 
 
-class Delta(Struct, omit_defaults=True):
+class Delta(Struct):
     role: Literal["assistant"] | UnsetType = UNSET
     content: str | UnsetType | None = UNSET
     reasoning_content: str | UnsetType = UNSET
@@ -211,7 +213,7 @@ class ChunkChoice(Struct):
     logprobs: None = None
 
 
-class ChatCompletionChunk(Struct, omit_defaults=True):
+class ChatCompletionChunk(Struct):
     id: str
     created: int
     model: str
@@ -228,7 +230,7 @@ class Embedding(Struct):
     object: Literal["embedding"] = "embedding"
 
 
-class EmbeddingUsage(Struct, omit_defaults=True):
+class EmbeddingUsage(Struct):
     prompt_tokens: int
     total_tokens: int
     cost: float | UnsetType | None = UNSET

@@ -23,12 +23,14 @@ import msgspec
 from cohere.core.http_client import get_keepalive_socket_options
 from cohere.core.request_options import RequestOptions
 
-from adapters.base import Capabilities, UpstreamCall
+from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
+from adapters.cohere.embeddings import from_cohere_embeddings, to_cohere_embeddings_body
 from adapters.cohere.errors import PROVIDER, classify_cohere_error
 from adapters.cohere.request import to_cohere_body
 from adapters.cohere.response import CohereStreamDecoder, from_cohere_response
 from adapters.sse import SSEDecoder
 from schemas.chat import ChatResponse
+from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
 from schemas.events import StreamEvent
 
@@ -36,12 +38,13 @@ __all__ = ["CohereAdapter"]
 
 DEFAULT_BASE_URL = "https://api.cohere.com"
 CHAT_PATH = "v2/chat"
+EMBED_PATH = "v2/embed"
 _encode = msgspec.json.encode
 
 
 class CohereAdapter:
     name = PROVIDER
-    capabilities = Capabilities(reasoning=True)
+    capabilities = Capabilities(reasoning=True, embeddings=True)
 
     def __init__(
         self, default_base_url: str = DEFAULT_BASE_URL, http_client: httpx.AsyncClient | None = None
@@ -72,7 +75,7 @@ class CohereAdapter:
             self._clients[url] = client
         return client
 
-    def _options(self, call: UpstreamCall) -> RequestOptions:
+    def _options(self, call: UpstreamCall | EmbeddingCall) -> RequestOptions:
         # The SDK hands `timeout` straight to httpx, which takes an httpx.Timeout: that is
         # how the connect timeout differs from the rest (its TypedDict says float).
         options: dict[str, Any] = {
@@ -142,6 +145,25 @@ class CohereAdapter:
                     yield event
         except httpx.HTTPError as error:
             raise _transport_error(error, mid_stream=receiving) from None
+
+    async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
+        body = _encode(to_cohere_embeddings_body(call.request, call.model))
+        http = self._client(call.base_url)._client_wrapper.httpx_client
+        try:
+            response = await http.request(
+                EMBED_PATH,
+                method="POST",
+                content=body,
+                headers={"content-type": "application/json", "accept": "application/json"},
+                request_options=self._options(call),
+            )
+        except httpx.HTTPError as error:
+            raise _transport_error(error) from None
+        if response.status_code >= 400:
+            raise classify_cohere_error(
+                response.status_code, response.content, response.headers, call.api_key
+            )
+        return from_cohere_embeddings(response.content, len(call.request.texts))
 
     async def aclose(self) -> None:
         self._clients.clear()

@@ -29,7 +29,8 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from adapters.base import Capabilities, UpstreamCall
+from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
+from adapters.gemini.embeddings import from_gemini_embeddings, to_gemini_embeddings_body
 from adapters.gemini.errors import classify_gemini_error, classify_gemini_error_body
 from adapters.gemini.request import to_gemini_body
 from adapters.gemini.response import from_gemini_response
@@ -37,6 +38,7 @@ from adapters.gemini.stream import GeminiStreamDecoder, find_bare_error
 from adapters.gemini.wire import WireResponse, decode_response, decode_response_list
 from adapters.sse import SSEDecoder
 from schemas.chat import ChatResponse
+from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
 from schemas.events import StreamEvent
 
@@ -68,7 +70,7 @@ def _model_path(model: str) -> str:
 
 class GeminiAdapter:
     name = "gemini"
-    capabilities = Capabilities(audio=True, video=True, reasoning=True)
+    capabilities = Capabilities(audio=True, video=True, reasoning=True, embeddings=True)
 
     def __init__(
         self, api_version: str = DEFAULT_API_VERSION, http_client: httpx2.AsyncClient | None = None
@@ -113,12 +115,14 @@ class GeminiAdapter:
             self._ssl_context = httpx2.create_ssl_context()
         return self._ssl_context
 
-    async def _send(self, call: UpstreamCall, body: bytes, stream: bool) -> httpx2.Response:
+    async def _send(
+        self, call: UpstreamCall | EmbeddingCall, body: bytes, stream: bool, method: str | None = None
+    ) -> httpx2.Response:
         api = self._client(call.base_url)._api_client
         options = genai_types.HttpOptions(
             headers={"x-goog-api-key": call.api_key}, timeout=max(1, round(call.timeouts.total * 1000))
         )
-        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        method = method or ("streamGenerateContent?alt=sse" if stream else "generateContent")
         request = api._build_request("post", f"{_model_path(call.model)}:{method}", {}, options)
         request.data = body
         # httpx takes a Timeout wherever the SDK passes its float through: this keeps the
@@ -201,7 +205,24 @@ class GeminiAdapter:
         finally:
             await response.aclose()
 
-    def _classify(self, error: genai_errors.APIError, call: UpstreamCall) -> UpstreamError:
+    async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
+        body = _encode(to_gemini_embeddings_body(call.request, call.model))
+        response = await self._send(call, body, stream=False, method="batchEmbedContents")
+        try:
+            raw = await response.aread()
+        except httpx2.TimeoutException:
+            raise UpstreamError(
+                Code.TIMEOUT, f"{self.name} did not answer in time", provider=self.name
+            ) from None
+        except httpx2.TransportError:
+            raise UpstreamError(
+                Code.CONNECTION, f"{self.name} dropped the connection mid-reply", provider=self.name
+            ) from None
+        finally:
+            await response.aclose()
+        return from_gemini_embeddings(raw, len(call.request.texts))
+
+    def _classify(self, error: genai_errors.APIError, call: UpstreamCall | EmbeddingCall) -> UpstreamError:
         response = error.response
         if isinstance(response, httpx2.Response):
             return classify_gemini_error_body(

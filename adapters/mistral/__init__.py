@@ -35,12 +35,15 @@ from mistralai.client.chat import Chat
 from mistralai.client.errors import MistralError, NoResponseError
 from mistralai.client.utils import SerializedRequestBody
 
-from adapters.base import Capabilities, UpstreamCall
+from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
+from adapters.mistral.embeddings import to_mistral_embeddings_body
 from adapters.mistral.errors import classify_mistral_error
 from adapters.mistral.request import MISTRAL, PROVIDER, to_mistral_body
+from adapters.openai.embeddings import from_openai_embeddings
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
 from adapters.sse import SSEDecoder
 from schemas.chat import ChatResponse
+from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
 from schemas.events import Start, StreamEvent
 
@@ -48,6 +51,11 @@ __all__ = ["DEFAULT_BASE_URL", "MistralAdapter"]
 
 DEFAULT_BASE_URL = "https://api.mistral.ai"
 _PATH = "/v1/chat/completions"
+_EMBEDDINGS_PATH = "/v1/embeddings"
+_OPERATIONS = {
+    _PATH: "chat_completion_v1_chat_completions_post",
+    _EMBEDDINGS_PATH: "embeddings_v1_embeddings_post",
+}
 _JSON = "application/json"
 _STREAM = "text/event-stream"
 _encode = msgspec.json.encode
@@ -72,7 +80,7 @@ def _media_type(response: httpx2.Response) -> str:
 
 class MistralAdapter:
     name = PROVIDER
-    capabilities = Capabilities(audio=True, reasoning=True)
+    capabilities = Capabilities(audio=True, reasoning=True, embeddings=True)
 
     def __init__(
         self, default_base_url: str = DEFAULT_BASE_URL, http_client: httpx2.AsyncClient | None = None
@@ -103,14 +111,14 @@ class MistralAdapter:
         return self._sdk.chat
 
     def _request(
-        self, chat: Chat, call: UpstreamCall, body: bytes, stream: bool
+        self, chat: Chat, call: UpstreamCall | EmbeddingCall, body: bytes, stream: bool, path: str = _PATH
     ) -> tuple[httpx2.Request, HookContext]:
         """What `complete_async` / `stream_async` build, minus their pydantic request model."""
         base_url = (call.base_url or self._default_base_url).rstrip("/")
         security = models.Security(api_key=call.api_key)
         request = chat._build_request_async(
             method="POST",
-            path=_PATH,
+            path=path,
             base_url=base_url,
             url_variables=None,
             request=None,
@@ -129,7 +137,7 @@ class MistralAdapter:
         context = HookContext(
             config=chat.sdk_configuration,
             base_url=base_url,
-            operation_id="stream_chat" if stream else "chat_completion_v1_chat_completions_post",
+            operation_id="stream_chat" if stream else _OPERATIONS[path],
             oauth2_scopes=None,
             security_source=security,
             tags=["chat"],
@@ -137,10 +145,12 @@ class MistralAdapter:
         )
         return request, context
 
-    async def _send(self, call: UpstreamCall, body: bytes, *, stream: bool) -> httpx2.Response:
+    async def _send(
+        self, call: UpstreamCall | EmbeddingCall, body: bytes, *, stream: bool, path: str = _PATH
+    ) -> httpx2.Response:
         """The reply, once its status and Content-Type say it is the one asked for."""
         chat = self._chat()
-        request, context = self._request(chat, call, body, stream)
+        request, context = self._request(chat, call, body, stream, path)
         expected = _STREAM if stream else _JSON
         try:
             response = await chat.do_request_async(
@@ -212,6 +222,11 @@ class MistralAdapter:
             ) from None
         finally:
             await response.aclose()
+
+    async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
+        body = _encode(to_mistral_embeddings_body(call.request, call.model))
+        response = await self._send(call, body, stream=False, path=_EMBEDDINGS_PATH)
+        return from_openai_embeddings(response.content, PROVIDER, len(call.request.texts))
 
     async def aclose(self) -> None:
         if self._http_client is not None:

@@ -14,19 +14,20 @@ import httpx2
 import msgspec
 import openai
 
-from adapters.base import Capabilities, UpstreamCall
+from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
+from adapters.openai.embeddings import from_openai_embeddings, to_openai_embeddings_body
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect, to_openai_body
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
 from adapters.sse import SSEDecoder
 from schemas.chat import ChatResponse
+from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
 from schemas.events import Start, StreamEvent
 
 __all__ = ["OpenAIAdapter"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_RAW_STREAM = {"X-Stainless-Raw-Response": "stream"}
 _encode = msgspec.json.encode
 
 
@@ -60,12 +61,11 @@ class OpenAIAdapter:
             self._clients[url] = client
         return client
 
-    def _options(self, call: UpstreamCall, stream: bool) -> openai.RequestOptions:
-        headers = {"Authorization": f"Bearer {call.api_key}", "Content-Type": "application/json"}
-        if stream:
-            headers.update(_RAW_STREAM)
+    def _options(self, call: UpstreamCall | EmbeddingCall, stream: bool) -> openai.RequestOptions:
+        """Only what differs per call: the key and the deadline. The client already has
+        retries off and sends JSON; `stream=True` alone leaves the body unread."""
         timeout = httpx2.Timeout(call.timeouts.total, connect=call.timeouts.connect)
-        return {"headers": headers, "timeout": timeout, "max_retries": 0}
+        return {"headers": {"Authorization": f"Bearer {call.api_key}"}, "timeout": timeout}
 
     def _body(self, call: UpstreamCall, warnings: list[str]) -> bytes:
         return _encode(to_openai_body(call.request, call.model, self.dialect, warnings))
@@ -128,7 +128,21 @@ class OpenAIAdapter:
         finally:
             await response.aclose()
 
-    def _classify(self, error: openai.APIError, call: UpstreamCall) -> UpstreamError:
+    async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
+        body = _encode(to_openai_embeddings_body(call.request, call.model))
+        client = self._client(call.base_url)
+        try:
+            response = await client.post(
+                "/embeddings",
+                cast_to=httpx2.Response,
+                content=body,
+                options=self._options(call, stream=False),
+            )
+        except openai.APIError as error:
+            raise self._classify(error, call) from None
+        return from_openai_embeddings(response.content, self.name, len(call.request.texts))
+
+    def _classify(self, error: openai.APIError, call: UpstreamCall | EmbeddingCall) -> UpstreamError:
         if isinstance(error, openai.APITimeoutError) and not _refused(error):
             return UpstreamError(Code.TIMEOUT, f"{self.name} did not answer in time", provider=self.name)
         if isinstance(error, openai.APIConnectionError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -20,10 +19,15 @@ from proxy.dispatch import CallContext
 from proxy.gateway import Gateway
 from proxy.metering import billing_headers
 from proxy.normalize import chat_request
+from proxy.openapi import ModelList, TaskList, described
+from proxy.request_ids import new_request_id
+from proxy.routing import Resolution
 from proxy.sse import SSE_HEADERS, raw_text, unified_sse
+from proxy.tasks import check_pool_targets, run_request, takes_chat_path
 from schemas.errors import Code, GatewayError
 from schemas.events import StreamEvent
 from schemas.native import BillingSummary, CatalogueAnswer, ChatOutput, Envelope, NativeBody
+from schemas.tasks import RunRequest, TaskEnvelope
 
 _decode_body = msgspec.json.Decoder(NativeBody).decode
 _encode = msgspec.json.encode
@@ -68,7 +72,12 @@ def wants_raw_text(headers: Headers) -> bool:
     return "text/plain" in accept or "lang" in headers
 
 
-@post("/models/v2/{model_id:path}", name="run_model", status_code=200)
+@post(
+    "/models/v2/{model_id:path}",
+    name="run_model",
+    status_code=200,
+    operation_class=described(NativeBody, Envelope, streams=True),
+)
 async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> Response[bytes] | Stream:
     gateway: Gateway = request.app.state.gateway
     headers = request.headers
@@ -78,17 +87,22 @@ async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) ->
     if resolution is None:
         raise GatewayError(Code.NOT_FOUND, f"no route for model {model_id!r}")
     body = decode_native_body(await request.body())
-    chat = chat_request(model_id, body)
+    task = None if takes_chat_path(resolution.task, body) else run_request(model_id, resolution.task, body)
+    chat = chat_request(model_id, body) if task is None else task
     if body.fallbacks:
         resolution = gateway.router.with_fallbacks(resolution, body.fallbacks)
+    if task is not None:
+        check_pool_targets(resolution)
     context = CallContext(
-        request_id=uuid.uuid4().hex,
+        request_id=new_request_id(),
         key_id=key.id,
         model_id=model_id,
         provider_keys=provider_keys(headers),
         started_at=time.time(),
         disconnected=client_gone(request.receive),
     )
+    if task is not None and not task.stream:
+        return await answer_task(gateway, task, resolution, context)
     if chat.stream:
         events: AsyncIterator[StreamEvent] = await gateway.dispatcher.stream(chat, resolution, context)
         stream_headers = {**SSE_HEADERS, "X-Request-Id": context.request_id}
@@ -120,7 +134,27 @@ async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) ->
     )
 
 
-@get("/models/v2/list/models", name="list_models")
+async def answer_task(
+    gateway: Gateway, task: RunRequest, resolution: Resolution, context: CallContext
+) -> Response[bytes]:
+    """A non-chat task's envelope: `output` exactly as the worker gave it, and its billing."""
+    done = await gateway.dispatcher.run_task(task, resolution, context)
+    billing = done.billing
+    envelope = TaskEnvelope(
+        output=done.response.output,
+        billing=BillingSummary(billing.meter, billing.meter_price, billing.inference_time, billing.cost),
+        id=context.request_id,
+        model=context.model_id,
+        task=task.task,
+    )
+    return Response(
+        _encode(envelope),
+        media_type="application/json",
+        headers={**billing_headers(billing), "X-Request-Id": context.request_id},
+    )
+
+
+@get("/models/v2/list/models", name="list_models", operation_class=described(answer=ModelList))
 async def list_models(
     request: Request[Any, Any, Any],
     task: FromQuery[str | None] = None,
@@ -132,7 +166,7 @@ async def list_models(
     return Response(_encode(CatalogueAnswer(output=entries)), media_type="application/json")
 
 
-@get("/models/v2/list/tasks", name="list_tasks")
+@get("/models/v2/list/tasks", name="list_tasks", operation_class=described(answer=TaskList))
 async def list_tasks(request: Request[Any, Any, Any]) -> Response[bytes]:
     gateway: Gateway = request.app.state.gateway
     await authenticate(gateway.keys, request.headers.get("authorization"))

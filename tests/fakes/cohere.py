@@ -1,4 +1,4 @@
-"""A fake Cohere: v2 Chat and the model list, served from tests/fixtures/cohere/.
+"""A fake Cohere: v2 Chat, v2 Embed and the model list, served from tests/fixtures/cohere/.
 
 Like the live API it takes `Authorization: Bearer <key>` (401 fixture otherwise), decides
 streaming from the body's `"stream"` (the SDK always sends it), and serves streams as
@@ -12,6 +12,7 @@ from typing import Any
 from adapters.cohere import CohereAdapter
 from schemas.errors import Code
 from tests.fakes.kit import VendorKit
+from tests.fakes.openai import fake_tokens, fake_vector
 from tests.fakes.server import FakeVendor, Received, Reply
 
 MODEL = "command-a-03-2025"
@@ -29,6 +30,8 @@ def cohere_responder(request: Received) -> Reply:
                 "next_page_token": None,
             }
         )
+    if request.method == "POST" and request.path == "/v2/embed":
+        return cohere_embed(request.json() or {})
     if request.method != "POST" or request.path != "/v2/chat":
         return Reply.fixture("cohere/error-404.json")
     body = request.json() or {}
@@ -36,6 +39,24 @@ def cohere_responder(request: Received) -> Reply:
     if body.get("stream") is True:
         return Reply.fixture("cohere/tool-stream.sse" if tools else "cohere/chat-stream.sse")
     return Reply.fixture("cohere/tool.json" if tools else "cohere/chat.json")
+
+
+def cohere_embed(body: dict[str, Any]) -> Reply:
+    """`/v2/embed`: v3+ models need `input_type`; vectors come keyed by embedding type."""
+    if not body.get("input_type"):
+        return cohere_error(400, "invalid request: input_type is required for embed-v4.0 and newer")
+    if "float" not in body.get("embedding_types", ["float"]):
+        return cohere_error(400, "invalid request: only float embeddings are served by this fake")
+    texts = body.get("texts") or []
+    return Reply.json(
+        {
+            "id": "da6e531f-54c6-4a73-bf92-f60566d8d753",
+            "embeddings": {"float": [fake_vector(text, body.get("output_dimension", 8)) for text in texts]},
+            "texts": texts,
+            "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": fake_tokens(texts)}},
+            "response_type": "embeddings_by_type",
+        }
+    )
 
 
 def fake_cohere() -> FakeVendor:

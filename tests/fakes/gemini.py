@@ -16,10 +16,12 @@ from urllib.parse import parse_qs
 from adapters.gemini import GeminiAdapter
 from schemas.errors import Code
 from tests.fakes.kit import VendorKit
+from tests.fakes.openai import fake_vector
 from tests.fakes.server import FakeVendor, Received, Reply
 
 _CALL = re.compile(r"^/(v1|v1beta|v1alpha)/(?:models/)?([^/:]+):(generateContent|streamGenerateContent)$")
 _LIST = re.compile(r"^/(v1|v1beta|v1alpha)/models$")
+_EMBED = re.compile(r"^/(v1|v1beta|v1alpha)/(?:models/)?([^/:]+):batchEmbedContents$")
 _FIELDS = frozenset(
     {
         "model",
@@ -81,6 +83,9 @@ def gemini_responder(request: Received) -> Reply:
             },
             headers=dict(JSON),
         )
+    embed = _EMBED.match(request.path)
+    if request.method == "POST" and embed is not None:
+        return batch_embed(embed.group(2), request.json() or {})
     match = _CALL.match(request.path)
     if request.method != "POST" or match is None or match.group(2) == "gemini-does-not-exist":
         return Reply.fixture("gemini/error-404.json")
@@ -98,6 +103,23 @@ def gemini_responder(request: Received) -> Reply:
     if "alt=sse" in request.query:
         return Reply.fixture("gemini/tool-stream.sse" if tools else "gemini/chat-stream.sse")
     return Reply.fixture("gemini/legacy-stream.json")
+
+
+def batch_embed(model: str, body: dict[str, Any]) -> Reply:
+    """`:batchEmbedContents`: every entry must name the model of the path, as the API checks."""
+    entries = body.get("requests") or []
+    vectors = []
+    for index, entry in enumerate(entries):
+        if entry.get("model") != f"models/{model}":
+            return google_error(
+                400,
+                "INVALID_ARGUMENT",
+                f"* BatchEmbedContentsRequest.requests[{index}].model: The model in the request must "
+                f"match the model in the URL (models/{model}).",
+            )
+        text = entry["content"]["parts"][0]["text"]
+        vectors.append({"values": fake_vector(text, entry.get("outputDimensionality", 8))})
+    return Reply.json({"embeddings": vectors}, headers=dict(JSON))
 
 
 def fake_gemini() -> FakeVendor:

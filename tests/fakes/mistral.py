@@ -1,4 +1,4 @@
-"""A fake Mistral La Plateforme: chat completions and models, served from tests/fixtures/mistral/.
+"""A fake Mistral La Plateforme: chat completions, embeddings and models, from tests/fixtures/mistral/.
 
 Like the real service it decides streaming from the body's `stream`, answers SSE with
 `text/event-stream` (the SDK refuses anything else), wants `Authorization: Bearer <key>`
@@ -12,9 +12,11 @@ from typing import Any
 from adapters.mistral import MistralAdapter
 from schemas.errors import Code
 from tests.fakes.kit import VendorKit
+from tests.fakes.openai import fake_tokens, fake_vector
 from tests.fakes.server import FakeVendor, Received, Reply
 
 MODELS = ("mistral-small-latest", "mistral-large-latest", "magistral-medium-latest")
+EMBEDDING_MODELS = ("mistral-embed", "codestral-embed")
 SSE = {"Content-Type": "text/event-stream"}
 
 
@@ -39,6 +41,8 @@ def mistral_responder(request: Received) -> Reply:
                 ],
             }
         )
+    if request.method == "POST" and request.path == "/v1/embeddings":
+        return mistral_embeddings(request.json() or {})
     if request.method != "POST" or request.path != "/v1/chat/completions":
         return Reply.json({"detail": "Not Found"}, status=404)
     body = request.json() or {}
@@ -48,6 +52,30 @@ def mistral_responder(request: Received) -> Reply:
     if body.get("stream"):
         return Reply.fixture("mistral/tool-stream.sse" if tools else "mistral/chat-stream.sse")
     return Reply.fixture("mistral/tool.json" if tools else "mistral/chat.json")
+
+
+def mistral_embeddings(body: dict[str, Any]) -> Reply:
+    """`/v1/embeddings`: OpenAI's reply shape; `output_dimension` instead of `dimensions`."""
+    if body.get("model") not in EMBEDDING_MODELS:
+        return Reply.fixture("mistral/error-400-invalid-model.json")
+    texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    tokens = fake_tokens(texts)
+    return Reply.json(
+        {
+            "id": "5b2c3d4e5f60718293a4b5c6d7e8f901",
+            "object": "list",
+            "data": [
+                {
+                    "object": "embedding",
+                    "embedding": fake_vector(text, body.get("output_dimension", 8)),
+                    "index": i,
+                }
+                for i, text in enumerate(texts)
+            ],
+            "model": body["model"],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens, "completion_tokens": 0},
+        }
+    )
 
 
 def fake_mistral() -> FakeVendor:

@@ -1,13 +1,45 @@
-"""A fake OpenAI: Chat Completions and models, served from tests/fixtures/openai/."""
+"""A fake OpenAI: Chat Completions, Embeddings and models, served from tests/fixtures/openai/."""
 
 from __future__ import annotations
 
+import base64
+import struct
 from typing import Any
 
 from adapters.openai import OpenAIAdapter
 from schemas.errors import Code
 from tests.fakes.kit import VendorKit
 from tests.fakes.server import FakeVendor, Received, Reply
+
+
+def fake_vector(text: str, dimensions: int = 8) -> list[float]:
+    """A deterministic vector, exact in float32: element 0 is the text's length, so order shows."""
+    return [float(len(text))] + [((len(text) * (i + 2)) % 17) / 4 for i in range(dimensions - 1)]
+
+
+def fake_tokens(texts: list[str]) -> int:
+    return sum(len(text.split()) for text in texts)
+
+
+def openai_embeddings(body: dict[str, Any]) -> Reply:
+    """OpenAI's `/v1/embeddings`: floats, or base64 float32 when `encoding_format` says so."""
+    texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    vectors = [fake_vector(text, body.get("dimensions", 8)) for text in texts]
+    data: list[dict[str, Any]] = []
+    for index, vector in enumerate(vectors):
+        embedding: Any = vector
+        if body.get("encoding_format") == "base64":
+            embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": embedding})
+    tokens = fake_tokens(texts)
+    return Reply.json(
+        {
+            "object": "list",
+            "data": data,
+            "model": body["model"],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    )
 
 
 def openai_responder(request: Received) -> Reply:
@@ -22,6 +54,8 @@ def openai_responder(request: Received) -> Reply:
                 ],
             }
         )
+    if request.method == "POST" and request.path == "/v1/embeddings":
+        return openai_embeddings(request.json() or {})
     if request.method != "POST" or request.path != "/v1/chat/completions":
         return Reply.fixture("openai/error-404.json")
     body = request.json() or {}

@@ -4,7 +4,9 @@ A `FakeVendor` answers each request with the next scripted `Reply` (FIFO), else 
 vendor's default responder. A Reply can set status, headers, a JSON or raw body, SSE
 frames sent one at a time, delays before headers and between frames, a stall, and a cut
 of the connection after N body bytes. Every request is recorded (method, path, query,
-headers, body); a client that leaves mid-stream is counted in `disconnects`.
+headers, body, arrival time); a client that leaves, before the reply's headers or
+mid-stream, is counted in `disconnects` and the moment it was seen in `disconnect_times`
+(`time.monotonic()`), so a test can assert how soon an upstream call was cancelled.
 
 `ServerThread` runs any ASGI app under uvicorn on a real socket (port 0) in its own thread
 and event loop, so stream, disconnect and timeout tests see real TCP behaviour.
@@ -20,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import uvicorn
@@ -90,6 +92,8 @@ class Received:
     query: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0
+    """`time.monotonic()` when the request had been read."""
 
     def json(self) -> Any:
         return msgspec.json.decode(self.body) if self.body else None
@@ -97,6 +101,14 @@ class Received:
 
 class CutConnection(Exception):
     """Raised inside the ASGI app to make the server drop the connection mid-body."""
+
+
+class ClientLeft(OSError):
+    """The client closed its connection before the reply was complete."""
+
+    def __init__(self, at: float) -> None:
+        super().__init__("client disconnected")
+        self.at = at
 
 
 Responder = Callable[[Received], Reply]
@@ -108,6 +120,7 @@ class FakeVendor:
         self.script: deque[Reply] = deque()
         self.received: list[Received] = []
         self.disconnects = 0
+        self.disconnect_times: list[float] = []
         self.completed = 0
         self.in_flight = 0
         self._lock = threading.Lock()
@@ -119,6 +132,7 @@ class FakeVendor:
         self.script.clear()
         self.received.clear()
         self.disconnects = 0
+        self.disconnect_times.clear()
         self.completed = 0
 
     @property
@@ -143,7 +157,9 @@ class FakeVendor:
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
         }
-        request = Received(scope["method"], scope["path"], scope["query_string"].decode(), headers, body)
+        request = Received(
+            scope["method"], scope["path"], scope["query_string"].decode(), headers, body, time.monotonic()
+        )
         with self._lock:
             self.received.append(request)
             reply = self.script.popleft() if self.script else self.responder(request)
@@ -151,14 +167,35 @@ class FakeVendor:
         try:
             await self._send(reply, receive, send)
             self.completed += 1
-        except OSError:
+        except OSError as error:
+            self.disconnect_times.append(error.at if isinstance(error, ClientLeft) else time.monotonic())
             self.disconnects += 1
         finally:
             self.in_flight -= 1
 
     async def _send(self, reply: Reply, receive: Any, send: Any) -> None:
+        left: list[float] = []
+        disconnected = asyncio.Event()
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    left.append(time.monotonic())
+                    disconnected.set()
+                    return
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await self._reply(reply, send, disconnected, left)
+        finally:
+            watcher.cancel()
+
+    async def _reply(self, reply: Reply, send: Any, disconnected: asyncio.Event, left: list[float]) -> None:
         if reply.delay:
-            await asyncio.sleep(reply.delay)
+            await _sleep_unless(disconnected, reply.delay)
+            if disconnected.is_set():
+                raise ClientLeft(left[0])
         header_list = [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
         if reply.events is None and reply.cut_after is None:
             header_list.append((b"content-length", str(len(reply.body)).encode()))
@@ -168,35 +205,22 @@ class FakeVendor:
         await send({"type": "http.response.start", "status": reply.status, "headers": header_list})
         chunks: list[bytes] = reply.events if reply.events is not None else [reply.body]
         sent = 0
-        disconnected = asyncio.Event()
-
-        async def watch() -> None:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    disconnected.set()
-                    return
-
-        watcher = asyncio.create_task(watch())
-        try:
-            for position, chunk in enumerate(chunks):
-                if position and reply.event_delay:
-                    await _sleep_unless(disconnected, reply.event_delay)
-                if reply.stall_after is not None and position == reply.stall_after:
-                    await _sleep_unless(disconnected, reply.stall)
-                if disconnected.is_set():
-                    raise OSError("client disconnected")
-                if reply.cut_after is not None and sent + len(chunk) > reply.cut_after:
-                    piece = chunk[: reply.cut_after - sent]
-                    await send({"type": "http.response.body", "body": piece, "more_body": True})
-                    raise CutConnection
-                last = position == len(chunks) - 1
-                await send({"type": "http.response.body", "body": chunk, "more_body": not last})
-                sent += len(chunk)
-            if not chunks:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            watcher.cancel()
+        for position, chunk in enumerate(chunks):
+            if position and reply.event_delay:
+                await _sleep_unless(disconnected, reply.event_delay)
+            if reply.stall_after is not None and position == reply.stall_after:
+                await _sleep_unless(disconnected, reply.stall)
+            if disconnected.is_set():
+                raise ClientLeft(left[0])
+            if reply.cut_after is not None and sent + len(chunk) > reply.cut_after:
+                piece = chunk[: reply.cut_after - sent]
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+                raise CutConnection
+            last = position == len(chunks) - 1
+            await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+            sent += len(chunk)
+        if not chunks:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
@@ -209,7 +233,7 @@ async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
 class ServerThread:
     """Serve an ASGI app with uvicorn on 127.0.0.1:<free port> in a background thread."""
 
-    def __init__(self, app: Any, *, lifespan: str = "on") -> None:
+    def __init__(self, app: Any, *, lifespan: Literal["auto", "on", "off"] = "on") -> None:
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
         # listening socket says TCP; without it every second write waits ~40 ms for an ACK.
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

@@ -12,14 +12,13 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
-from litestar.datastructures import Headers
 
 from proxy.auth import authenticate
 from proxy.dispatch import CallContext
 from proxy.gateway import Gateway
 from proxy.keys import KeyRecord
 from proxy.routing import Resolution
-from proxy.surfaces.native import provider_keys
+from proxy.surfaces.native import client_gone, provider_keys
 from schemas.errors import Code, GatewayError
 
 _decode_json = msgspec.json.decode
@@ -68,11 +67,13 @@ def first_provider(resolution: Resolution) -> str | None:
     return resolution.targets[0].provider
 
 
-def call_context(key: KeyRecord, model_id: str, headers: Headers) -> CallContext:
+def call_context(key: KeyRecord, model_id: str, request: Request[Any, Any, Any]) -> CallContext:
+    """Only once the body has been read: the disconnect watch reads the request's ASGI channel."""
     return CallContext(
         request_id=uuid.uuid4().hex,
         key_id=key.id,
         model_id=model_id,
-        provider_keys=provider_keys(headers),
+        provider_keys=provider_keys(request.headers),
         started_at=time.time(),
+        disconnected=client_gone(request.receive),
     )

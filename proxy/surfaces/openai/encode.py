@@ -160,9 +160,7 @@ class ChunkEncoder:
             return _frame(openai_error(event.code, event.message))
         if isinstance(event, Done):
             return DONE
-        if isinstance(event, Ping):
-            return PING
-        return b""
+        return PING if isinstance(event, Ping) else b""
 
     def _usage_chunk(self, billing: Billing) -> bytes:
         chunk = ChatCompletionChunk(

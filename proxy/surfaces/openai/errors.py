@@ -15,7 +15,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
 
-from schemas.errors import Code, GatewayError, code_for_status
+from schemas.errors import STATUS, Code, GatewayError, code_for_status
 from schemas.openai_surface import ErrorAnswer, ErrorBody
 
 log = logging.getLogger("unigate")
@@ -34,7 +34,7 @@ ERROR_TYPES: dict[Code, str] = {
     Code.TIMEOUT: "api_error",
     Code.INTERNAL: "server_error",
 }
-"""Every other code is the client's to fix: `invalid_request_error`."""
+"""Any other code: `invalid_request_error` under a 4xx status, `api_error` under a 5xx."""
 _WIRE_CODES = {Code.CONTEXT_LENGTH: "context_length_exceeded"}
 
 
@@ -45,12 +45,14 @@ def _code(value: str) -> Code:
         return Code.INTERNAL
 
 
-def openai_error(code: str, message: str) -> ErrorAnswer:
+def openai_error(code: str, message: str, status: int | None = None) -> ErrorAnswer:
     kind = _code(code)
+    status = status if status is not None else STATUS.get(kind, 500)
+    fallback = "api_error" if status >= 500 else "invalid_request_error"
     return ErrorAnswer(
         ErrorBody(
             message=message,
-            type=ERROR_TYPES.get(kind, "invalid_request_error"),
+            type=ERROR_TYPES.get(kind, fallback),
             code=_WIRE_CODES.get(kind, kind.value),
         )
     )
@@ -64,7 +66,7 @@ def error_headers(error: GatewayError) -> dict[str, str]:
 
 def openai_error_response(error: GatewayError) -> Response[bytes]:
     return Response(
-        _encode(openai_error(error.code, error.message)),
+        _encode(openai_error(error.code, error.message, error.status)),
         status_code=error.status,
         media_type="application/json",
         headers=error_headers(error),

@@ -1,0 +1,169 @@
+"""Bytez model containers (`POST /run`, `GET /health`, one inference at a time) over httpx.
+
+Chat streams upstream whatever the client asked (the answer is assembled from the events),
+so a client that leaves closes the connection. Other tasks are one `POST /run` each, their
+`output` passed on exactly as the container gave it; a streamed text-generation reads the
+container's raw text stream. One adapter instance serves one pool (named `pool:<name>`);
+each call's base URL is the chosen container.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import msgspec
+
+from adapters.base import Capabilities, EmbeddingCall, Timeouts, UpstreamCall
+from adapters.bytez_worker.errors import classify_bytez_error
+from adapters.bytez_worker.request import to_bytez_chat_body, to_bytez_task_body
+from adapters.bytez_worker.response import BytezStreamDecoder, from_bytez_chat, from_bytez_run, to_vector
+from adapters.workers import closing, collect_chat, response_events
+from schemas.chat import ChatResponse, Usage
+from schemas.embeddings import EmbeddingResponse
+from schemas.errors import Code, GatewayError, UpstreamError
+from schemas.events import Start, StreamEvent
+from schemas.tasks import TEXT_GENERATION, RunRequest, RunResponse
+
+__all__ = ["BytezWorkerAdapter"]
+
+_encode = msgspec.json.encode
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class BytezWorkerAdapter:
+    capabilities = Capabilities(
+        tools=False, streamed_tool_arguments=False, json_object=False, json_schema=False, embeddings=True
+    )
+
+    def __init__(self, provider: str, http_client: httpx.AsyncClient | None = None) -> None:
+        self.name = provider
+        self._http = http_client
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+            )
+        return self._http
+
+    async def _post(self, base_url: str | None, timeouts: Timeouts, body: dict[str, Any]) -> httpx.Response:
+        """Open `POST /run`; a non-2xx answer is read (bounded) and raised, classified."""
+        client = self._client()
+        request = client.build_request(
+            "POST",
+            f"{base_url or ''}/run",
+            content=_encode(body),
+            headers={"Content-Type": "application/json"},
+            timeout=httpx.Timeout(timeouts.total, connect=timeouts.connect),
+        )
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.TimeoutException:
+            raise UpstreamError(
+                Code.TIMEOUT, f"{self.name} did not answer in time", provider=self.name
+            ) from None
+        except httpx.TransportError:
+            raise UpstreamError(
+                Code.CONNECTION, f"could not connect to {self.name}", provider=self.name
+            ) from None
+        if response.status_code >= 300:
+            try:
+                raw = await _read_bounded(response)
+            finally:
+                await response.aclose()
+            raise classify_bytez_error(response.status_code, raw, self.name, response.headers)
+        return response
+
+    async def _read(self, base_url: str | None, timeouts: Timeouts, body: dict[str, Any]) -> bytes:
+        response = await self._post(base_url, timeouts, body)
+        try:
+            return await response.aread()
+        except httpx.TimeoutException:
+            raise UpstreamError(
+                Code.TIMEOUT, f"{self.name} did not answer in time", provider=self.name
+            ) from None
+        except httpx.TransportError:
+            raise UpstreamError(
+                Code.CONNECTION, f"{self.name} dropped the connection", provider=self.name
+            ) from None
+        finally:
+            await response.aclose()
+
+    async def complete(self, call: UpstreamCall) -> ChatResponse:
+        async with closing(self.stream(call)) as events:
+            return await collect_chat(events, self.name)
+
+    async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
+        warnings: list[str] = []
+        request = call.request
+        if isinstance(request, RunRequest):
+            if request.task != TEXT_GENERATION:
+                raise GatewayError(
+                    Code.UNSUPPORTED, f"{self.name} cannot stream {request.task}", provider=self.name
+                )
+            body = to_bytez_task_body(request, stream=True)
+        else:
+            body = to_bytez_chat_body(request, self.name, warnings)
+        response = await self._post(call.base_url, call.timeouts, body)
+        try:
+            if response.headers.get("content-type", "").startswith("application/json"):
+                whole = from_bytez_chat(await response.aread(), self.name)
+                for event in response_events(whole, self.name):
+                    yield event
+                return
+            decoder = BytezStreamDecoder(self.name)
+            async for chunk in response.aiter_bytes():
+                for event in decoder.feed(chunk):
+                    if warnings and isinstance(event, Start):
+                        event.warnings = warnings
+                    yield event
+                if decoder.done:
+                    break
+            for event in decoder.close():
+                if warnings and isinstance(event, Start):
+                    event.warnings = warnings
+                yield event
+        except httpx.TimeoutException:
+            raise UpstreamError(
+                Code.TIMEOUT, f"{self.name} stopped sending before the stream finished", provider=self.name
+            ) from None
+        except httpx.TransportError:
+            raise UpstreamError(
+                Code.CONNECTION, f"{self.name} dropped the connection mid-stream", provider=self.name
+            ) from None
+        finally:
+            await response.aclose()
+
+    async def run(self, call: UpstreamCall) -> RunResponse:
+        request = call.request
+        assert isinstance(request, RunRequest)
+        raw = await self._read(call.base_url, call.timeouts, to_bytez_task_body(request, stream=False))
+        return RunResponse(output=from_bytez_run(raw, self.name))
+
+    async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
+        """One `POST /run` per text: a container runs one inference at a time anyway."""
+        vectors: list[list[float]] = []
+        for text in call.request.texts:
+            raw = await self._read(call.base_url, call.timeouts, {"text": text, "stream": False})
+            output = msgspec.json.decode(from_bytez_run(raw, self.name))
+            vectors.append(to_vector(output, self.name))
+        return EmbeddingResponse(vectors=vectors, usage=Usage())
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+async def _read_bounded(response: httpx.Response) -> bytes:
+    body = b""
+    try:
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) >= _MAX_ERROR_BODY:
+                break
+    except httpx.HTTPError:
+        pass  # the status alone still classifies the failure
+    return body[:_MAX_ERROR_BODY]

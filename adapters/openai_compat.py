@@ -1,0 +1,249 @@
+"""OpenAI-protocol workers (vLLM, TGI, SGLang, llama.cpp server, Ollama): the OpenAI adapter,
+tuned by a `Dialect`, plus the two calls a worker pool adds.
+
+- Chat always streams upstream, even for a non-streamed client request: the answer is
+  assembled from the events, and a client that leaves closes the stream, which stops the
+  generation on the worker (vLLM aborts a request whose connection closed).
+- Text generation (`text` → `[{"generated_text": ...}]`) goes to `/v1/completions`, streamed
+  the same way; `generated_text` starts with the prompt, as Hugging Face pipelines (and so
+  the Bytez API) answer, unless `params.return_full_text` is false.
+- Embedding tasks go to `/v1/embeddings`.
+
+One adapter instance serves one pool (its name is `pool:<name>`); the base URL of each call
+is the chosen member's `<url>/v1`. The key is the pool's configured one, or none at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import msgspec
+import openai
+from msgspec import UNSET, Struct
+
+from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
+from adapters.openai import OpenAIAdapter
+from adapters.openai.errors import classify_openai_error_body
+from adapters.openai.request import Dialect
+from adapters.openai.response import from_openai_usage, map_openai_finish_reason
+from adapters.openai.wire import WireError, WireUsage
+from adapters.sse import SSEDecoder
+from adapters.workers import closing, collect_chat, collect_text
+from schemas.chat import ChatResponse
+from schemas.embeddings import EmbeddingRequest
+from schemas.errors import Code, GatewayError, UpstreamError
+from schemas.events import Finish, Start, StreamEvent, TextDelta, UsageEvent
+from schemas.tasks import EMBEDDING_TASKS, TEXT_GENERATION, RunRequest, RunResponse
+
+__all__ = ["OpenAICompatAdapter", "to_completions_body", "worker_dialect"]
+
+_encode = msgspec.json.encode
+_RENAMED = {"max_new_tokens": "max_tokens", "max_length": "max_tokens", "num_return_sequences": "n"}
+_OURS = frozenset({"return_full_text", "do_sample"})
+"""Hugging Face generation parameters with no OpenAI field; read here, never sent."""
+
+
+def worker_dialect(provider: str) -> Dialect:
+    """What the OpenAI-compatible servers share: `max_tokens`, and `top_k` accepted."""
+    return Dialect(provider=provider, max_tokens_field="max_tokens", supports_top_k=True)
+
+
+def to_completions_body(request: RunRequest, model: str) -> dict[str, Any]:
+    """A text-generation task → a streamed `/v1/completions` body, Hugging Face parameter
+    names mapped to OpenAI's; anything else in `params` travels verbatim (vLLM's own knobs)."""
+    body: dict[str, Any] = {}
+    for name, value in request.params.items():
+        if name in _OURS or value is None:
+            continue
+        body[_RENAMED.get(name, name)] = value
+    if request.params.get("do_sample") is False and "temperature" not in body:
+        body["temperature"] = 0.0
+    if isinstance(body.get("stop"), str):
+        body["stop"] = [body["stop"]]
+    body.update(
+        model=model,
+        prompt=request.text if request.text is not UNSET else "",
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    return body
+
+
+class _TextChoice(Struct):
+    index: int = 0
+    text: str = ""
+    finish_reason: str | None = None
+
+
+class _TextChunk(Struct):
+    id: str = ""
+    model: str = ""
+    choices: list[_TextChoice] = msgspec.field(default_factory=list)
+    usage: WireUsage | None = None
+    error: WireError | None = None
+    object: str | None = None
+
+
+_decode_text_chunk = msgspec.json.Decoder(_TextChunk).decode
+
+
+class CompletionsStreamDecoder:
+    """`text_completion` chunks → StreamEvents; usage and finish come last, as for chat."""
+
+    __slots__ = ("_finish", "_provider", "_started", "_usage", "done")
+
+    def __init__(self, provider: str) -> None:
+        self._provider = provider
+        self._started = False
+        self._finish: str | None = None
+        self._usage: WireUsage | None = None
+        self.done = False
+
+    def feed(self, data: str) -> list[StreamEvent]:
+        if data == "[DONE]":
+            return self.close()
+        try:
+            chunk = _decode_text_chunk(data)
+        except msgspec.DecodeError:
+            raise UpstreamError(
+                Code.SERVER_ERROR,
+                f"{self._provider} sent a chunk that is not valid JSON",
+                provider=self._provider,
+            ) from None
+        if chunk.error is not None or chunk.object == "error":
+            raise classify_openai_error_body(200, data.encode(), self._provider, {})
+        events: list[StreamEvent] = []
+        if not self._started:
+            self._started = True
+            events.append(Start(id=chunk.id, model=chunk.model, provider=self._provider))
+        for choice in chunk.choices:
+            if choice.index == 0 and choice.text:
+                events.append(TextDelta(index=0, text=choice.text))
+            if choice.index == 0 and choice.finish_reason:
+                self._finish = choice.finish_reason
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        return events
+
+    def close(self) -> list[StreamEvent]:
+        if self.done:
+            return []
+        self.done = True
+        if self._finish is None:
+            raise UpstreamError(
+                Code.CONNECTION,
+                f"{self._provider} ended the stream before it finished",
+                provider=self._provider,
+            )
+        usage = from_openai_usage(self._usage)
+        return [
+            UsageEvent(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),
+            Finish(reason=map_openai_finish_reason(self._finish), raw_reason=self._finish),
+        ]
+
+
+class OpenAICompatAdapter(OpenAIAdapter):
+    capabilities = Capabilities(audio=True, embeddings=True, reasoning=True)
+
+    def __init__(
+        self, provider: str, api_key: str | None = None, http_client: httpx2.AsyncClient | None = None
+    ) -> None:
+        super().__init__(
+            dialect=worker_dialect(provider), default_base_url="http://127.0.0.1/v1", http_client=http_client
+        )
+        self._key = api_key or ""
+
+    def _options(self, call: UpstreamCall | EmbeddingCall, stream: bool) -> openai.RequestOptions:
+        """No Authorization header at all when the pool has no key (most workers take none)."""
+        options = super()._options(call, stream)
+        headers = dict(options.get("headers") or {})
+        key = call.api_key or self._key
+        headers["Authorization"] = f"Bearer {key}" if key else openai.omit
+        options["headers"] = headers
+        return options
+
+    async def complete(self, call: UpstreamCall) -> ChatResponse:
+        streamed = dataclasses.replace(call, request=msgspec.structs.replace(call.request, stream=True))
+        async with closing(self.stream(streamed)) as events:
+            return await collect_chat(events, self.name)
+
+    async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
+        if not isinstance(call.request, RunRequest):
+            async with closing(super().stream(call)) as events:
+                async for event in events:
+                    yield event
+            return
+        if call.request.task != TEXT_GENERATION:
+            raise GatewayError(
+                Code.UNSUPPORTED, f"{self.name} cannot stream {call.request.task}", provider=self.name
+            )
+        async with closing(self._completions(call, call.request)) as events:
+            async for event in events:
+                yield event
+
+    async def run(self, call: UpstreamCall) -> RunResponse:
+        request = call.request
+        assert isinstance(request, RunRequest)
+        if request.task == TEXT_GENERATION:
+            async with closing(self._completions(call, request)) as events:
+                text, usage = await collect_text(events, self.name)
+            if request.params.get("return_full_text", True) is not False and request.text is not UNSET:
+                text = request.text + text
+            return RunResponse(output=msgspec.Raw(_encode([{"generated_text": text}])), usage=usage)
+        if request.task in EMBEDDING_TASKS and request.text is not UNSET:
+            embedding = EmbeddingCall(
+                request=EmbeddingRequest(model=call.model, input=request.text),
+                model=call.model,
+                api_key=call.api_key,
+                base_url=call.base_url,
+                timeouts=call.timeouts,
+            )
+            embedded = await self.embed(embedding)
+            return RunResponse(output=msgspec.Raw(_encode(embedded.vectors[0])), usage=embedded.usage)
+        raise GatewayError(
+            Code.UNSUPPORTED,
+            f"{self.name} speaks the OpenAI protocol: it runs chat, text-generation and embeddings, "
+            f"not {request.task}",
+            provider=self.name,
+        )
+
+    async def _completions(self, call: UpstreamCall, request: RunRequest) -> AsyncIterator[StreamEvent]:
+        body = _encode(to_completions_body(request, call.model))
+        client = self._client(call.base_url)
+        try:
+            response = await client.post(
+                "/completions",
+                cast_to=httpx2.Response,
+                content=body,
+                options=self._options(call, stream=True),
+                stream=True,
+            )
+        except openai.APIError as error:
+            raise self._classify(error, call) from None
+        decoder = CompletionsStreamDecoder(self.name)
+        frames = SSEDecoder()
+        try:
+            async for chunk in response.aiter_bytes():
+                for frame in frames.feed(chunk):
+                    for event in decoder.feed(frame.data):
+                        yield event
+                if decoder.done:
+                    return
+            for frame in frames.flush():
+                for event in decoder.feed(frame.data):
+                    yield event
+            for event in decoder.close():
+                yield event
+        except httpx2.TimeoutException:
+            raise UpstreamError(
+                Code.TIMEOUT, f"{self.name} stopped sending before the stream finished", provider=self.name
+            ) from None
+        except httpx2.TransportError:
+            raise UpstreamError(
+                Code.CONNECTION, f"{self.name} dropped the connection mid-stream", provider=self.name
+            ) from None
+        finally:
+            await response.aclose()

@@ -1,0 +1,128 @@
+"""What the worker adapters (openai_compat, bytez_worker) share.
+
+Workers are always called in streaming mode for generation, even when the client asked for
+one JSON answer: closing the stream is how a client that leaves stops the generation on the
+GPU. These collectors turn such a stream back into the one answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Protocol, runtime_checkable
+
+import msgspec
+
+from adapters.base import UpstreamCall
+from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
+from schemas.errors import Code, UpstreamError
+from schemas.events import (
+    Finish,
+    ReasoningDelta,
+    Start,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageEvent,
+)
+from schemas.tasks import RunResponse
+
+
+@runtime_checkable
+class TaskAdapter(Protocol):
+    """A worker adapter that runs non-chat tasks; `call.request` is a `RunRequest`."""
+
+    name: str
+
+    async def run(self, call: UpstreamCall) -> RunResponse:
+        """One task call; raises `UpstreamError` classified by this worker's rules."""
+        ...
+
+
+@asynccontextmanager
+async def closing(events: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    """Close a stream however its reader leaves (a cancelled reader included), which closes
+    the worker connection under it."""
+    try:
+        yield events
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def collect_chat(events: AsyncIterator[StreamEvent], provider: str) -> ChatResponse:
+    """Assemble the events of one streamed chat turn into the answer a non-streamed call gives."""
+    identity = Start(id="", model="", provider=provider)
+    text: list[str] = []
+    reasoning: list[str] = []
+    calls: dict[int, tuple[str, str, list[str]]] = {}
+    usage = Usage()
+    finish: Finish | None = None
+    async for event in events:
+        if isinstance(event, Start):
+            identity = event
+        elif isinstance(event, TextDelta):
+            text.append(event.text)
+        elif isinstance(event, ReasoningDelta):
+            reasoning.append(event.text)
+        elif isinstance(event, ToolCallStart):
+            calls[event.index] = (event.id, event.name, [])
+        elif isinstance(event, ToolCallDelta) and event.index in calls:
+            calls[event.index][2].append(event.arguments)
+        elif isinstance(event, UsageEvent):
+            usage = Usage(
+                input_tokens=event.input_tokens,
+                output_tokens=event.output_tokens,
+                cached_input_tokens=event.cached_input_tokens,
+                reasoning_tokens=event.reasoning_tokens,
+            )
+        elif isinstance(event, Finish):
+            finish = event
+    if finish is None:
+        raise UpstreamError(
+            Code.CONNECTION, f"{provider} ended the stream before it finished", provider=provider
+        )
+    reason: FinishReason = finish.reason
+    response = ChatResponse(
+        id=identity.id,
+        model=identity.model,
+        content="".join(text) if text or not calls else None,
+        finish_reason=reason,
+        raw_finish_reason=finish.raw_reason,
+        usage=usage,
+        raw=msgspec.Raw(b"null"),
+    )
+    if calls:
+        response.tool_calls = [
+            ToolCall(id=call_id, function=FunctionCall(name=name, arguments="".join(pieces)))
+            for _, (call_id, name, pieces) in sorted(calls.items())
+        ]
+    if reasoning:
+        response.reasoning = [ReasoningPart(text="".join(reasoning))]
+    if identity.warnings:
+        response.warnings = list(identity.warnings)
+    return response
+
+
+async def collect_text(events: AsyncIterator[StreamEvent], provider: str) -> tuple[str, Usage]:
+    """The generated text of a streamed text-generation call, and its usage where reported."""
+    response = await collect_chat(events, provider)
+    return response.content or "", response.usage
+
+
+def response_events(response: ChatResponse, provider: str) -> list[StreamEvent]:
+    """One whole answer as the events a stream of it would have carried (a worker that sent
+    JSON to a streamed request)."""
+    events: list[StreamEvent] = [Start(id=response.id, model=response.model, provider=provider)]
+    if response.content:
+        events.append(TextDelta(index=0, text=response.content))
+    for index, call in enumerate(response.tool_calls or ()):
+        events.append(ToolCallStart(index=index, id=call.id, name=call.function.name))
+        if call.function.arguments:
+            events.append(ToolCallDelta(index=index, arguments=call.function.arguments))
+    usage = response.usage
+    events.append(UsageEvent(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens))
+    events.append(Finish(reason=response.finish_reason, raw_reason=response.raw_finish_reason))
+    return events

@@ -1,0 +1,96 @@
+"""Secrets never reach a log sink, whoever logs them: ours, uvicorn's, an SDK's or aiohttp's.
+
+A log record factory (installed once per process by `install_redaction`) formats each
+record as it is created and rewrites its message, traceback and stack text through
+`redact`. Formatting eagerly is what makes this hold for every handler, level and
+formatter, including handlers that read `record.args` or format `exc_info` themselves.
+
+`redact` removes two kinds of secret:
+- the exact values the current request carried (its proxy key and Provider-Keys),
+  remembered per request in a context variable by the request guard; and
+- anything shaped like a credential: vendor and proxy key prefixes, `key=`/`token=` query
+  parameters (Gemini's `?key=` inside an HTTP library's error), and the values of
+  credential headers quoted in text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from typing import Any
+
+REDACTED = "[redacted]"
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "provider-key", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization"}
+)
+_MIN_SECRET = 6
+
+_KEYLIKE = re.compile(r"\b(?:sk-|sk_|rk-|ug-|AIza|xai-|gsk_)[-_A-Za-z0-9*.~+/=]{8,}")
+_QUERY = re.compile(r"(?i)([?&;](?:key|api_key|apikey|api-key|access_token|token|secret)=)[^&#\s'\"<>]+")
+_HEADER = re.compile(
+    r"(?i)((?:authorization|provider-key(?:-[a-z]+)?|x-api-key|x-goog-api-key|api-key)['\"]?\s*[:=]\s*['\"]?)"
+    r"(?:(?:bearer|key|basic)\s+)?[^\s'\",;}\]]+"
+)
+
+_request_secrets: ContextVar[tuple[str, ...]] = ContextVar("unigate_request_secrets", default=())
+
+
+def is_credential_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in CREDENTIAL_HEADERS or lowered.startswith("provider-key-")
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Mark values (the request's own keys) for redaction for the rest of this request."""
+    found = tuple(value.strip() for value in values if len(value.strip()) >= _MIN_SECRET)
+    if found:
+        _request_secrets.set(_request_secrets.get() + found)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """The text without the request's secrets, the given ones, and anything key-shaped."""
+    for secret in (*_request_secrets.get(), *secrets):
+        if len(secret) >= _MIN_SECRET and secret in text:
+            text = text.replace(secret, REDACTED)
+    text = _KEYLIKE.sub(REDACTED, text)
+    text = _QUERY.sub(rf"\1{REDACTED}", text)
+    return _HEADER.sub(rf"\1{REDACTED}", text)
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string must not hide the record, nor leak its args
+        message = f"{record.msg!s} (unformattable arguments)"
+    record.msg = redact(message)
+    record.args = None
+    if record.exc_info:
+        text = "".join(traceback.format_exception(*record.exc_info))
+        record.exc_text = redact(text.rstrip("\n"))
+        record.exc_info = None
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+class _RedactingFactory:
+    """Wraps the previous record factory; marked so installing twice is a no-op."""
+
+    def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.inner(*args, **kwargs)
+        _redact_record(record)
+        return record
+
+
+def install_redaction() -> None:
+    """Redact every log record this process creates from now on (idempotent)."""
+    current = logging.getLogRecordFactory()
+    if not isinstance(current, _RedactingFactory):
+        logging.setLogRecordFactory(_RedactingFactory(current))

@@ -1,0 +1,190 @@
+"""What a request must look like before any handler, limiter or vendor sees it.
+
+Two ASGI middlewares, registered on the app so every surface gets them:
+
+- `HeaderGuard` (outermost): rejects a header name or value holding CR, LF or NUL (400)
+  and a value or a header block over its cap (431), then remembers the request's
+  credential values so log redaction (proxy/redaction.py) removes them exactly.
+- `BodyGuard` (innermost): reads the body itself, so it can answer 413 as soon as the
+  declared length, or the bytes a chunked body has sent so far, pass the cap, without
+  reading the rest; then checks a JSON body is UTF-8, nested at most `max_json_depth`
+  deep and free of duplicate keys (400), and replays it to the handler.
+
+The depth check runs before any recursive parser sees the body, so nesting can never
+raise a RecursionError (a 500) in a handler's decoder; all checks are linear in the
+body, which is capped. Duplicate keys are refused because two parsers may pick
+different values for them (the class of parser-differential bugs).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
+
+from proxy.redaction import is_credential_header, remember_secrets
+from schemas.config import Config
+from schemas.errors import Code, GatewayError
+
+_FORBIDDEN = re.compile(rb"[\r\n\x00]")
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = bytes(set(range(256)) - set(b"[]{}"))
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _config(scope: Scope) -> Config:
+    config: Config = scope["app"].state.gateway.settings.config
+    return config
+
+
+def check_headers(headers: list[tuple[bytes, bytes]], config: Config) -> None:
+    limits = config.limits
+    total = 0
+    for name, value in headers:
+        total += len(name) + len(value) + 4
+        if _FORBIDDEN.search(name) or _FORBIDDEN.search(value):
+            raise GatewayError(Code.INVALID_REQUEST, "a header contains CR, LF or NUL")
+        if len(value) > limits.max_header_value_bytes:
+            header = name.decode("latin-1")[:64]
+            raise GatewayError(
+                Code.INVALID_REQUEST,
+                f"header {header!r} is longer than {limits.max_header_value_bytes} bytes",
+                status=431,
+            )
+    if total > limits.max_header_bytes:
+        raise GatewayError(
+            Code.INVALID_REQUEST, f"the headers are larger than {limits.max_header_bytes} bytes", status=431
+        )
+
+
+class HeaderGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            headers: list[tuple[bytes, bytes]] = list(scope["headers"])
+            check_headers(headers, _config(scope))
+            remember_secrets(
+                _credential(value.decode("latin-1"))
+                for name, value in headers
+                if is_credential_header(name.decode("latin-1"))
+            )
+        await self.app(scope, receive, send)
+
+
+def _credential(value: str) -> str:
+    """`Bearer abc` → `abc`: the secret itself, which is what may be echoed elsewhere."""
+    scheme, _, rest = value.strip().partition(" ")
+    return rest.strip() if rest and scheme.lower() in ("bearer", "key", "basic") else value
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects, strings skipped; linear, no recursion."""
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            raise GatewayError(Code.INVALID_REQUEST, f"the JSON body has a duplicate key {name[:64]!r}")
+        seen.add(name)
+    return dict(pairs)
+
+
+def check_json(raw: bytes, max_depth: int) -> None:
+    """400 for a body that is not UTF-8, is nested too deeply, or repeats a key.
+
+    Malformed JSON is left to the surface's own decoder, which says where it broke."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise GatewayError(Code.INVALID_REQUEST, "the request body is not valid UTF-8") from None
+    if json_depth(raw) > max_depth:
+        raise GatewayError(Code.INVALID_REQUEST, f"the JSON body is nested deeper than {max_depth} levels")
+    try:
+        json.loads(text, object_pairs_hook=_no_duplicates)
+    except ValueError:
+        return
+    except RecursionError:  # unreachable past the depth check; kept so it can never be a 500
+        raise GatewayError(Code.INVALID_REQUEST, "the JSON body is nested too deeply") from None
+
+
+def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    """JSON unless the client named another type: the Bytez SDKs and curl users often send none."""
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            kind = value.split(b";", 1)[0].strip().lower()
+            return kind in (b"", b"application/json", b"text/plain") or kind.endswith(b"+json")
+    return True
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                raise GatewayError(Code.INVALID_REQUEST, "Content-Length is not a number") from None
+    return None
+
+
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError(Code.PAYLOAD_TOO_LARGE, f"the request body is larger than {limit} bytes")
+
+
+async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
+    """The whole body, or 413 the moment it is known to pass `limit` (nothing more is read)."""
+    if declared is not None and declared > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise GatewayError(Code.INVALID_REQUEST, "the client left before sending the body")
+        chunk = message.get("body", b"")
+        assert isinstance(chunk, bytes)
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class BodyGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        config = _config(scope)
+        headers: list[tuple[bytes, bytes]] = list(scope["headers"])
+        body = await read_body(receive, config.server.max_body_bytes, _declared_length(headers))
+        if body and _is_json(headers):
+            check_json(body, config.limits.max_json_depth)
+        await self.app(scope, _replay(body, receive), send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the handler the body already read, then the real channel."""
+    first: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": False}
+    pending: Iterator[ReceiveMessage] = iter([first])
+
+    async def replay() -> ReceiveMessage:
+        for message in pending:
+            return message
+        return await receive()
+
+    return replay

@@ -1,0 +1,231 @@
+"""Key management over HTTP, guarded by the admin token; and a key's view of its own usage.
+
+    POST   /admin/keys                {name, rpm?, tpm?, concurrency?} → the key, shown once
+    GET    /admin/keys                every key (never a secret or a hash)
+    DELETE /admin/keys/{key_id}       revoke
+    GET    /admin/keys/{key_id}/usage any key's usage          (admin token)
+    GET    /v1/usage                  the calling key's usage   (its proxy key)
+
+The admin token comes from config (`[admin] token = "${UNIGATE_ADMIN_TOKEN}"`) and is a
+separate secret: a proxy key is never accepted on /admin, and /v1/usage takes no key id
+at all, so one key cannot name another (no BOLA by construction). Tokens are compared as
+SHA-256 digests in constant time. With no token configured the admin routes answer 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import sqlite3
+import threading
+import time
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Router, delete, get, post
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from proxy.auth import authenticate, presented_key
+from proxy.gateway import Gateway
+from proxy.keys import KeyRecord
+from proxy.limits import EXEMPT_OPT
+from proxy.openapi import described
+from proxy.settings import ConfigError
+from proxy.storage import connect
+from schemas.config import Config
+from schemas.errors import Code, GatewayError
+
+MIN_TOKEN_LENGTH = 24
+Limit = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
+
+
+class CreateKey(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    rpm: Limit | None = None
+    tpm: Limit | None = None
+    concurrency: Limit | None = None
+
+
+class KeyInfo(msgspec.Struct):
+    id: str
+    name: str
+    created_at: float
+    revoked_at: float | None
+    rpm: int | None
+    tpm: int | None
+    concurrency: int | None
+
+
+class CreatedKey(msgspec.Struct):
+    key: str
+    """The proxy key itself; this is the only time it is shown."""
+    info: KeyInfo
+
+
+class KeyList(msgspec.Struct):
+    keys: list[KeyInfo]
+
+
+class Revoked(msgspec.Struct):
+    id: str
+    revoked: bool
+
+
+class UsageSummary(msgspec.Struct):
+    key_id: str
+    since: float
+    until: float
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    reasoning_tokens: int
+    cost: float
+    by_status: dict[str, int]
+
+
+def _info(record: KeyRecord) -> KeyInfo:
+    return KeyInfo(
+        record.id,
+        record.name,
+        record.created_at,
+        record.revoked_at,
+        record.rpm,
+        record.tpm,
+        record.concurrency,
+    )
+
+
+def check_admin_config(config: Config) -> None:
+    """Refuse to start with an admin token short enough to guess."""
+    token = config.admin.token
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(f"[admin] token must be at least {MIN_TOKEN_LENGTH} characters")
+
+
+class UsageReport:
+    """Read-only sums over the ledger, off the event loop, on a connection of its own."""
+
+    def __init__(self, database_url: str) -> None:
+        self._database_url = database_url
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _summary(self, key_id: str, since: float, until: float) -> UsageSummary:
+        with self._lock:
+            if self._connection is None:
+                self._connection = connect(self._database_url)
+            rows = self._connection.execute(
+                "SELECT status, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_input_tokens),"
+                " SUM(reasoning_tokens), SUM(COALESCE(cost, 0)) FROM usage"
+                " WHERE key_id = ? AND started_at >= ? AND started_at < ? GROUP BY status",
+                (key_id, since, until),
+            ).fetchall()
+        totals = [sum(row[column] or 0 for row in rows) for column in range(1, 7)]
+        return UsageSummary(
+            key_id=key_id,
+            since=since,
+            until=until,
+            requests=int(totals[0]),
+            input_tokens=int(totals[1]),
+            output_tokens=int(totals[2]),
+            cached_input_tokens=int(totals[3]),
+            reasoning_tokens=int(totals[4]),
+            cost=round(float(totals[5]), 10),
+            by_status={row[0]: row[1] for row in rows},
+        )
+
+    async def summary(self, key_id: str, since: float | None, until: float | None) -> UsageSummary:
+        end = until if until is not None else time.time() + 1
+        return await asyncio.to_thread(self._summary, key_id, since or 0.0, end)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+def _gateway(request: Request[Any, Any, Any]) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def _report(request: Request[Any, Any, Any]) -> UsageReport:
+    report: UsageReport = request.app.state.usage_report
+    return report
+
+
+def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Runs before the body is read: an unauthenticated caller learns nothing from /admin."""
+    gateway: Gateway = connection.app.state.gateway
+    token = gateway.settings.config.admin.token
+    if not token:
+        raise GatewayError(Code.NOT_FOUND, "no such route")
+    presented = presented_key(connection.headers.get("authorization")) or ""
+    expected = hashlib.sha256(token.encode()).digest()
+    given = hashlib.sha256(presented.encode("utf-8", errors="surrogateescape")).digest()
+    if not hmac.compare_digest(expected, given):
+        raise GatewayError(Code.AUTHENTICATION, "admin routes need the admin token (a proxy key is refused)")
+
+
+def _window(since: float | None, until: float | None) -> None:
+    for value in (since, until):
+        if value is not None and not 0 <= value < 1e11:
+            raise GatewayError(Code.INVALID_REQUEST, "since and until are Unix times in seconds")
+
+
+_OPT = {EXEMPT_OPT: True}
+
+
+@post("/keys", name="admin_create_key", status_code=201, opt=_OPT, operation_class=described())
+async def create_key(request: Request[Any, Any, Any], data: JSONBody[CreateKey]) -> CreatedKey:
+    keys = _gateway(request).keys
+    record, key = await asyncio.to_thread(keys.create, data.name, data.rpm, data.tpm, data.concurrency)
+    return CreatedKey(key=key, info=_info(record))
+
+
+@get("/keys", name="admin_list_keys", opt=_OPT, operation_class=described())
+async def list_keys(request: Request[Any, Any, Any]) -> KeyList:
+    records = await asyncio.to_thread(_gateway(request).keys.list)
+    return KeyList([_info(record) for record in records])
+
+
+@delete("/keys/{key_id:str}", name="admin_revoke_key", status_code=200, opt=_OPT, operation_class=described())
+async def revoke_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> Revoked:
+    if not await asyncio.to_thread(_gateway(request).keys.revoke, key_id):
+        raise GatewayError(Code.NOT_FOUND, "no active key with that id")
+    return Revoked(id=key_id, revoked=True)
+
+
+@get("/keys/{key_id:str}/usage", name="admin_key_usage", opt=_OPT, operation_class=described())
+async def key_usage(
+    request: Request[Any, Any, Any],
+    key_id: FromPath[str],
+    since: FromQuery[float | None] = None,
+    until: FromQuery[float | None] = None,
+) -> UsageSummary:
+    _window(since, until)
+    if await asyncio.to_thread(_gateway(request).keys.get, key_id) is None:
+        raise GatewayError(Code.NOT_FOUND, "no key with that id")
+    return await _report(request).summary(key_id, since, until)
+
+
+@get("/v1/usage", name="own_usage", operation_class=described())
+async def own_usage(
+    request: Request[Any, Any, Any],
+    since: FromQuery[float | None] = None,
+    until: FromQuery[float | None] = None,
+) -> UsageSummary:
+    """The calling key's own usage; there is no parameter naming another key."""
+    key = await authenticate(_gateway(request).keys, request.headers.get("authorization"))
+    _window(since, until)
+    return await _report(request).summary(key.id, since, until)
+
+
+admin_router = Router(
+    path="/admin", route_handlers=[create_key, list_keys, revoke_key, key_usage], guards=[admin_guard]
+)

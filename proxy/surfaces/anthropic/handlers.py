@@ -1,0 +1,62 @@
+"""The Anthropic-compatible handler: `POST /v1/messages`, with streaming, tool use and thinking,
+for any routed model. `x-api-key` or `Authorization: Bearer` carries the unigate key (SDK 2.x
+sends Bearer), and `Provider-Key` the vendor's, as on the other surfaces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, post
+from litestar.response import Stream
+
+from proxy.metering import billing_headers
+from proxy.sse import SSE_HEADERS
+from proxy.surfaces.anthropic.decode import to_chat_request
+from proxy.surfaces.anthropic.encode import EventEncoder, anthropic_events, to_message
+from proxy.surfaces.anthropic.errors import EXCEPTION_HANDLERS
+from proxy.surfaces.openai.calls import (
+    admit,
+    call_context,
+    convert,
+    first_provider,
+    read_json_object,
+    resolve,
+)
+from schemas.anthropic_surface import MessagesBody
+
+_encode = msgspec.json.encode
+
+
+@post(["/v1/messages", "/models/v2/anthropic/v1/messages"], name="anthropic_messages", status_code=200)
+async def messages(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
+    headers = request.headers
+    gateway, key = await admit(request, headers.get("x-api-key"), headers.get("authorization"))
+    fields = read_json_object(await request.body())
+    body = convert(fields, MessagesBody)
+    resolution = resolve(gateway, body.model)
+    chat = to_chat_request(body.model, body, fields, first_provider(resolution))
+    context = call_context(key, body.model, request)
+    message_id = f"msg_{context.request_id}"
+    response_headers = {"X-Request-Id": context.request_id, "request-id": context.request_id}
+    if chat.stream:
+        events = await gateway.dispatcher.stream(chat, resolution, context)
+        return Stream(
+            anthropic_events(events, EventEncoder(message_id, body.model)),
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, **response_headers},
+        )
+    done = await gateway.dispatcher.complete(chat, resolution, context)
+    return Response(
+        _encode(to_message(done, message_id, body.model)),
+        media_type="application/json",
+        headers={**billing_headers(done.billing), **response_headers},
+    )
+
+
+anthropic_router = Router(
+    path="/",
+    route_handlers=[messages],
+    exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+)

@@ -1,0 +1,246 @@
+"""The Anthropic-compatible surface's wire: Messages requests, replies, stream events and errors,
+as the official `anthropic` SDK sends and reads them (Claude Code among its users).
+
+Request Structs are tolerant: fields we do not map (`cache_control`, `citations`) are ignored;
+an unknown block type is a 400 naming it. Reply Structs are wire-exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from msgspec import UNSET, Struct, UnsetType
+
+# -- requests ----------------------------------------------------------------------------
+
+
+class ImageSource(Struct, omit_defaults=True):
+    type: str
+    media_type: str | UnsetType = UNSET
+    data: str | UnsetType = UNSET
+    url: str | UnsetType = UNSET
+
+
+class TextBlockIn(Struct, tag="text", tag_field="type"):
+    text: str
+
+
+class ImageBlockIn(Struct, tag="image", tag_field="type"):
+    source: ImageSource
+
+
+class ToolUseBlockIn(Struct, tag="tool_use", tag_field="type"):
+    id: str
+    name: str
+    input: Any = None
+
+
+class ToolResultBlockIn(Struct, tag="tool_result", tag_field="type", omit_defaults=True):
+    tool_use_id: str
+    content: str | list[TextBlockIn | ImageBlockIn] = ""
+    is_error: bool = False
+
+
+class ThinkingBlockIn(Struct, tag="thinking", tag_field="type"):
+    thinking: str
+    signature: str = ""
+
+
+class RedactedThinkingBlockIn(Struct, tag="redacted_thinking", tag_field="type"):
+    data: str
+
+
+BlockIn = (
+    TextBlockIn
+    | ImageBlockIn
+    | ToolUseBlockIn
+    | ToolResultBlockIn
+    | ThinkingBlockIn
+    | RedactedThinkingBlockIn
+)
+
+
+class MessageIn(Struct):
+    role: Literal["user", "assistant"]
+    content: str | list[BlockIn]
+
+
+class ToolIn(Struct, omit_defaults=True):
+    name: str
+    input_schema: dict[str, Any] | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    strict: bool | UnsetType = UNSET
+    type: str | UnsetType = UNSET
+    """`custom` or absent for a function tool; Anthropic's server tools name their version here."""
+
+
+class ToolChoiceIn(Struct, omit_defaults=True):
+    type: Literal["auto", "any", "none", "tool"]
+    name: str | UnsetType = UNSET
+    disable_parallel_tool_use: bool | UnsetType = UNSET
+
+
+class OutputFormat(Struct):
+    type: Literal["json_schema"]
+    schema: dict[str, Any]
+
+
+class OutputConfig(Struct, omit_defaults=True):
+    format: OutputFormat | UnsetType = UNSET
+
+
+class MessagesBody(Struct, omit_defaults=True):
+    """`POST /v1/messages`."""
+
+    model: str
+    max_tokens: int
+    messages: list[MessageIn]
+    system: str | list[TextBlockIn] | UnsetType = UNSET
+    stop_sequences: list[str] | UnsetType = UNSET
+    stream: bool = False
+    temperature: float | UnsetType = UNSET
+    top_p: float | UnsetType = UNSET
+    top_k: int | UnsetType = UNSET
+    tools: list[ToolIn] | UnsetType = UNSET
+    tool_choice: ToolChoiceIn | UnsetType = UNSET
+    output_config: OutputConfig | UnsetType = UNSET
+
+
+ANTHROPIC_ONLY_FIELDS = frozenset(
+    {
+        "container",
+        "context_management",
+        "inference_geo",
+        "mcp_servers",
+        "metadata",
+        "service_tier",
+        "speed",
+        "thinking",
+    }
+)
+"""Anthropic parameters the unified schema has no name for: they travel only to Anthropic.
+`output_config` travels too, less its `format` (mapped to `response_format`)."""
+
+# -- replies -----------------------------------------------------------------------------
+
+
+class Usage(Struct):
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int | UnsetType = UNSET
+    cache_creation_input_tokens: int | UnsetType = UNSET
+    cost: float | UnsetType | None = UNSET
+    """Ours: what the call cost in USD (null when no price is configured); the SDK ignores it."""
+
+
+class TextBlock(Struct, tag="text", tag_field="type"):
+    text: str
+
+
+class ThinkingBlock(Struct, tag="thinking", tag_field="type"):
+    thinking: str
+    signature: str
+
+
+class RedactedThinkingBlock(Struct, tag="redacted_thinking", tag_field="type"):
+    data: str
+
+
+class ToolUseBlock(Struct, tag="tool_use", tag_field="type"):
+    id: str
+    name: str
+    input: Any
+
+
+Block = TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolUseBlock
+
+
+class Message(Struct):
+    id: str
+    model: str
+    content: list[Block]
+    stop_reason: str | None
+    usage: Usage
+    stop_sequence: None = None
+    type: Literal["message"] = "message"
+    role: Literal["assistant"] = "assistant"
+
+
+class MessageStart(Struct, tag="message_start", tag_field="type"):
+    message: Message
+
+
+class ContentBlockStart(Struct, tag="content_block_start", tag_field="type"):
+    index: int
+    content_block: Block
+
+
+class TextDelta(Struct, tag="text_delta", tag_field="type"):
+    text: str
+
+
+class InputJsonDelta(Struct, tag="input_json_delta", tag_field="type"):
+    partial_json: str
+
+
+class ThinkingDelta(Struct, tag="thinking_delta", tag_field="type"):
+    thinking: str
+
+
+class SignatureDelta(Struct, tag="signature_delta", tag_field="type"):
+    signature: str
+
+
+BlockDelta = TextDelta | InputJsonDelta | ThinkingDelta | SignatureDelta
+
+
+class ContentBlockDelta(Struct, tag="content_block_delta", tag_field="type"):
+    index: int
+    delta: BlockDelta
+
+
+class ContentBlockStop(Struct, tag="content_block_stop", tag_field="type"):
+    index: int
+
+
+class StopDelta(Struct):
+    stop_reason: str | None
+    stop_sequence: None = None
+
+
+class MessageDelta(Struct, tag="message_delta", tag_field="type"):
+    delta: StopDelta
+    usage: Usage
+
+
+class MessageStop(Struct, tag="message_stop", tag_field="type"):
+    pass
+
+
+class Ping(Struct, tag="ping", tag_field="type"):
+    pass
+
+
+class ErrorBody(Struct):
+    type: str
+    message: str
+
+
+class ErrorAnswer(Struct, tag="error", tag_field="type"):
+    """Both the error reply's body and the stream's `error` event."""
+
+    error: ErrorBody
+
+
+class ModelInfo(Struct):
+    id: str
+    display_name: str
+    created_at: str = "1970-01-01T00:00:00Z"
+    type: Literal["model"] = "model"
+
+
+class ModelPage(Struct):
+    data: list[ModelInfo]
+    has_more: bool
+    first_id: str | None
+    last_id: str | None

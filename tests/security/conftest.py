@@ -1,0 +1,73 @@
+"""Gateways with the security knobs set, on real sockets, with the fake OpenAI behind them."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunningGateway, start_gateway
+from tests.fakes.server import FakeVendor, ServerThread
+
+ADMIN_TOKEN = "admin-token-0123456789abcdefghij"
+VENDOR_KEY = "sk-security-provider-key-0001"
+MODEL = "/models/v2/openai/gpt-4o-mini"
+SEED = {"messages": [{"role": "user", "content": "hi"}], "params": {"max_tokens": 10}}
+NO_RETRIES = "[dispatch.retry]\nattempts = 1\n"
+
+MakeGateway = Callable[..., RunningGateway]
+
+
+@pytest.fixture
+def make_gateway(
+    tmp_path: Path, openai_vendor: tuple[FakeVendor, str], fake_openai_vendor: FakeVendor
+) -> Iterator[MakeGateway]:
+    """Start a gateway with extra config text; each is stopped at teardown."""
+    _, vendor_url = openai_vendor
+    servers: list[ServerThread] = []
+
+    def make(config: str = "", **environ: str) -> RunningGateway:
+        directory = tmp_path / f"gateway-{len(servers)}"
+        directory.mkdir()
+        server, running = start_gateway(
+            directory,
+            {"UNIGATE_OPENAI_BASE_URL": f"{vendor_url}/v1", **environ},
+            NO_RETRIES + config,
+        )
+        servers.append(server)
+        return running
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def raw_request(url: str, payload: bytes, *, read_timeout: float = 5.0) -> bytes:
+    """Send bytes as they are (no client-side validation) and read until the server closes."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=read_timeout) as connection:
+        connection.sendall(payload)
+        chunks = []
+        try:
+            while chunk := connection.recv(65536):
+                chunks.append(chunk)
+                if b"\r\n\r\n" in b"".join(chunks) and _complete(b"".join(chunks)):
+                    break
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return b"".join(chunks)
+
+
+def _complete(data: bytes) -> bool:
+    head, _, body = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])

@@ -1,0 +1,209 @@
+"""`/v1/embeddings` through every vendor that embeds, and the worker-pool seam."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from proxy.dispatch import CallContext
+from proxy.routing import ResolvedTarget
+from schemas.chat import Usage
+from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
+from tests.conftest import RunningGateway, start_gateway
+from tests.fakes.openai import fake_vector
+from tests.fakes.server import FakeVendor
+from tests.surfaces.conftest import (
+    EMBEDDING_MODELS,
+    VENDOR_KEY,
+    Vendors,
+    gateway_config,
+    ledger_rows,
+    model_rows,
+    openai_client,
+)
+
+TEXTS = ["The food was delicious", "and the waiter", "was friendly too"]
+UPSTREAM_PATHS = {
+    "openai": "/v1/embeddings",
+    "gemini": "/v1beta/models/gemini-embedding-001:batchEmbedContents",
+    "cohere": "/v2/embed",
+    "mistral": "/v1/embeddings",
+}
+
+
+@pytest.mark.parametrize("vendor", list(EMBEDDING_MODELS))
+def test_default_base64_answer_decodes_to_the_vendor_vectors(
+    running: RunningGateway, fakes: dict[str, FakeVendor], vendor: str
+) -> None:
+    with openai_client(running) as client:
+        answer = client.embeddings.create(model=EMBEDDING_MODELS[vendor], input=TEXTS)
+    assert answer.object == "list"
+    assert answer.model == EMBEDDING_MODELS[vendor]
+    assert [item.index for item in answer.data] == [0, 1, 2]
+    assert [item.embedding for item in answer.data] == [fake_vector(text) for text in TEXTS]
+    upstream = fakes[vendor].last
+    assert upstream.path == UPSTREAM_PATHS[vendor]
+    assert VENDOR_KEY in upstream.headers.get("authorization", "") + upstream.headers.get(
+        "x-goog-api-key", ""
+    )
+
+
+@pytest.mark.parametrize("vendor", list(EMBEDDING_MODELS))
+def test_float_answer_with_dimensions(
+    running: RunningGateway, fakes: dict[str, FakeVendor], vendor: str
+) -> None:
+    with openai_client(running) as client:
+        raw = client.embeddings.with_raw_response.create(
+            model=EMBEDDING_MODELS[vendor], input="one text", dimensions=4, encoding_format="float"
+        )
+    answer = raw.parse()
+    assert [item.embedding for item in answer.data] == [fake_vector("one text", 4)]
+    assert raw.http_response.json()["data"][0]["embedding"] == fake_vector("one text", 4)
+    if vendor != "gemini":
+        assert answer.usage.prompt_tokens == 2
+        assert answer.usage.total_tokens == 2
+    rows = ledger_rows(running, raw.headers["x-request-id"])
+    assert [(row["status"], row["provider"], row["model"]) for row in rows] == [
+        ("completed", vendor, EMBEDDING_MODELS[vendor])
+    ]
+
+
+def test_each_vendor_gets_its_own_wire(running: RunningGateway, fakes: dict[str, FakeVendor]) -> None:
+    with openai_client(running) as client:
+        for vendor in EMBEDDING_MODELS:
+            client.embeddings.create(model=EMBEDDING_MODELS[vendor], input=["x"], dimensions=16)
+    assert fakes["openai"].last.json() == {
+        "model": "text-embedding-3-small",
+        "input": ["x"],
+        "encoding_format": "float",
+        "dimensions": 16,
+    }
+    assert fakes["gemini"].last.json() == {
+        "requests": [
+            {
+                "model": "models/gemini-embedding-001",
+                "content": {"parts": [{"text": "x"}]},
+                "outputDimensionality": 16,
+            }
+        ]
+    }
+    assert fakes["cohere"].last.json() == {
+        "input_type": "search_document",
+        "model": "embed-v4.0",
+        "texts": ["x"],
+        "embedding_types": ["float"],
+        "output_dimension": 16,
+    }
+    assert fakes["mistral"].last.json() == {
+        "model": "mistral-embed",
+        "input": ["x"],
+        "encoding_format": "float",
+        "output_dimension": 16,
+    }
+
+
+def test_vendor_options_travel_in_extra_body(running: RunningGateway, fakes: dict[str, FakeVendor]) -> None:
+    with openai_client(running) as client:
+        client.embeddings.create(
+            model=EMBEDDING_MODELS["cohere"], input="query", extra_body={"input_type": "search_query"}
+        )
+    assert fakes["cohere"].last.json()["input_type"] == "search_query"
+
+
+def test_cost_is_in_usage(running: RunningGateway) -> None:
+    with openai_client(running) as client:
+        raw = client.embeddings.with_raw_response.create(model=EMBEDDING_MODELS["openai"], input=TEXTS)
+    usage = raw.http_response.json()["usage"]
+    assert usage["prompt_tokens"] == 10
+    assert usage["cost"] == pytest.approx(10 * 0.02 / 1e6)
+    assert raw.headers["inference-cost"]
+
+
+def test_vendor_error_is_the_sdk_class_and_a_ledger_row(running: RunningGateway) -> None:
+    with openai_client(running) as client, pytest.raises(openai.NotFoundError) as caught:
+        client.embeddings.create(model="mistral/no-such-embedder", input="x")
+    assert caught.value.code == "not_found"
+    body: Any = caught.value.body
+    assert body["type"] == "not_found_error"
+    assert "mistral" in body["message"]
+    [row] = model_rows(running, "mistral/no-such-embedder")
+    assert (row["status"], row["error_code"], row["provider"]) == ("upstream_error", "not_found", "mistral")
+
+
+def test_a_vendor_without_embeddings_is_a_400(running: RunningGateway) -> None:
+    with openai_client(running) as client, pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="anthropic/claude-sonnet-4-5-20250929", input="x")
+    assert caught.value.code == "unsupported"
+
+
+def test_token_inputs_are_refused(running: RunningGateway) -> None:
+    with openai_client(running) as client, pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model=EMBEDDING_MODELS["openai"], input=[[1, 2, 3]])
+    assert caught.value.code == "invalid_request"
+
+
+class FakePools:
+    """Stands in for the pool subsystem: records what the seam hands it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[EmbeddingRequest, ResolvedTarget, CallContext]] = []
+
+    async def embed(
+        self, request: EmbeddingRequest, target: ResolvedTarget, context: CallContext
+    ) -> EmbeddingResponse:
+        self.calls.append((request, target, context))
+        return EmbeddingResponse(vectors=[[0.5, 0.25] for _ in request.texts], usage=Usage(input_tokens=3))
+
+
+POOL_CONFIG = """
+[meters]
+SM = 0.0002
+
+[[pools]]
+name = "gpu-a"
+urls = ["http://127.0.0.1:9"]
+models = ["BAAI/*"]
+meter = "SM"
+"""
+
+
+@pytest.fixture
+def pool_gateway(vendors: Vendors, tmp_path: Path) -> Iterator[RunningGateway]:
+    server, running = start_gateway(tmp_path, vendors.environ, gateway_config(POOL_CONFIG))
+    yield running
+    server.stop()
+
+
+def test_pool_target_without_pools_is_a_501(
+    pool_gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(pool_gateway.gateway, "pools", raising=False)
+    with openai_client(pool_gateway) as client, pytest.raises(openai.InternalServerError) as caught:
+        client.embeddings.create(model="BAAI/bge-small-en-v1.5", input="x")
+    assert caught.value.status_code == 501
+    assert caught.value.code == "unsupported"
+
+
+def test_pool_target_goes_through_gateway_pools_embed(
+    pool_gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pools = FakePools()
+    monkeypatch.setattr(pool_gateway.gateway, "pools", pools, raising=False)
+    with openai_client(pool_gateway) as client:
+        raw = client.embeddings.with_raw_response.create(
+            model="BAAI/bge-small-en-v1.5", input=["a", "b"], encoding_format="float"
+        )
+    answer = raw.parse()
+    assert [item.embedding for item in answer.data] == [[0.5, 0.25], [0.5, 0.25]]
+    [(request, target, context)] = pools.calls
+    assert request.texts == ["a", "b"]
+    assert (target.pool, target.model) == ("gpu-a", "BAAI/bge-small-en-v1.5")
+    assert context.model_id == "BAAI/bge-small-en-v1.5"
+    assert raw.headers["inference-meter"] == "SM"
+    [row] = ledger_rows(pool_gateway, raw.headers["x-request-id"])
+    assert (row["status"], row["provider"], row["meter"]) == ("completed", "pool:gpu-a", "SM")
+    assert row["input_tokens"] == 3
