@@ -9,7 +9,7 @@ from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
-from proxy.errors import handle_gateway_error, handle_http_exception, handle_unexpected
+from proxy.errors import handle_client_gone, handle_gateway_error, handle_http_exception, handle_unexpected
 from proxy.gateway import Gateway
 from proxy.limits import KeyLimiter, KeyLimitMiddleware
 from proxy.redaction import install_redaction
@@ -19,7 +19,7 @@ from proxy.surfaces.admin import UsageReport, admin_router, check_admin_config, 
 from proxy.surfaces.anthropic import anthropic_router
 from proxy.surfaces.native import list_models, list_tasks, run_model
 from proxy.surfaces.openai import openai_router
-from schemas.errors import GatewayError
+from schemas.errors import ClientDisconnected, GatewayError
 
 
 @get("/healthz", name="healthz", include_in_schema=False)
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
             BodyGuard,
         ],
         exception_handlers={
+            ClientDisconnected: handle_client_gone,
             GatewayError: handle_gateway_error,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         openapi_config=OpenAPIConfig(title="unigate", version="0.1.0", path="/schema"),
         request_max_body_size=gateway.settings.config.server.max_body_bytes,
         debug=False,
+        logging_config=None,  # logging is configured once by `unigate serve`, redaction installed
     )
     app.state.gateway = gateway
     app.state.limiter = limiter

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+import msgspec
 from msgspec import UNSET
 
 from adapters.base import Adapter, Timeouts, UpstreamCall
@@ -34,7 +35,7 @@ from proxy.retry import RetryPolicy
 from proxy.routing import Resolution, ResolvedTarget
 from schemas.chat import ChatRequest, ChatResponse, Usage
 from schemas.config import Config, Route, TimeoutConfig
-from schemas.errors import Code, GatewayError, UpstreamError
+from schemas.errors import ClientDisconnected, Code, GatewayError, UpstreamError
 from schemas.events import Billing, Start, StreamEvent
 from schemas.tasks import RunRequest, RunResponse, TaskResult
 
@@ -105,6 +106,7 @@ class Dispatcher:
         self.retry = RetryPolicy(config.dispatch.retry)
         self.breakers = BreakerBoard(config.dispatch.breaker)
         self._routes = {route.match: route for route in config.routes}
+        self._merged_timeouts: dict[str, TimeoutConfig] = {}
         self.relays: set[Relay] = set()
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -115,7 +117,15 @@ class Dispatcher:
 
     def _timeouts(self, resolution: Resolution) -> TimeoutConfig:
         route = self._route(resolution)
-        return route.timeouts if route is not None and route.timeouts else self._config.dispatch.timeouts
+        if route is None or route.timeouts is None:
+            return self._config.dispatch.timeouts
+        merged = self._merged_timeouts.get(route.match)
+        if merged is None:
+            own = {k: v for k, v in msgspec.structs.asdict(route.timeouts).items() if v is not None}
+            merged = self._merged_timeouts[route.match] = msgspec.structs.replace(
+                self._config.dispatch.timeouts, **own
+            )
+        return merged
 
     def _breaker_key(self, target: ResolvedTarget) -> tuple[str, str]:
         return (target.name, target.model)
@@ -252,7 +262,7 @@ class Dispatcher:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            raise asyncio.CancelledError("client disconnected")
+            raise ClientDisconnected
         finally:
             watcher.cancel()
             if not task.done():

@@ -9,7 +9,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
 
-from schemas.errors import Code, GatewayError
+from schemas.errors import ClientDisconnected, Code, GatewayError
 from schemas.native import ErrorEnvelope
 
 log = logging.getLogger("unigate")
@@ -47,6 +47,11 @@ def handle_http_exception(_: Request[Any, Any, Any], error: HTTPException) -> Re
     code = _HTTP_CODES.get(status, Code.INVALID_REQUEST if status < 500 else Code.INTERNAL)
     message = "no such route" if isinstance(error, NotFoundException) else str(error.detail)
     return error_response(GatewayError(code, message, status=status))
+
+
+def handle_client_gone(_: Request[Any, Any, Any], __: ClientDisconnected) -> Response[bytes]:
+    """The client left: answer nginx's 499 into the void, without an error log."""
+    return Response(b"", status_code=499)
 
 
 def handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

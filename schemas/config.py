@@ -37,6 +37,15 @@ class TimeoutConfig(Struct, frozen=True, forbid_unknown_fields=True):
     total: float = 600.0
 
 
+class RouteTimeouts(Struct, frozen=True, forbid_unknown_fields=True):
+    """A route's own timeouts; each one left out keeps the `[dispatch.timeouts]` value."""
+
+    connect: float | None = None
+    first_byte: float | None = None
+    idle: float | None = None
+    total: float | None = None
+
+
 class RetryConfig(Struct, frozen=True, forbid_unknown_fields=True):
     attempts: int = 3
     """Per target, the first try included; retries happen only before the first byte."""
@@ -89,7 +98,7 @@ class Route(Struct, frozen=True, forbid_unknown_fields=True):
     fallbacks: tuple[Target, ...] = ()
     context_fallback: Target | None = None
     """Where a context-length failure may go (a larger model); without it, it is a 400."""
-    timeouts: TimeoutConfig | None = None
+    timeouts: RouteTimeouts | None = None
 
 
 class Pool(Struct, frozen=True, forbid_unknown_fields=True):
