@@ -134,7 +134,9 @@ def main() -> None:
     python = sys.executable
     upstream = subprocess.Popen([python, "-m", "bench.fake_upstream", str(upstream_port)], cwd=ROOT)
     config = work / "config.toml"
-    config.write_text('[prices."openai/gpt-4o-mini"]\ninput = 0.15\ncached_input = 0.075\noutput = 0.60\n')
+    config.write_text(
+        '[server]\npreload = ["openai"]\n[prices."openai/gpt-4o-mini"]\ninput = 0.15\ncached_input = 0.075\noutput = 0.60\n'
+    )
     environ = {
         **os.environ,
         "UNIGATE_OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",

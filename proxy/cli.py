@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from proxy.http_protocol import ReceiptDeadlineProtocol
 from proxy.keys import KeyStore
 from proxy.redaction import install_redaction
 from proxy.routing import Router
@@ -39,7 +40,8 @@ def _serve(arguments: argparse.Namespace) -> None:
         port=arguments.port if arguments.port is not None else server.port,
         workers=arguments.workers or server.workers,
         loop="uvloop",
-        http="httptools",
+        http=ReceiptDeadlineProtocol,
+        limit_concurrency=server.max_connections,
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=int(settings.config.dispatch.shutdown_grace) + 5,

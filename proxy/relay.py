@@ -35,6 +35,7 @@ from schemas.events import (
 log = logging.getLogger("unigate.relay")
 
 _END = object()
+EMPTY = object()
 CHANNEL_LIMIT = 64
 
 
@@ -60,6 +61,14 @@ class Channel:
     def close(self, final: object) -> None:
         self._items.append(final)
         self._readable.set()
+
+    def take(self) -> object:
+        """The next item if one is waiting, else `EMPTY` (no timer, no await)."""
+        if not self._items:
+            return EMPTY
+        item = self._items.popleft()
+        self._writable.set()
+        return item
 
     async def get(self) -> object:
         while not self._items:
@@ -149,39 +158,32 @@ class Relay:
             yield self._start
             quiet_since = loop.time()
             while True:
-                now = loop.time()
-                wait = min(self._ping_interval, quiet_since + self._idle - now, self._deadline - now)
-                try:
-                    async with asyncio.timeout(max(wait, 0.0)):
-                        item = await self._channel.get()
-                except TimeoutError:
+                # a waiting item needs no timer: the timeout is armed only on an empty channel
+                item = self._channel.take()
+                if item is EMPTY:
                     now = loop.time()
-                    if now >= self._deadline or now >= quiet_since + self._idle:
-                        raise UpstreamError(
-                            Code.TIMEOUT,
-                            "the upstream stopped sending before the stream finished",
-                            provider=self._start.provider,
-                        ) from None
-                    yield Ping()
-                    continue
+                    wait = min(self._ping_interval, quiet_since + self._idle - now, self._deadline - now)
+                    try:
+                        async with asyncio.timeout(max(wait, 0.0)):
+                            item = await self._channel.get()
+                    except TimeoutError:
+                        now = loop.time()
+                        if now >= self._deadline or now >= quiet_since + self._idle:
+                            raise UpstreamError(
+                                Code.TIMEOUT,
+                                "the upstream stopped sending before the stream finished",
+                                provider=self._start.provider,
+                            ) from None
+                        yield Ping()
+                        continue
                 quiet_since = loop.time()
                 if item is _END:
                     break
                 if isinstance(item, GatewayError):
                     raise item
-                assert isinstance(item, StreamEvent.__args__)
-                if isinstance(item, Start):
-                    continue
-                if isinstance(item, UsageEvent):
-                    usage = Usage(
-                        input_tokens=item.input_tokens,
-                        output_tokens=item.output_tokens,
-                        cached_input_tokens=item.cached_input_tokens,
-                        reasoning_tokens=item.reasoning_tokens,
-                    )
-                elif isinstance(item, Finish):
-                    finished = True
-                yield item
+                usage, finished = _account(item, usage, finished)
+                if not isinstance(item, Start):
+                    yield item  # type: ignore[misc]
             if not finished:
                 raise UpstreamError(
                     Code.CONNECTION,
@@ -217,6 +219,18 @@ class Relay:
             return
         outcome.usage = usage if outcome.status == "completed" else _so_far(usage, self._streamed)
         outcome.billing = outcome.billing or self._bill(outcome.usage)
+
+
+def _account(item: object, usage: Usage, finished: bool) -> tuple[Usage, bool]:
+    """Usage and finish as the relayed events report them."""
+    if isinstance(item, UsageEvent):
+        usage = Usage(
+            input_tokens=item.input_tokens,
+            output_tokens=item.output_tokens,
+            cached_input_tokens=item.cached_input_tokens,
+            reasoning_tokens=item.reasoning_tokens,
+        )
+    return usage, finished or isinstance(item, Finish)
 
 
 def _output_chars(event: StreamEvent) -> int:

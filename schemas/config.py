@@ -16,6 +16,10 @@ class ServerConfig(Struct, frozen=True, forbid_unknown_fields=True):
     workers: int = 1
     max_body_bytes: int = 10 * 1024 * 1024
     ping_interval: float = 15.0
+    receipt_timeout: float = 15.0
+    """A request must arrive in full within this many seconds, or its connection is closed."""
+    max_connections: int | None = None
+    """Beyond this many open connections and running requests, new ones get a 503."""
     preload: tuple[str, ...] = ()
     """Vendors whose SDK to import at start-up; the others are imported on first use."""
 

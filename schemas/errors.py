@@ -83,7 +83,7 @@ class GatewayError(Exception):
         return self.code in RETRYABLE
 
 
-class ClientDisconnected(Exception):  # noqa: N818 - an event, not a failure of ours
+class ClientDisconnected(Exception):
     """The client left before its answer was ready; the upstream call has been cancelled.
 
     Nothing is sent (there is nobody to send it to) and nothing is logged as an error."""

@@ -11,6 +11,7 @@ import pytest
 
 from proxy.app import create_app
 from proxy.gateway import Gateway
+from proxy.http_protocol import ReceiptDeadlineProtocol
 from proxy.settings import Settings, load_settings
 from tests.fakes.openai import fake_openai
 from tests.fakes.server import FakeVendor, ServerThread
@@ -60,7 +61,9 @@ def start_gateway(
     )
     gateway = Gateway(settings)
     _, key = gateway.keys.create("tests")
-    server = ServerThread(create_app(settings, gateway)).start()
+    # the production protocol (httptools + request-receipt deadline), as `unigate serve` runs it
+    ReceiptDeadlineProtocol.deadline = settings.config.server.receipt_timeout
+    server = ServerThread(create_app(settings, gateway), http=ReceiptDeadlineProtocol).start()
     return server, RunningGateway(server.url, key, settings, gateway)
 
 

@@ -13,7 +13,9 @@ def test_a_route_overrides_only_the_timeouts_it_names(tmp_path: Path) -> None:
         '[[routes]]\nmatch = "team/*"\nprovider = "openai"\nmodel = "gpt-4o-mini"\n'
         "timeouts = { first_byte = 300.0 }\n"
     )
-    gateway = Gateway(load_settings(config, environ={"UNIGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}"}))
+    gateway = Gateway(
+        load_settings(config, environ={"UNIGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}"})
+    )
     resolution = gateway.router.resolve("team/x")
     assert resolution is not None and resolution.route == "team/*"
     timeouts = gateway.dispatcher._timeouts(resolution)

@@ -66,12 +66,14 @@ def config(
     open_seconds: float = 0.3,
     ping_interval: float = 15.0,
     shutdown_grace: float = 1.0,
+    receipt_timeout: float = 15.0,
     extra: str = CHAT_ROUTE,
 ) -> str:
     """A config.toml with knobs small enough for a fast suite."""
     return f"""
 [server]
 ping_interval = {ping_interval}
+receipt_timeout = {receipt_timeout}
 
 [dispatch]
 shutdown_grace = {shutdown_grace}
