@@ -250,23 +250,32 @@ class Dispatcher:
         raise last
 
     async def _guarded(self, context: CallContext, work: Awaitable[T]) -> T:
-        """Run `work`, cancelling it the moment the client disconnects."""
+        """Run `work` in this task, cancelling it the moment the client disconnects.
+
+        One watcher task per request; the work itself is not wrapped in a task."""
         if context.disconnected is None:
             return await work
-        task = asyncio.ensure_future(work)
+        current = asyncio.current_task()
+        assert current is not None
+        state = {"finished": False, "gone": False}
+
+        def on_gone(watcher: asyncio.Future[object]) -> None:
+            if not watcher.cancelled() and not state["finished"]:
+                state["gone"] = True
+                current.cancel()
+
         watcher = asyncio.ensure_future(context.disconnected())
+        watcher.add_done_callback(on_gone)
         try:
-            done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            if task in done:
-                return task.result()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            raise ClientDisconnected
+            return await work
+        except asyncio.CancelledError:
+            if state["gone"]:
+                current.uncancel()
+                raise ClientDisconnected from None
+            raise
         finally:
+            state["finished"] = True
             watcher.cancel()
-            if not task.done():
-                task.cancel()
 
     # -- ledger ----------------------------------------------------------------------------
 

@@ -119,7 +119,8 @@ class Ledger:
         future: asyncio.Future[None] = loop.create_future()
         self._queue.put((row, future, loop))
         try:
-            await asyncio.wait_for(asyncio.shield(future), BEGIN_WAIT)
+            async with asyncio.timeout(BEGIN_WAIT):
+                await future  # cancelled on timeout; the writer skips a done future
         except TimeoutError:
             log.warning("the ledger takes no writes; a request goes on before its start row is stored")
 
