@@ -31,6 +31,7 @@ from adapters.openai.request import Dialect
 from adapters.openai.response import from_openai_usage, map_openai_finish_reason
 from adapters.openai.wire import WireError, WireUsage
 from adapters.sse import SSEDecoder
+from adapters.transport import reading_stream
 from adapters.workers import closing, collect_chat, collect_text
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingRequest
@@ -225,7 +226,7 @@ class OpenAICompatAdapter(OpenAIAdapter):
             raise self._classify(error, call) from None
         decoder = CompletionsStreamDecoder(self.name)
         frames = SSEDecoder()
-        try:
+        async with reading_stream(response, self.name):
             async for chunk in response.aiter_bytes():
                 for frame in frames.feed(chunk):
                     for event in decoder.feed(frame.data):
@@ -237,13 +238,3 @@ class OpenAICompatAdapter(OpenAIAdapter):
                     yield event
             for event in decoder.close():
                 yield event
-        except httpx2.TimeoutException:
-            raise UpstreamError(
-                Code.TIMEOUT, f"{self.name} stopped sending before the stream finished", provider=self.name
-            ) from None
-        except httpx2.TransportError:
-            raise UpstreamError(
-                Code.CONNECTION, f"{self.name} dropped the connection mid-stream", provider=self.name
-            ) from None
-        finally:
-            await response.aclose()

@@ -30,6 +30,7 @@ from adapters.anthropic.response import from_anthropic_response
 from adapters.anthropic.stream import AnthropicStreamDecoder
 from adapters.base import Capabilities, UpstreamCall
 from adapters.sse import SSEDecoder
+from adapters.transport import reading_stream
 from schemas.chat import ChatResponse
 from schemas.errors import Code, UpstreamError
 from schemas.events import StreamEvent
@@ -104,7 +105,7 @@ class AnthropicAdapter:
         response = await self._post(call, body, stream=True)
         decoder = AnthropicStreamDecoder(self.name)
         frames = SSEDecoder()
-        try:
+        async with reading_stream(response, self.name):
             async for chunk in response.aiter_bytes():
                 for sse in frames.feed(chunk):
                     for event in decoder.feed(sse.event, sse.data):
@@ -116,16 +117,6 @@ class AnthropicAdapter:
                     yield event
             for event in decoder.close():
                 yield event
-        except httpx2.TimeoutException:
-            raise UpstreamError(
-                Code.TIMEOUT, f"{self.name} stopped sending before the stream finished", provider=self.name
-            ) from None
-        except httpx2.TransportError:
-            raise UpstreamError(
-                Code.CONNECTION, f"{self.name} dropped the connection mid-stream", provider=self.name
-            ) from None
-        finally:
-            await response.aclose()
 
     def _classify(self, error: anthropic.APIError, call: UpstreamCall) -> UpstreamError:
         if isinstance(error, anthropic.APITimeoutError):

@@ -37,6 +37,7 @@ from adapters.gemini.response import from_gemini_response
 from adapters.gemini.stream import GeminiStreamDecoder, find_bare_error
 from adapters.gemini.wire import WireResponse, decode_response, decode_response_list
 from adapters.sse import SSEDecoder
+from adapters.transport import reading_stream
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
@@ -173,7 +174,7 @@ class GeminiAdapter:
         warnings: list[str] = []
         response = await self._send(call, self._body(call, warnings), stream=True)
         decoder = GeminiStreamDecoder(self.name, call.model, (call.api_key,))
-        try:
+        async with reading_stream(response, self.name):
             if "json" not in response.headers.get("content-type", ""):
                 events = SSEDecoder()
                 tail: deque[bytes] = deque(maxlen=4)
@@ -194,16 +195,6 @@ class GeminiAdapter:
                         yield event
             for event in decoder.close():
                 yield event
-        except httpx2.TimeoutException:
-            raise UpstreamError(
-                Code.TIMEOUT, f"{self.name} stopped sending before the stream finished", provider=self.name
-            ) from None
-        except httpx2.TransportError:
-            raise UpstreamError(
-                Code.CONNECTION, f"{self.name} dropped the connection mid-stream", provider=self.name
-            ) from None
-        finally:
-            await response.aclose()
 
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
         body = _encode(to_gemini_embeddings_body(call.request, call.model))

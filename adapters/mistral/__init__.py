@@ -42,6 +42,7 @@ from adapters.mistral.request import MISTRAL, PROVIDER, to_mistral_body
 from adapters.openai.embeddings import from_openai_embeddings
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
 from adapters.sse import SSEDecoder
+from adapters.transport import reading_stream
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
@@ -198,7 +199,7 @@ class MistralAdapter:
         warnings += _deprecation(response, call.model)
         decoder = OpenAIStreamDecoder(PROVIDER, MISTRAL)
         events = SSEDecoder()
-        try:
+        async with reading_stream(response, PROVIDER):
             async for chunk in response.aiter_bytes():
                 for sse in events.feed(chunk):
                     for event in decoder.feed(sse.data):
@@ -212,16 +213,6 @@ class MistralAdapter:
                     yield event
             for event in decoder.close():
                 yield event
-        except httpx2.TimeoutException:
-            raise UpstreamError(
-                Code.TIMEOUT, f"{PROVIDER} stopped sending before the stream finished", provider=PROVIDER
-            ) from None
-        except httpx2.TransportError:
-            raise UpstreamError(
-                Code.CONNECTION, f"{PROVIDER} dropped the connection mid-stream", provider=PROVIDER
-            ) from None
-        finally:
-            await response.aclose()
 
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
         body = _encode(to_mistral_embeddings_body(call.request, call.model))

@@ -20,6 +20,7 @@ from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect, to_openai_body
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
 from adapters.sse import SSEDecoder
+from adapters.transport import reading_stream
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
@@ -103,7 +104,7 @@ class OpenAIAdapter:
             raise self._classify(error, call) from None
         decoder = OpenAIStreamDecoder(self.name)
         events = SSEDecoder()
-        try:
+        async with reading_stream(response, self.name):
             async for chunk in response.aiter_bytes():
                 for sse in events.feed(chunk):
                     for event in decoder.feed(sse.data):
@@ -117,16 +118,6 @@ class OpenAIAdapter:
                     yield event
             for event in decoder.close():
                 yield event
-        except httpx2.TimeoutException:
-            raise UpstreamError(
-                Code.TIMEOUT, f"{self.name} stopped sending before the stream finished", provider=self.name
-            ) from None
-        except httpx2.TransportError:
-            raise UpstreamError(
-                Code.CONNECTION, f"{self.name} dropped the connection mid-stream", provider=self.name
-            ) from None
-        finally:
-            await response.aclose()
 
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
         body = _encode(to_openai_embeddings_body(call.request, call.model))
