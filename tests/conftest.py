@@ -63,7 +63,11 @@ def start_gateway(
     _, key = gateway.keys.create("tests")
     # the production protocol (httptools + request-receipt deadline), as `unigate serve` runs it
     ReceiptDeadlineProtocol.deadline = settings.config.server.receipt_timeout
-    server = ServerThread(create_app(settings, gateway), http=ReceiptDeadlineProtocol).start()
+    server = ServerThread(
+        create_app(settings, gateway),
+        http=ReceiptDeadlineProtocol,
+        limit_concurrency=settings.config.server.max_connections,
+    ).start()
     return server, RunningGateway(server.url, key, settings, gateway)
 
 

@@ -233,7 +233,14 @@ async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
 class ServerThread:
     """Serve an ASGI app with uvicorn on 127.0.0.1:<free port> in a background thread."""
 
-    def __init__(self, app: Any, *, lifespan: Literal["auto", "on", "off"] = "on", http: Any = "h11") -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        lifespan: Literal["auto", "on", "off"] = "on",
+        http: Any = "h11",
+        limit_concurrency: int | None = None,
+    ) -> None:
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
         # listening socket says TCP; without it every second write waits ~40 ms for an ACK.
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -248,6 +255,7 @@ class ServerThread:
             access_log=False,
             loop="asyncio",
             http=http,
+            limit_concurrency=limit_concurrency,
             timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(config)

@@ -67,6 +67,7 @@ def config(
     ping_interval: float = 15.0,
     shutdown_grace: float = 1.0,
     receipt_timeout: float = 15.0,
+    max_connections: int | None = None,
     extra: str = CHAT_ROUTE,
 ) -> str:
     """A config.toml with knobs small enough for a fast suite."""
@@ -74,6 +75,7 @@ def config(
 [server]
 ping_interval = {ping_interval}
 receipt_timeout = {receipt_timeout}
+{f"max_connections = {max_connections}" if max_connections else ""}
 
 [dispatch]
 shutdown_grace = {shutdown_grace}

@@ -26,6 +26,7 @@ from tests.reliability.harness import (
     ledger,
     openai_frames,
     openai_stream,
+    post,
     stream,
     wait_for,
 )
@@ -232,3 +233,25 @@ def test_c4_a_request_never_finished_is_closed_by_a_receipt_deadline(make_gatewa
         except TimeoutError:
             ended = None
     assert ended == b""  # the server closed the connection
+
+
+@pytest.mark.timeout(30)
+def test_c5_connections_beyond_the_limit_get_503_and_running_streams_go_on(
+    make_gateway: GatewayFactory, openai_fake: FakeVendor
+) -> None:
+    gateway = make_gateway(config(max_connections=3, idle=5.0, total=20.0))
+    openai_fake.enqueue(openai_stream(words=10, event_delay=0.1))
+    results: list[Any] = []
+    running = threading.Thread(target=lambda: results.append(stream(gateway)))
+    running.start()
+    assert wait_for(lambda: len(openai_fake.received) == 1)
+    port = int(gateway.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)):
+        time.sleep(0.1)  # one stream + one idle connection + this request = the limit
+        with client(gateway) as http:
+            refused = http.post(CHAT, json=BODY)
+    assert refused.status_code == 503
+    running.join(20)
+    kinds = [kind for kind, _ in results[0].events]
+    assert kinds[-2:] == ["billing", "done"]
+    assert post(gateway).status_code == 200
