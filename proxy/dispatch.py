@@ -13,12 +13,10 @@ so a failure until then can still retry or fall back; after it, see proxy/relay.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import msgspec
 from msgspec import UNSET
@@ -26,11 +24,12 @@ from msgspec import UNSET
 from adapters.base import Adapter, Timeouts, UpstreamCall
 from adapters.workers import TaskAdapter
 from proxy.breakers import BreakerBoard
+from proxy.calls import Attempts, CallContext, Completed, Lease, PoolProvider
 from proxy.credentials import provider_key
 from proxy.ledger import Ledger, UsageRow
 from proxy.media import MediaFetcher, inline_media
 from proxy.metering import Meter
-from proxy.relay import Outcome, Relay
+from proxy.relay import Closing, Outcome, Relay, close_quietly
 from proxy.retry import RetryPolicy
 from proxy.routing import Resolution, ResolvedTarget
 from schemas.chat import ChatRequest, ChatResponse, Usage
@@ -41,50 +40,6 @@ from schemas.tasks import RunRequest, RunResponse, TaskResult
 
 log = logging.getLogger("unigate.dispatch")
 T = TypeVar("T")
-Disconnected = Callable[[], Awaitable[object]]
-"""Resolves when the client has gone (the surface's ASGI receive, after the body)."""
-
-
-@dataclass(slots=True)
-class CallContext:
-    request_id: str
-    key_id: str | None
-    model_id: str
-    provider_keys: Mapping[str, str]
-    """`Provider-Key` under "" and each `Provider-Key-<Vendor>` under the vendor's name."""
-    started_at: float
-    disconnected: Disconnected | None = None
-
-
-@dataclass(slots=True)
-class Completed:
-    response: ChatResponse
-    billing: Billing
-    provider: str
-
-
-@dataclass(slots=True)
-class Lease:
-    """What one attempt runs on: a vendor endpoint, or one member of a worker pool."""
-
-    adapter: Adapter
-    provider: str
-    endpoint: str
-    base_url: str | None = None
-    meter: str | None = None
-    release: Callable[[bool], None] = field(default=lambda ok: None)
-
-
-class PoolProvider(Protocol):
-    async def acquire(self, pool: str, exclude: frozenset[str]) -> Lease:
-        """A healthy member with capacity, not in `exclude`; raises GatewayError if none."""
-        ...
-
-
-@dataclass(slots=True)
-class Attempts:
-    count: int = 0
-    lease: Lease | None = None
 
 
 class Dispatcher:
@@ -438,7 +393,7 @@ class Dispatcher:
                         if opening.warnings and not isinstance(first, Start):
                             warnings_seen.extend(opening.warnings)
             except TimeoutError:
-                await _aclose(upstream)
+                await close_quietly(upstream)
                 raise UpstreamError(
                     Code.TIMEOUT,
                     f"{lease.provider} sent nothing within {first_byte:g} s",
@@ -449,7 +404,7 @@ class Dispatcher:
                     Code.CONNECTION, f"{lease.provider} sent an empty stream", provider=lease.provider
                 ) from None
             except BaseException:
-                await _aclose(upstream)
+                await close_quietly(upstream)
                 raise
             return upstream, first, call.model
 
@@ -501,7 +456,7 @@ class Dispatcher:
             )
 
         relay = Relay(
-            _Closing(chain(), upstream),
+            Closing(chain(), upstream),
             start=start,
             idle=timeouts.idle,
             ping_interval=self._config.server.ping_interval,
@@ -515,28 +470,3 @@ class Dispatcher:
     def shutdown_streams(self) -> None:
         for relay in list(self.relays):
             relay.shutdown()
-
-
-class _Closing:
-    """An async iterator over `chain` whose `aclose` also closes the upstream adapter stream."""
-
-    def __init__(self, chain: AsyncIterator[StreamEvent], upstream: AsyncIterator[StreamEvent]) -> None:
-        self._chain = chain
-        self._upstream = upstream
-
-    def __aiter__(self) -> _Closing:
-        return self
-
-    async def __anext__(self) -> StreamEvent:
-        return await anext(self._chain)
-
-    async def aclose(self) -> None:
-        await _aclose(self._chain)
-        await _aclose(self._upstream)
-
-
-async def _aclose(iterator: AsyncIterator[StreamEvent]) -> None:
-    closer = getattr(iterator, "aclose", None)
-    if closer is not None:
-        with contextlib.suppress(Exception):
-            await closer()

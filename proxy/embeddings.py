@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from adapters.base import EmbeddingAdapter, EmbeddingCall, Timeouts
+from proxy.calls import CallContext
 from proxy.credentials import provider_key
-from proxy.dispatch import CallContext
 from proxy.ledger import UsageRow
 from proxy.routing import Resolution, ResolvedTarget
 from schemas.chat import Usage

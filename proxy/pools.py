@@ -27,7 +27,7 @@ import httpx
 from adapters.base import EmbeddingCall, Timeouts
 from adapters.bytez_worker import BytezWorkerAdapter
 from adapters.openai_compat import OpenAICompatAdapter
-from proxy.dispatch import CallContext, Lease
+from proxy.calls import CallContext, Lease
 from proxy.metering import pool_meter
 from proxy.routing import ResolvedTarget
 from schemas.config import Config, Pool

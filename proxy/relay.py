@@ -145,7 +145,7 @@ class Relay:
             self._channel.close(UpstreamError(Code.SERVER_ERROR, "the upstream stream failed", provider=""))
             return
         finally:
-            await _close(self._upstream)
+            await close_quietly(self._upstream)
         self._channel.close(_END)
 
     async def events(self) -> AsyncIterator[StreamEvent]:
@@ -247,7 +247,8 @@ def _so_far(usage: Usage, streamed: int) -> Usage:
     return Usage(input_tokens=usage.input_tokens, output_tokens=-(-streamed // 4))
 
 
-async def _close(iterator: AsyncIterator[StreamEvent]) -> None:
+async def close_quietly(iterator: AsyncIterator[StreamEvent]) -> None:
+    """Close an upstream stream; a broken one must not mask how the stream ended."""
     closer = getattr(iterator, "aclose", None)
     if closer is None:
         return
@@ -255,3 +256,21 @@ async def _close(iterator: AsyncIterator[StreamEvent]) -> None:
         await closer()
     except Exception:
         log.debug("closing the upstream stream failed")
+
+
+class Closing:
+    """An async iterator over `chain` whose `aclose` also closes the upstream adapter stream."""
+
+    def __init__(self, chain: AsyncIterator[StreamEvent], upstream: AsyncIterator[StreamEvent]) -> None:
+        self._chain = chain
+        self._upstream = upstream
+
+    def __aiter__(self) -> Closing:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        return await anext(self._chain)
+
+    async def aclose(self) -> None:
+        await close_quietly(self._chain)
+        await close_quietly(self._upstream)

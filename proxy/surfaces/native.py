@@ -14,8 +14,8 @@ from litestar.response import Stream
 from litestar.types import Receive
 
 from proxy.auth import authenticate
+from proxy.calls import CallContext
 from proxy.catalogue import catalogue_models, catalogue_tasks
-from proxy.dispatch import CallContext
 from proxy.gateway import Gateway
 from proxy.metering import billing_headers
 from proxy.normalize import chat_request

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import pytest
 
-from proxy.dispatch import CallContext
+from proxy.calls import CallContext
 from proxy.routing import ResolvedTarget
 from schemas.chat import Usage
 from schemas.embeddings import EmbeddingRequest, EmbeddingResponse

@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request
 
 from proxy.auth import authenticate
-from proxy.dispatch import CallContext
+from proxy.calls import CallContext
 from proxy.gateway import Gateway
 from proxy.keys import KeyRecord
 from proxy.routing import Resolution

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 import msgspec
 from msgspec import UNSET
 
-from proxy.dispatch import Completed
+from proxy.calls import Completed
 from proxy.embeddings import Embedded
 from proxy.surfaces.openai.errors import openai_error
 from schemas.chat import FinishReason, Usage
