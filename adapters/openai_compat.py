@@ -30,8 +30,7 @@ from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect
 from adapters.openai.response import from_openai_usage, map_openai_finish_reason
 from adapters.openai.wire import WireError, WireUsage
-from adapters.sse import SSEDecoder
-from adapters.transport import reading_stream
+from adapters.transport import decode_sse
 from adapters.workers import closing, collect_chat, collect_text
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingRequest
@@ -225,16 +224,5 @@ class OpenAICompatAdapter(OpenAIAdapter):
         except openai.APIError as error:
             raise self._classify(error, call) from None
         decoder = CompletionsStreamDecoder(self.name)
-        frames = SSEDecoder()
-        async with reading_stream(response, self.name):
-            async for chunk in response.aiter_bytes():
-                for frame in frames.feed(chunk):
-                    for event in decoder.feed(frame.data):
-                        yield event
-                if decoder.done:
-                    return
-            for frame in frames.flush():
-                for event in decoder.feed(frame.data):
-                    yield event
-            for event in decoder.close():
-                yield event
+        async for event in decode_sse(response, decoder, self.name):
+            yield event

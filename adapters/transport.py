@@ -6,10 +6,23 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import httpx2
 
+from adapters.sse import SSEDecoder
 from schemas.errors import Code, UpstreamError
+from schemas.events import Start, StreamEvent
+
+
+class DataDecoder(Protocol):
+    """A vendor stream decoder fed the `data:` field of each SSE event."""
+
+    done: bool
+
+    def feed(self, data: str) -> list[StreamEvent]: ...
+
+    def close(self) -> list[StreamEvent]: ...
 
 
 @contextlib.asynccontextmanager
@@ -26,3 +39,24 @@ async def reading_stream(response: httpx2.Response, provider: str) -> AsyncItera
         ) from None
     finally:
         await response.aclose()
+
+
+async def decode_sse(
+    response: httpx2.Response, decoder: DataDecoder, provider: str, warnings: list[str] | None = None
+) -> AsyncIterator[StreamEvent]:
+    """The events of an SSE response through `decoder`; `warnings` ride on the `Start` event."""
+    frames = SSEDecoder()
+    async with reading_stream(response, provider):
+        async for chunk in response.aiter_bytes():
+            for frame in frames.feed(chunk):
+                for event in decoder.feed(frame.data):
+                    if warnings and isinstance(event, Start):
+                        event.warnings = warnings
+                    yield event
+            if decoder.done:
+                return
+        for frame in frames.flush():
+            for event in decoder.feed(frame.data):
+                yield event
+        for event in decoder.close():
+            yield event

@@ -41,12 +41,11 @@ from adapters.mistral.errors import classify_mistral_error
 from adapters.mistral.request import MISTRAL, PROVIDER, to_mistral_body
 from adapters.openai.embeddings import from_openai_embeddings
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
-from adapters.sse import SSEDecoder
-from adapters.transport import reading_stream
+from adapters.transport import decode_sse
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
-from schemas.events import Start, StreamEvent
+from schemas.events import StreamEvent
 
 __all__ = ["DEFAULT_BASE_URL", "MistralAdapter"]
 
@@ -198,21 +197,8 @@ class MistralAdapter:
         response = await self._send(call, body, stream=True)
         warnings += _deprecation(response, call.model)
         decoder = OpenAIStreamDecoder(PROVIDER, MISTRAL)
-        events = SSEDecoder()
-        async with reading_stream(response, PROVIDER):
-            async for chunk in response.aiter_bytes():
-                for sse in events.feed(chunk):
-                    for event in decoder.feed(sse.data):
-                        if warnings and isinstance(event, Start):
-                            event.warnings = warnings
-                        yield event
-                if decoder.done:
-                    return
-            for sse in events.flush():
-                for event in decoder.feed(sse.data):
-                    yield event
-            for event in decoder.close():
-                yield event
+        async for event in decode_sse(response, decoder, PROVIDER, warnings):
+            yield event
 
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
         body = _encode(to_mistral_embeddings_body(call.request, call.model))

@@ -19,12 +19,11 @@ from adapters.openai.embeddings import from_openai_embeddings, to_openai_embeddi
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect, to_openai_body
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
-from adapters.sse import SSEDecoder
-from adapters.transport import reading_stream
+from adapters.transport import decode_sse
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
-from schemas.events import Start, StreamEvent
+from schemas.events import StreamEvent
 
 __all__ = ["OpenAIAdapter"]
 
@@ -103,21 +102,8 @@ class OpenAIAdapter:
         except openai.APIError as error:
             raise self._classify(error, call) from None
         decoder = OpenAIStreamDecoder(self.name)
-        events = SSEDecoder()
-        async with reading_stream(response, self.name):
-            async for chunk in response.aiter_bytes():
-                for sse in events.feed(chunk):
-                    for event in decoder.feed(sse.data):
-                        if warnings and isinstance(event, Start):
-                            event.warnings = warnings
-                        yield event
-                if decoder.done:
-                    return
-            for sse in events.flush():
-                for event in decoder.feed(sse.data):
-                    yield event
-            for event in decoder.close():
-                yield event
+        async for event in decode_sse(response, decoder, self.name, warnings):
+            yield event
 
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
         body = _encode(to_openai_embeddings_body(call.request, call.model))
