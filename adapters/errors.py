@@ -7,6 +7,8 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
+from schemas.errors import Code, UpstreamError
+
 _KEYLIKE = re.compile(r"\b(?:sk-|sk_|rk-|ug-|AIza)[-_A-Za-z0-9*.]{8,}")
 _MAX_MESSAGE = 500
 
@@ -42,3 +44,10 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def stream_cut(provider: str) -> UpstreamError:
+    """A vendor stream that ended without its finish: it was cut, never a clean end."""
+    return UpstreamError(
+        Code.CONNECTION, f"{provider} ended the stream before it finished", provider=provider
+    )

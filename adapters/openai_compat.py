@@ -25,6 +25,7 @@ import openai
 from msgspec import UNSET, Struct
 
 from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
+from adapters.errors import stream_cut
 from adapters.openai import OpenAIAdapter
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect
@@ -133,11 +134,7 @@ class CompletionsStreamDecoder:
             return []
         self.done = True
         if self._finish is None:
-            raise UpstreamError(
-                Code.CONNECTION,
-                f"{self._provider} ended the stream before it finished",
-                provider=self._provider,
-            )
+            raise stream_cut(self._provider)
         usage = from_openai_usage(self._usage)
         return [
             UsageEvent(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),

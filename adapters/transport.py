@@ -41,6 +41,21 @@ async def reading_stream(response: httpx2.Response, provider: str) -> AsyncItera
         await response.aclose()
 
 
+async def read_reply(response: httpx2.Response, provider: str) -> bytes:
+    """A non-streamed reply's whole body; transport failures while reading it become typed
+    upstream errors, and the response is closed."""
+    try:
+        return await response.aread()
+    except httpx2.TimeoutException:
+        raise UpstreamError(Code.TIMEOUT, f"{provider} did not answer in time", provider=provider) from None
+    except httpx2.TransportError:
+        raise UpstreamError(
+            Code.CONNECTION, f"{provider} dropped the connection mid-reply", provider=provider
+        ) from None
+    finally:
+        await response.aclose()
+
+
 async def decode_sse(
     response: httpx2.Response, decoder: DataDecoder, provider: str, warnings: list[str] | None = None
 ) -> AsyncIterator[StreamEvent]:

@@ -14,8 +14,8 @@ from typing import Protocol, runtime_checkable
 import msgspec
 
 from adapters.base import UpstreamCall
+from adapters.errors import stream_cut
 from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
-from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
     ReasoningDelta,
@@ -81,9 +81,7 @@ async def collect_chat(events: AsyncIterator[StreamEvent], provider: str) -> Cha
         elif isinstance(event, Finish):
             finish = event
     if finish is None:
-        raise UpstreamError(
-            Code.CONNECTION, f"{provider} ended the stream before it finished", provider=provider
-        )
+        raise stream_cut(provider)
     reason: FinishReason = finish.reason
     response = ChatResponse(
         id=identity.id,

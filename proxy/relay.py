@@ -30,6 +30,7 @@ from schemas.events import (
     TextDelta,
     ToolCallDelta,
     UsageEvent,
+    usage_of,
 )
 
 log = logging.getLogger("unigate.relay")
@@ -224,12 +225,7 @@ class Relay:
 def _account(item: object, usage: Usage, finished: bool) -> tuple[Usage, bool]:
     """Usage and finish as the relayed events report them."""
     if isinstance(item, UsageEvent):
-        usage = Usage(
-            input_tokens=item.input_tokens,
-            output_tokens=item.output_tokens,
-            cached_input_tokens=item.cached_input_tokens,
-            reasoning_tokens=item.reasoning_tokens,
-        )
+        usage = usage_of(item)
     return usage, finished or isinstance(item, Finish)
 
 

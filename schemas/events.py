@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from msgspec import UNSET, Struct, UnsetType
 
-from schemas.chat import FinishReason
+from schemas.chat import FinishReason, Usage
 
 
 class Start(Struct, tag="start", tag_field="type", omit_defaults=True):
@@ -43,6 +43,17 @@ class UsageEvent(Struct, tag="usage", tag_field="type", omit_defaults=True):
     output_tokens: int = 0
     cached_input_tokens: int | UnsetType = UNSET
     reasoning_tokens: int | UnsetType = UNSET
+
+
+def usage_event(usage: Usage) -> UsageEvent:
+    """The stream event carrying a call's usage: the same four counts."""
+    return UsageEvent(
+        usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens
+    )
+
+
+def usage_of(event: UsageEvent) -> Usage:
+    return Usage(event.input_tokens, event.output_tokens, event.cached_input_tokens, event.reasoning_tokens)
 
 
 class Finish(Struct, tag="finish", tag_field="type"):

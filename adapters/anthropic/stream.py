@@ -14,6 +14,7 @@ import msgspec
 from adapters.anthropic.errors import classify_anthropic_error
 from adapters.anthropic.response import from_anthropic_usage, map_anthropic_stop_reason, tool_arguments
 from adapters.anthropic.wire import WireBlock, WireDelta, WireUsage, decode_event
+from adapters.errors import stream_cut
 from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
@@ -23,7 +24,7 @@ from schemas.events import (
     TextDelta,
     ToolCallDelta,
     ToolCallStart,
-    UsageEvent,
+    usage_event,
 )
 
 _KNOWN = frozenset(
@@ -160,17 +161,8 @@ class AnthropicStreamDecoder:
             return []
         self.done = True
         if self._stop_reason is None:
-            raise UpstreamError(
-                Code.CONNECTION,
-                f"{self._provider} ended the stream before it finished",
-                provider=self._provider,
-            )
+            raise stream_cut(self._provider)
         usage = from_anthropic_usage(self._usage)
-        event = UsageEvent(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_input_tokens=usage.cached_input_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-        )
+        event = usage_event(usage)
         reason = self._stop_reason
         return [event, Finish(reason=map_anthropic_stop_reason(reason), raw_reason=reason)]

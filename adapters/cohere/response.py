@@ -9,7 +9,6 @@ as OpenAI gives them, and request.py sends it back as `tool_plan`.
 from __future__ import annotations
 
 import msgspec
-from msgspec import UNSET
 
 from adapters.cohere.errors import PROVIDER
 from adapters.cohere.wire import (
@@ -21,7 +20,7 @@ from adapters.cohere.wire import (
     decode_event,
     decode_response,
 )
-from adapters.errors import scrub
+from adapters.errors import scrub, stream_cut
 from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
 from schemas.errors import Code, UpstreamError
 from schemas.events import (
@@ -32,7 +31,7 @@ from schemas.events import (
     TextDelta,
     ToolCallDelta,
     ToolCallStart,
-    UsageEvent,
+    usage_event,
 )
 
 _FINISH: dict[str, FinishReason] = {
@@ -200,10 +199,7 @@ class CohereStreamDecoder:
             raise self._error(delta.error, code)
         self.done = True
         usage = from_cohere_usage(delta.usage if delta is not None else None)
-        usage_event = UsageEvent(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
-        if usage.cached_input_tokens is not UNSET:
-            usage_event.cached_input_tokens = usage.cached_input_tokens
-        return [usage_event, Finish(reason=map_cohere_finish_reason(reason), raw_reason=reason)]
+        return [usage_event(usage), Finish(reason=map_cohere_finish_reason(reason), raw_reason=reason)]
 
     def _error(self, message: str, code: Code) -> UpstreamError:
         self.done = True
@@ -215,6 +211,4 @@ class CohereStreamDecoder:
         if self.done:
             return []
         self.done = True
-        raise UpstreamError(
-            Code.CONNECTION, f"{PROVIDER} ended the stream before it finished", provider=PROVIDER
-        )
+        raise stream_cut(PROVIDER)

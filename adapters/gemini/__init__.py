@@ -37,7 +37,7 @@ from adapters.gemini.response import from_gemini_response
 from adapters.gemini.stream import GeminiStreamDecoder, find_bare_error
 from adapters.gemini.wire import WireResponse, decode_response, decode_response_list
 from adapters.sse import SSEDecoder
-from adapters.transport import reading_stream
+from adapters.transport import read_reply, reading_stream
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
@@ -154,18 +154,7 @@ class GeminiAdapter:
     async def complete(self, call: UpstreamCall) -> ChatResponse:
         warnings: list[str] = []
         response = await self._send(call, self._body(call, warnings), stream=False)
-        try:
-            raw = await response.aread()
-        except httpx2.TimeoutException:
-            raise UpstreamError(
-                Code.TIMEOUT, f"{self.name} did not answer in time", provider=self.name
-            ) from None
-        except httpx2.TransportError:
-            raise UpstreamError(
-                Code.CONNECTION, f"{self.name} dropped the connection mid-reply", provider=self.name
-            ) from None
-        finally:
-            await response.aclose()
+        raw = await read_reply(response, self.name)
         result = from_gemini_response(raw, self.name, call.model, call.api_key)
         result.warnings = warnings
         return result
@@ -199,18 +188,7 @@ class GeminiAdapter:
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
         body = _encode(to_gemini_embeddings_body(call.request, call.model))
         response = await self._send(call, body, stream=False, method="batchEmbedContents")
-        try:
-            raw = await response.aread()
-        except httpx2.TimeoutException:
-            raise UpstreamError(
-                Code.TIMEOUT, f"{self.name} did not answer in time", provider=self.name
-            ) from None
-        except httpx2.TransportError:
-            raise UpstreamError(
-                Code.CONNECTION, f"{self.name} dropped the connection mid-reply", provider=self.name
-            ) from None
-        finally:
-            await response.aclose()
+        raw = await read_reply(response, self.name)
         return from_gemini_embeddings(raw, len(call.request.texts))
 
     def _classify(self, error: genai_errors.APIError, call: UpstreamCall | EmbeddingCall) -> UpstreamError:

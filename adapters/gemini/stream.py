@@ -16,6 +16,7 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET
 
+from adapters.errors import stream_cut
 from adapters.gemini.response import (
     arguments_of,
     from_gemini_usage,
@@ -41,7 +42,7 @@ from schemas.events import (
     TextDelta,
     ToolCallDelta,
     ToolCallStart,
-    UsageEvent,
+    usage_event,
 )
 
 
@@ -130,18 +131,9 @@ class GeminiStreamDecoder:
             return []
         self.done = True
         if self._finish is None:
-            raise UpstreamError(
-                Code.CONNECTION,
-                f"{self._provider} ended the stream before it finished",
-                provider=self._provider,
-            )
+            raise stream_cut(self._provider)
         usage = from_gemini_usage(self._usage)
-        event = UsageEvent(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_input_tokens=usage.cached_input_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-        )
+        event = usage_event(usage)
         reason = map_gemini_finish_reason(self._finish, self._calls > 0)
         return [event, Finish(reason=reason, raw_reason=self._finish)]
 

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
+from adapters.errors import stream_cut
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect
 from adapters.openai.wire import WireMessage, WireUsage, decode_completion
@@ -20,7 +21,7 @@ from schemas.events import (
     TextDelta,
     ToolCallDelta,
     ToolCallStart,
-    UsageEvent,
+    usage_event,
 )
 
 _FINISH: dict[str, FinishReason] = {
@@ -238,15 +239,9 @@ class OpenAIStreamDecoder:
             return []
         self.done = True
         if self._finish is None:
-            raise UpstreamError(
-                Code.CONNECTION,
-                f"{self._provider} ended the stream before it finished",
-                provider=self._provider,
-            )
+            raise stream_cut(self._provider)
         usage = from_openai_usage(self._usage)
-        event = UsageEvent(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
-        if usage.cached_input_tokens is not UNSET:
-            event.cached_input_tokens = usage.cached_input_tokens
-        if usage.reasoning_tokens is not UNSET:
-            event.reasoning_tokens = usage.reasoning_tokens
-        return [event, Finish(reason=map_openai_finish_reason(self._finish), raw_reason=self._finish)]
+        return [
+            usage_event(usage),
+            Finish(reason=map_openai_finish_reason(self._finish), raw_reason=self._finish),
+        ]
