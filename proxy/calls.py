@@ -1,16 +1,24 @@
 """What one call through dispatch carries and hands back: the context a surface builds, the
-lease an attempt runs on, and the completed answer."""
+lease an attempt runs on, the completed answer; and what follows from the context alone:
+watching the client for a disconnect, and the call's ledger row."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from msgspec import UNSET
 
 from adapters.base import Adapter
-from schemas.chat import ChatResponse
+from proxy.ledger import UsageRow
+from schemas.chat import ChatResponse, Usage
+from schemas.errors import ClientDisconnected
 from schemas.events import Billing
 
+T = TypeVar("T")
 Disconnected = Callable[[], Awaitable[object]]
 """Resolves when the client has gone (the surface's ASGI receive, after the body)."""
 
@@ -55,3 +63,62 @@ class PoolProvider(Protocol):
 class Attempts:
     count: int = 0
     lease: Lease | None = None
+
+
+async def guarded(context: CallContext, work: Awaitable[T]) -> T:
+    """Run `work` in this task, cancelling it the moment the client disconnects.
+
+    One watcher task per request; the work itself is not wrapped in a task."""
+    if context.disconnected is None:
+        return await work
+    current = asyncio.current_task()
+    assert current is not None
+    state = {"finished": False, "gone": False}
+
+    def on_gone(watcher: asyncio.Future[object]) -> None:
+        if not watcher.cancelled() and not state["finished"]:
+            state["gone"] = True
+            current.cancel()
+
+    watcher = asyncio.ensure_future(context.disconnected())
+    watcher.add_done_callback(on_gone)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if state["gone"]:
+            current.uncancel()
+            raise ClientDisconnected from None
+        raise
+    finally:
+        state["finished"] = True
+        watcher.cancel()
+
+
+def usage_row(
+    context: CallContext,
+    provider: str | None,
+    status: str,
+    attempts: int,
+    usage: Usage,
+    inference_time: float,
+    billing: Billing | None,
+    error_code: str | None = None,
+) -> UsageRow:
+    return UsageRow(
+        request_id=context.request_id,
+        key_id=context.key_id,
+        model=context.model_id,
+        provider=provider,
+        status=status,
+        attempts=attempts,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cached_input_tokens=usage.cached_input_tokens if usage.cached_input_tokens is not UNSET else 0,
+        reasoning_tokens=usage.reasoning_tokens if usage.reasoning_tokens is not UNSET else 0,
+        inference_time=inference_time,
+        meter=billing.meter if billing else None,
+        cost=billing.cost if billing else None,
+        error_code=error_code,
+        started_at=context.started_at,
+        finished_at=time.time(),
+    )

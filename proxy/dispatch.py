@@ -19,14 +19,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import msgspec
-from msgspec import UNSET
 
 from adapters.base import Adapter, Timeouts, UpstreamCall
 from adapters.workers import TaskAdapter
 from proxy.breakers import BreakerBoard
-from proxy.calls import Attempts, CallContext, Completed, Lease, PoolProvider
+from proxy.calls import Attempts, CallContext, Completed, Lease, PoolProvider, guarded, usage_row
 from proxy.credentials import provider_key
-from proxy.ledger import Ledger, UsageRow
+from proxy.ledger import Ledger
 from proxy.media import MediaFetcher, inline_media
 from proxy.metering import Meter
 from proxy.relay import Closing, Outcome, Relay, close_quietly
@@ -34,12 +33,13 @@ from proxy.retry import RetryPolicy
 from proxy.routing import Resolution, ResolvedTarget
 from schemas.chat import ChatRequest, ChatResponse, Usage
 from schemas.config import Config, Route, TimeoutConfig
-from schemas.errors import ClientDisconnected, Code, GatewayError, UpstreamError
+from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.events import Billing, Start, StreamEvent
 from schemas.tasks import RunRequest, RunResponse, TaskResult
 
 log = logging.getLogger("unigate.dispatch")
 T = TypeVar("T")
+R = TypeVar("R", ChatResponse, RunResponse)
 
 
 class Dispatcher:
@@ -204,69 +204,11 @@ class Dispatcher:
         assert last is not None
         raise last
 
-    async def _guarded(self, context: CallContext, work: Awaitable[T]) -> T:
-        """Run `work` in this task, cancelling it the moment the client disconnects.
-
-        One watcher task per request; the work itself is not wrapped in a task."""
-        if context.disconnected is None:
-            return await work
-        current = asyncio.current_task()
-        assert current is not None
-        state = {"finished": False, "gone": False}
-
-        def on_gone(watcher: asyncio.Future[object]) -> None:
-            if not watcher.cancelled() and not state["finished"]:
-                state["gone"] = True
-                current.cancel()
-
-        watcher = asyncio.ensure_future(context.disconnected())
-        watcher.add_done_callback(on_gone)
-        try:
-            return await work
-        except asyncio.CancelledError:
-            if state["gone"]:
-                current.uncancel()
-                raise ClientDisconnected from None
-            raise
-        finally:
-            state["finished"] = True
-            watcher.cancel()
-
     # -- ledger ----------------------------------------------------------------------------
-
-    def _row(
-        self,
-        context: CallContext,
-        provider: str | None,
-        status: str,
-        attempts: int,
-        usage: Usage,
-        inference_time: float,
-        billing: Billing | None,
-        error_code: str | None = None,
-    ) -> UsageRow:
-        return UsageRow(
-            request_id=context.request_id,
-            key_id=context.key_id,
-            model=context.model_id,
-            provider=provider,
-            status=status,
-            attempts=attempts,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_input_tokens=usage.cached_input_tokens if usage.cached_input_tokens is not UNSET else 0,
-            reasoning_tokens=usage.reasoning_tokens if usage.reasoning_tokens is not UNSET else 0,
-            inference_time=inference_time,
-            meter=billing.meter if billing else None,
-            cost=billing.cost if billing else None,
-            error_code=error_code,
-            started_at=context.started_at,
-            finished_at=time.time(),
-        )
 
     async def _begin(self, context: CallContext, resolution: Resolution) -> None:
         first = resolution.targets[0]
-        row = self._row(context, first.name, "started", 0, Usage(), 0.0, None)
+        row = usage_row(context, first.name, "started", 0, Usage(), 0.0, None)
         row.finished_at = None
         await self._ledger.begin(row)
 
@@ -283,22 +225,29 @@ class Dispatcher:
         else:
             status, code = "client_disconnected", None
         self._ledger.record(
-            self._row(context, provider, status, attempts.count, Usage(), elapsed, None, code)
+            usage_row(context, provider, status, attempts.count, Usage(), elapsed, None, code)
         )
 
     # -- public ----------------------------------------------------------------------------
 
-    async def complete(self, request: ChatRequest, resolution: Resolution, context: CallContext) -> Completed:
+    async def _unary(
+        self,
+        request: ChatRequest,
+        resolution: Resolution,
+        context: CallContext,
+        invoke: Callable[[Lease, UpstreamCall], Awaitable[R]],
+    ) -> tuple[R, Billing, str]:
+        """One non-streamed call: the attempts, cancellation, billing and its ledger row."""
         await self._begin(context, resolution)
         attempts = Attempts()
         clock = time.perf_counter()
         upstream_model: dict[str, str] = {}
 
-        async def run(lease: Lease, call: UpstreamCall, _: float) -> ChatResponse:
+        async def run(lease: Lease, call: UpstreamCall, _: float) -> R:
             upstream_model["model"] = call.model
             try:
                 async with asyncio.timeout(call.timeouts.total):
-                    return await lease.adapter.complete(call)
+                    return await invoke(lease, call)
             except TimeoutError:
                 raise UpstreamError(
                     Code.TIMEOUT, f"{lease.provider} did not answer in time", provider=lease.provider
@@ -306,9 +255,7 @@ class Dispatcher:
 
         self.retry.in_flight += 1
         try:
-            response = await self._guarded(
-                context, self._attempt_all(request, resolution, context, attempts, run)
-            )
+            response = await guarded(context, self._attempt_all(request, resolution, context, attempts, run))
         except BaseException as error:
             self._failed(context, attempts, error, time.perf_counter() - clock)
             raise
@@ -320,52 +267,32 @@ class Dispatcher:
         lease.release(True)
         billing = self._bill(context, lease, upstream_model["model"], response.usage, elapsed)
         self._ledger.record(
-            self._row(context, lease.provider, "completed", attempts.count, response.usage, elapsed, billing)
+            usage_row(context, lease.provider, "completed", attempts.count, response.usage, elapsed, billing)
         )
-        return Completed(response, billing, lease.provider)
+        return response, billing, lease.provider
+
+    async def complete(self, request: ChatRequest, resolution: Resolution, context: CallContext) -> Completed:
+        async def invoke(lease: Lease, call: UpstreamCall) -> ChatResponse:
+            return await lease.adapter.complete(call)
+
+        return Completed(*await self._unary(request, resolution, context, invoke))
 
     async def run_task(self, request: RunRequest, resolution: Resolution, context: CallContext) -> TaskResult:
         """A non-chat task (text-generation, embeddings, classification, ...) on a worker pool,
         with the attempts, member failover, cancellation, billing and ledger row of `complete`.
         A streamed task goes through `stream`: a RunRequest is a ChatRequest worker adapters know."""
-        await self._begin(context, resolution)
-        attempts = Attempts()
-        clock = time.perf_counter()
 
-        async def run(lease: Lease, call: UpstreamCall, _: float) -> RunResponse:
+        async def invoke(lease: Lease, call: UpstreamCall) -> RunResponse:
             if not isinstance(lease.adapter, TaskAdapter):
                 raise GatewayError(
                     Code.UNSUPPORTED,
                     f"{lease.provider} cannot run the {request.task} task",
                     provider=lease.provider,
                 )
-            try:
-                async with asyncio.timeout(call.timeouts.total):
-                    return await lease.adapter.run(call)
-            except TimeoutError:
-                raise UpstreamError(
-                    Code.TIMEOUT, f"{lease.provider} did not answer in time", provider=lease.provider
-                ) from None
+            return await lease.adapter.run(call)
 
-        self.retry.in_flight += 1
-        try:
-            response = await self._guarded(
-                context, self._attempt_all(request, resolution, context, attempts, run)
-            )
-        except BaseException as error:
-            self._failed(context, attempts, error, time.perf_counter() - clock)
-            raise
-        finally:
-            self.retry.in_flight -= 1
-        elapsed = time.perf_counter() - clock
-        assert attempts.lease is not None
-        lease = attempts.lease
-        lease.release(True)
-        billing = self._bill(context, lease, request.model, response.usage, elapsed)
-        self._ledger.record(
-            self._row(context, lease.provider, "completed", attempts.count, response.usage, elapsed, billing)
-        )
-        return TaskResult(response, billing, lease.provider)
+        response, billing, provider = await self._unary(request, resolution, context, invoke)
+        return TaskResult(response, billing, provider)
 
     async def stream(  # noqa: PLR0915
         self, request: ChatRequest, resolution: Resolution, context: CallContext
@@ -410,7 +337,7 @@ class Dispatcher:
 
         self.retry.in_flight += 1
         try:
-            upstream, first, model = await self._guarded(
+            upstream, first, model = await guarded(
                 context, self._attempt_all(request, resolution, context, attempts, run)
             )
         except BaseException as error:
@@ -443,7 +370,7 @@ class Dispatcher:
             usage = outcome.usage or Usage()
             error_code = outcome.error.code if outcome.error is not None else None
             self._ledger.record(
-                self._row(
+                usage_row(
                     context,
                     lease.provider,
                     outcome.status,
