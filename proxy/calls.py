@@ -15,7 +15,7 @@ from msgspec import UNSET
 from adapters.base import Adapter
 from proxy.ledger import UsageRow
 from schemas.chat import ChatResponse, Usage
-from schemas.errors import ClientDisconnected
+from schemas.errors import ClientDisconnected, Code, GatewayError
 from schemas.events import Billing
 
 T = TypeVar("T")
@@ -32,6 +32,12 @@ class CallContext:
     """`Provider-Key` under "" and each `Provider-Key-<Vendor>` under the vendor's name."""
     started_at: float
     disconnected: Disconnected | None = None
+    idempotent: bool = False
+    """The id came from an `Idempotency-Key` (proxy/idempotency.py)."""
+    budgeted: bool = False
+    """The key had a spend budget when the request came in (proxy/budgets.py)."""
+    reserved: bool = False
+    """The start row holds a budget reservation, which the final row settles."""
 
 
 @dataclass(slots=True)
@@ -122,3 +128,14 @@ def usage_row(
         started_at=context.started_at,
         finished_at=time.time(),
     )
+
+
+def failed_row(context: CallContext, attempts: Attempts, error: BaseException, elapsed: float) -> UsageRow:
+    """The final row of a call that produced no answer: the vendor's failure, or the client gone."""
+    provider = attempts.lease.provider if attempts.lease else None
+    if isinstance(error, GatewayError):
+        status = "timeout" if error.code is Code.TIMEOUT else "upstream_error"
+        code: str | None = error.code
+    else:
+        status, code = "client_disconnected", None
+    return usage_row(context, provider, status, attempts.count, Usage(), elapsed, None, code)

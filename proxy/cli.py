@@ -60,28 +60,39 @@ def _keys(arguments: argparse.Namespace) -> None:
     try:
         if arguments.keys_command == "create":
             record, key = store.create(
-                arguments.name, rpm=arguments.rpm, tpm=arguments.tpm, concurrency=arguments.concurrency
+                arguments.name,
+                rpm=arguments.rpm,
+                tpm=arguments.tpm,
+                concurrency=arguments.concurrency,
+                budget=arguments.budget,
             )
             print(f"created key {record.id} ({record.name}); it is shown once, store it now:")
             print(key)
         elif arguments.keys_command == "list":
             print(
                 f"{'id':<14}{'name':<24}{'created (UTC)':<22}{'revoked (UTC)':<22}"
-                f"{'rpm':<10}{'tpm':<10}concurrency"
+                f"{'rpm':<10}{'tpm':<10}{'concurrency':<13}spent / budget (USD)"
             )
             for record in store.list():
                 rpm, tpm, concurrency = (
                     "-" if value is None else str(value)
                     for value in (record.rpm, record.tpm, record.concurrency)
                 )
+                budget = "-" if record.budget is None else f"{record.budget:.6g}"
                 print(
                     f"{record.id:<14}{record.name:<24}{_when(record.created_at):<22}"
-                    f"{_when(record.revoked_at):<22}{rpm:<10}{tpm:<10}{concurrency}"
+                    f"{_when(record.revoked_at):<22}{rpm:<10}{tpm:<10}{concurrency:<13}"
+                    f"{record.spent:.6g} / {budget}"
                 )
         elif arguments.keys_command == "revoke":
             if not store.revoke(arguments.id):
                 sys.exit(f"unigate: no active key with id {arguments.id}")
             print(f"revoked key {arguments.id}")
+        elif arguments.keys_command == "budget":
+            amount = arguments.amount
+            if not store.set_budget(arguments.id, amount):
+                sys.exit(f"unigate: no key with id {arguments.id}")
+            print(f"key {arguments.id}: budget {'lifted' if amount is None else f'${amount:.6g}'}")
     finally:
         store.close()
 
@@ -119,6 +130,16 @@ def _limit(value: str) -> int:
     return number
 
 
+def _budget(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a budget is an amount in USD, like 25 or 2.50") from None
+    if not 0 <= number < 1e12:
+        raise argparse.ArgumentTypeError("a budget is 0 or more USD")
+    return number
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="unigate", description="A self-hosted model gateway.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -140,7 +161,12 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--concurrency", type=_limit, help="calls in flight (0: unlimited; default: [limits])"
     )
+    create.add_argument("--budget", type=_budget, help="USD the key may spend in all (default: no budget)")
     create.add_argument("--config", default=argparse.SUPPRESS)
+    budget = key_commands.add_parser("budget", help="set a key's spend budget in USD ('none' lifts it)")
+    budget.add_argument("id")
+    budget.add_argument("amount", type=lambda value: None if value == "none" else _budget(value))
+    budget.add_argument("--config", default=argparse.SUPPRESS)
     listing = key_commands.add_parser("list", help="list keys (never their secrets)")
     listing.add_argument("--config", default=argparse.SUPPRESS)
     revoke = key_commands.add_parser("revoke", help="revoke a key by id")

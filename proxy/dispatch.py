@@ -22,8 +22,18 @@ import msgspec
 
 from adapters.base import Adapter, Timeouts, UpstreamCall
 from adapters.workers import TaskAdapter
+from proxy.accounts import Accounts
 from proxy.breakers import BreakerBoard
-from proxy.calls import Attempts, CallContext, Completed, Lease, PoolProvider, guarded, usage_row
+from proxy.calls import (
+    Attempts,
+    CallContext,
+    Completed,
+    Lease,
+    PoolProvider,
+    failed_row,
+    guarded,
+    usage_row,
+)
 from proxy.credentials import provider_key
 from proxy.ledger import Ledger
 from proxy.media import MediaFetcher, inline_media
@@ -54,8 +64,7 @@ class Dispatcher:
     ) -> None:
         self._config = config
         self._adapters = adapters
-        self._ledger = ledger
-        self._meter = meter
+        self.accounts = Accounts(config, ledger, meter)
         self.pools = pools
         self.media = media
         self.retry = RetryPolicy(config.dispatch.retry)
@@ -204,30 +213,6 @@ class Dispatcher:
         assert last is not None
         raise last
 
-    # -- ledger ----------------------------------------------------------------------------
-
-    async def _begin(self, context: CallContext, resolution: Resolution) -> None:
-        first = resolution.targets[0]
-        row = usage_row(context, first.name, "started", 0, Usage(), 0.0, None)
-        row.finished_at = None
-        await self._ledger.begin(row)
-
-    def _bill(self, context: CallContext, lease: Lease, model: str, usage: Usage, elapsed: float) -> Billing:
-        if lease.meter is not None:
-            return self._meter.pool_billing(lease.meter, elapsed)
-        return self._meter.vendor_billing(context.model_id, lease.provider, model, usage, elapsed)
-
-    def _failed(self, context: CallContext, attempts: Attempts, error: BaseException, elapsed: float) -> None:
-        provider = attempts.lease.provider if attempts.lease else None
-        if isinstance(error, GatewayError):
-            status = "timeout" if error.code is Code.TIMEOUT else "upstream_error"
-            code: str | None = error.code
-        else:
-            status, code = "client_disconnected", None
-        self._ledger.record(
-            usage_row(context, provider, status, attempts.count, Usage(), elapsed, None, code)
-        )
-
     # -- public ----------------------------------------------------------------------------
 
     async def _unary(
@@ -238,7 +223,7 @@ class Dispatcher:
         invoke: Callable[[Lease, UpstreamCall], Awaitable[R]],
     ) -> tuple[R, Billing, str]:
         """One non-streamed call: the attempts, cancellation, billing and its ledger row."""
-        await self._begin(context, resolution)
+        await self.accounts.begin(request, context, resolution)
         attempts = Attempts()
         clock = time.perf_counter()
         upstream_model: dict[str, str] = {}
@@ -257,7 +242,7 @@ class Dispatcher:
         try:
             response = await guarded(context, self._attempt_all(request, resolution, context, attempts, run))
         except BaseException as error:
-            self._failed(context, attempts, error, time.perf_counter() - clock)
+            self.accounts.record(context, failed_row(context, attempts, error, time.perf_counter() - clock))
             raise
         finally:
             self.retry.in_flight -= 1
@@ -265,9 +250,10 @@ class Dispatcher:
         assert attempts.lease is not None
         lease = attempts.lease
         lease.release(True)
-        billing = self._bill(context, lease, upstream_model["model"], response.usage, elapsed)
-        self._ledger.record(
-            usage_row(context, lease.provider, "completed", attempts.count, response.usage, elapsed, billing)
+        billing = self.accounts.bill(context, lease, upstream_model["model"], response.usage, elapsed)
+        self.accounts.record(
+            context,
+            usage_row(context, lease.provider, "completed", attempts.count, response.usage, elapsed, billing),
         )
         return response, billing, lease.provider
 
@@ -298,7 +284,7 @@ class Dispatcher:
         self, request: ChatRequest, resolution: Resolution, context: CallContext
     ) -> AsyncIterator[StreamEvent]:
         """Open the upstream stream and peek its first event; then hand over the relay."""
-        await self._begin(context, resolution)
+        await self.accounts.begin(request, context, resolution)
         attempts = Attempts()
         clock = time.perf_counter()
         timeouts = self._timeouts(resolution)
@@ -342,7 +328,7 @@ class Dispatcher:
             )
         except BaseException as error:
             self.retry.in_flight -= 1
-            self._failed(context, attempts, error, time.perf_counter() - clock)
+            self.accounts.record(context, failed_row(context, attempts, error, time.perf_counter() - clock))
             raise
         assert attempts.lease is not None
         lease = attempts.lease
@@ -369,7 +355,8 @@ class Dispatcher:
                 self.breakers.record(breaker, outcome.error.code)
             usage = outcome.usage or Usage()
             error_code = outcome.error.code if outcome.error is not None else None
-            self._ledger.record(
+            self.accounts.record(
+                context,
                 usage_row(
                     context,
                     lease.provider,
@@ -379,7 +366,7 @@ class Dispatcher:
                     time.perf_counter() - clock,
                     outcome.billing,
                     error_code,
-                )
+                ),
             )
 
         relay = Relay(
@@ -388,7 +375,7 @@ class Dispatcher:
             idle=timeouts.idle,
             ping_interval=self._config.server.ping_interval,
             deadline=loop.time() + timeouts.total,
-            bill=lambda usage: self._bill(context, lease, model, usage, time.perf_counter() - clock),
+            bill=lambda usage: self.accounts.bill(context, lease, model, usage, time.perf_counter() - clock),
             finish=finish,
         )
         self.relays.add(relay)

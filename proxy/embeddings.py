@@ -120,7 +120,11 @@ async def embed(
     else:
         pools = None
         adapter, call = _vendor_call(gateway, target, request, context)
-    await gateway.ledger.begin(_row(context, target.name, "started", Usage(), 0.0, None))
+    # a budgeted key is refused once its budget is spent; an embedding's cost is too small
+    # and too well known to need an estimate held for it
+    reserve = 0.0 if context.budgeted else None
+    row = _row(context, target.name, "started", Usage(), 0.0, None)
+    (await gateway.ledger.begin(row, claim=context.idempotent, reserve=reserve)).check()
     clock = time.perf_counter()
     try:
         if adapter is not None and call is not None:

@@ -31,7 +31,7 @@ def error_response(error: GatewayError) -> Response[bytes]:
     if error.provider is not None:
         envelope.provider = error.provider
     headers = {}
-    if error.retry_after is not None and error.status in (429, 503):
+    if error.retry_after is not None and error.status in (409, 429, 503):
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     return Response(
         _encode(envelope), status_code=error.status, media_type="application/json", headers=headers

@@ -34,9 +34,13 @@ class KeyRecord:
     rpm: int | None
     tpm: int | None = None
     concurrency: int | None = None
+    budget: float | None = None
+    """USD this key may spend in all (proxy/budgets.py); None: no budget."""
+    spent: float = 0.0
+    reserved: float = 0.0
 
 
-_COLUMNS = "id, name, hash, created_at, revoked_at, rpm, tpm, concurrency"
+_COLUMNS = "id, name, hash, created_at, revoked_at, rpm, tpm, concurrency, budget, spent, reserved"
 PREFIX_LENGTH = 16
 
 
@@ -63,14 +67,19 @@ class KeyStore:
         return self._connection
 
     def create(
-        self, name: str, rpm: int | None = None, tpm: int | None = None, concurrency: int | None = None
+        self,
+        name: str,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        concurrency: int | None = None,
+        budget: float | None = None,
     ) -> tuple[KeyRecord, str]:
         key_id, key = new_key()
-        record = KeyRecord(key_id, name, hash_key(key), time.time(), None, rpm, tpm, concurrency)
+        record = KeyRecord(key_id, name, hash_key(key), time.time(), None, rpm, tpm, concurrency, budget)
         with self._lock:
             self._db().execute(
-                "INSERT INTO keys (id, name, hash, hash_prefix, created_at, rpm, tpm, concurrency)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO keys (id, name, hash, hash_prefix, created_at, rpm, tpm, concurrency, budget)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.id,
                     record.name,
@@ -80,6 +89,7 @@ class KeyStore:
                     record.rpm,
                     record.tpm,
                     record.concurrency,
+                    record.budget,
                 ),
             )
         return record, key
@@ -93,6 +103,13 @@ class KeyStore:
         with self._lock:
             row = self._db().execute(f"SELECT {_COLUMNS} FROM keys WHERE id = ?", (key_id,)).fetchone()  # noqa: S608
         return KeyRecord(*row) if row else None
+
+    def set_budget(self, key_id: str, budget: float | None) -> bool:
+        """Set (or, with None, lift) a key's spend budget; what it spent so far still counts."""
+        with self._lock:
+            cursor = self._db().execute("UPDATE keys SET budget = ? WHERE id = ?", (budget, key_id))
+        self._cache.clear()
+        return cursor.rowcount > 0
 
     def revoke(self, key_id: str) -> bool:
         with self._lock:

@@ -25,6 +25,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 
+from proxy import budgets, idempotency
+from proxy.budgets import Refusal
 from proxy.storage import connect
 
 log = logging.getLogger("unigate.ledger")
@@ -35,27 +37,65 @@ STALE_AFTER = 3 * HEARTBEAT_SECONDS
 _COLUMNS = (
     "request_id, key_id, model, provider, status, attempts, input_tokens, output_tokens, "
     "cached_input_tokens, reasoning_tokens, inference_time, meter, cost, error_code, "
-    "started_at, finished_at, instance"
+    "started_at, finished_at, reserved, instance"
 )
-_UPDATES = ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS.split(", ")[1:])
+_VALUES = f"INSERT INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 18)}) "  # noqa: S608
+_ADDED = (
+    "attempts",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "inference_time",
+)
 _INSERT = (
-    f"INSERT INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 17)}) "  # noqa: S608
-    f"ON CONFLICT (request_id) DO UPDATE SET {_UPDATES} "
+    _VALUES
+    + "ON CONFLICT (request_id) DO UPDATE SET "
+    + ", ".join(f"{name} = usage.{name} + excluded.{name}" for name in _ADDED)
+    + ", cost = CASE WHEN usage.cost IS NULL THEN excluded.cost WHEN excluded.cost IS NULL THEN usage.cost"
+    " ELSE usage.cost + excluded.cost END, "
+    + ", ".join(
+        f"{name} = excluded.{name}"
+        for name in (
+            "key_id",
+            "model",
+            "provider",
+            "status",
+            "meter",
+            "error_code",
+            "finished_at",
+            "reserved",
+        )
+    )
+    + ", instance = excluded.instance "
     "WHERE usage.status IN ('started', 'interrupted') AND excluded.status != 'started'"
 )
-"""A final row replaces the `started` one (or an `interrupted` one, should a sweep have
-taken a slow instance for dead); any later write for the same request is a no-op."""
+"""A final row completes the `started` one (or an `interrupted` one, should a sweep have
+taken a slow instance for dead); any later write for the same request is a no-op. Counts
+add to what the row holds: zero after a plain start, the earlier runs' usage after an
+idempotent retry took the row again (see `_CLAIM`)."""
+_CLAIM = (
+    _VALUES + "ON CONFLICT (request_id) DO UPDATE SET status = 'started', finished_at = NULL, "
+    "error_code = NULL, reserved = excluded.reserved, instance = excluded.instance "
+    "WHERE usage.status != 'started' AND usage.key_id IS excluded.key_id"
+)
+"""An idempotent request's start: a new row, or the finished row of an earlier run of the
+same request taken back to `started`, keeping its counts. A row another run still holds
+(`started`) is not taken: that run's final row is the one that will land."""
 BEGIN_WAIT = 2.0
 """Seconds a request waits for its `started` row. A database that takes no writes (full,
 locked) must not hold every answer: the row stays queued and lands once it can."""
 _BEAT = "INSERT OR REPLACE INTO instances (id, host, pid, beat_at) VALUES (?, ?, ?, ?)"
-_SWEEP = """
-UPDATE usage SET status = 'interrupted', finished_at = ?
-WHERE status = 'started' AND instance IS NOT ? AND (
-    instance IS NULL
-    OR instance NOT IN (SELECT id FROM instances WHERE beat_at >= ?)
-)
-"""
+_STALE = """status = 'started' AND instance IS NOT :me AND (
+    instance IS NULL OR instance NOT IN (SELECT id FROM instances WHERE beat_at >= :horizon)
+)"""
+_RELEASE = f"""
+UPDATE keys SET reserved = max(reserved - (
+    SELECT total(reserved) FROM usage WHERE key_id = keys.id AND {_STALE}
+), 0)
+WHERE id IN (SELECT key_id FROM usage WHERE reserved > 0 AND {_STALE})
+"""  # noqa: S608
+_SWEEP = f"UPDATE usage SET status = 'interrupted', finished_at = :now, reserved = 0 WHERE {_STALE}"  # noqa: S608
 _HOST = socket.gethostname()
 
 
@@ -87,10 +127,42 @@ class UsageRow:
     error_code: str | None
     started_at: float
     finished_at: float | None
+    reserved: float = 0.0
+    """What a started row holds against its key's budget (proxy/budgets.py); 0 once final."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What a start row's transaction decided: go on, or why not."""
+
+    in_flight: bool = False
+    """An idempotent request whose row another run still holds."""
+    refusal: Refusal | None = None
+
+    def check(self) -> None:
+        """Raise the refusal a client gets, if there is one."""
+        if self.refusal is not None:
+            raise self.refusal.error()
+        if self.in_flight:
+            raise idempotency.conflict()
+
+
+ADMITTED = Admission()
+
+
+@dataclass(slots=True)
+class _Write:
+    row: UsageRow
+    future: asyncio.Future[Admission] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    claim: bool = False
+    reserve: float | None = None
+    """Check and hold this much of the key's budget before the start row (None: no budget)."""
+    settle: bool = False
+    """A final row whose request held a reservation."""
 
 
 _STOP = object()
-_Item = tuple[UsageRow, asyncio.Future[None] | None, asyncio.AbstractEventLoop | None]
 
 
 class Ledger:
@@ -113,20 +185,26 @@ class Ledger:
         )
         self._thread.start()
 
-    async def begin(self, row: UsageRow) -> None:
-        """Write the `started` row and wait until it is committed."""
+    async def begin(self, row: UsageRow, *, claim: bool = False, reserve: float | None = None) -> Admission:
+        """Write the `started` row and wait until it is committed.
+
+        `claim`: an idempotent request, which may take back its earlier run's finished row but
+        not one a run still holds. `reserve`: hold this much of the key's budget first, in the
+        same transaction. Either may say no; nothing is written then."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        self._queue.put((row, future, loop))
+        future: asyncio.Future[Admission] = loop.create_future()
+        self._queue.put(_Write(row, future, loop, claim, reserve))
         try:
             async with asyncio.timeout(BEGIN_WAIT):
-                await future  # cancelled on timeout; the writer skips a done future
+                return await future  # cancelled on timeout; the writer skips a done future
         except TimeoutError:
             log.warning("the ledger takes no writes; a request goes on before its start row is stored")
+            return ADMITTED
 
-    def record(self, row: UsageRow) -> None:
-        """Queue the final row; it replaces the `started` row of the same request."""
-        self._queue.put((row, None, None))
+    def record(self, row: UsageRow, *, settle: bool = False) -> None:
+        """Queue the final row; it completes the `started` row of the same request.
+        `settle`: the request held a budget reservation, released as its cost is spent."""
+        self._queue.put(_Write(row, settle=settle))
         for observer in self.observers:
             observer(row)
 
@@ -153,14 +231,16 @@ class Ledger:
                 for dead, pid in local:
                     if not _alive(pid):
                         connection.execute("UPDATE instances SET beat_at = 0 WHERE id = ?", (dead,))
-                connection.execute(_SWEEP, (now, self.instance, now - STALE_AFTER))
+                stale = {"me": self.instance, "horizon": now - STALE_AFTER, "now": now}
+                connection.execute(_RELEASE, stale)
+                connection.execute(_SWEEP, stale)
             connection.execute("DELETE FROM instances WHERE beat_at < ?", (now - 3600,))
         self._next_beat = time.monotonic() + HEARTBEAT_SECONDS
 
     def _run(self, connection: sqlite3.Connection) -> None:
         stopping = False
         while not stopping:
-            batch: list[_Item] = []
+            batch: list[_Write] = []
             try:
                 item = self._queue.get(timeout=HEARTBEAT_SECONDS)
             except queue.Empty:
@@ -182,18 +262,43 @@ class Ledger:
                 self._retrying(lambda: self._beat(connection, sweep=True))
         connection.close()
 
-    def _write(self, connection: sqlite3.Connection, batch: list[_Item]) -> None:
-        rows = [(*astuple(row), self.instance) for row, _, _ in batch]
+    def _write(self, connection: sqlite3.Connection, batch: list[_Write]) -> None:
+        """One transaction for the batch, rows in the order they came; a start row that
+        claims or reserves is decided inside it, so no other writer can come between."""
+        admissions: list[Admission] = []
 
         def write() -> None:
+            admissions.clear()
             with connection:
                 connection.execute("BEGIN IMMEDIATE")
-                connection.executemany(_INSERT, rows)
+                for item in batch:
+                    admissions.append(self._apply(connection, item))
 
         self._retrying(write)
-        for _, future, loop in batch:
-            if future is not None and loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(_resolve, future)
+        for item, admission in zip(batch, admissions, strict=True):
+            if item.future is not None and item.loop is not None and not item.loop.is_closed():
+                item.loop.call_soon_threadsafe(_resolve, item.future, admission)
+
+    def _apply(self, connection: sqlite3.Connection, item: _Write) -> Admission:
+        row = item.row
+        if row.status == "started":
+            if item.reserve is not None:
+                refusal = budgets.reserve(connection, row.key_id, item.reserve)
+                if refusal is not None:
+                    return Admission(refusal=refusal)
+                row.reserved = item.reserve
+            values = (*astuple(row), self.instance)
+            if item.claim and connection.execute(_CLAIM, values).rowcount == 0:
+                if item.reserve is not None:
+                    budgets.settle(connection, row.key_id, None, item.reserve)
+                return Admission(in_flight=True)
+            if not item.claim:
+                connection.execute(_INSERT, values)
+            return ADMITTED
+        released = budgets.held(connection, row.request_id) if item.settle else 0.0
+        if connection.execute(_INSERT, (*astuple(row), self.instance)).rowcount:
+            budgets.settle(connection, row.key_id, row.cost, released)
+        return ADMITTED
 
     def _retrying(self, operation: object) -> None:
         delay = 0.05
@@ -207,6 +312,6 @@ class Ledger:
                 delay = min(delay * 2, 2.0)
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
+def _resolve(future: asyncio.Future[Admission], admission: Admission) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(admission)

@@ -17,7 +17,10 @@ CREATE TABLE IF NOT EXISTS keys (
     rpm         INTEGER,
     tpm         INTEGER,
     concurrency INTEGER,
-    hash_prefix TEXT
+    hash_prefix TEXT,
+    budget      REAL,
+    spent       REAL NOT NULL DEFAULT 0,
+    reserved    REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS usage (
     request_id          TEXT PRIMARY KEY,
@@ -36,6 +39,7 @@ CREATE TABLE IF NOT EXISTS usage (
     error_code          TEXT,
     started_at          REAL NOT NULL,
     finished_at         REAL,
+    reserved            REAL NOT NULL DEFAULT 0,
     instance            TEXT
 );
 CREATE INDEX IF NOT EXISTS usage_key_started ON usage (key_id, started_at);
@@ -50,8 +54,15 @@ CREATE TABLE IF NOT EXISTS instances (
 
 
 ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "keys": (("tpm", "INTEGER"), ("concurrency", "INTEGER"), ("hash_prefix", "TEXT")),
-    "usage": (("instance", "TEXT"),),
+    "keys": (
+        ("tpm", "INTEGER"),
+        ("concurrency", "INTEGER"),
+        ("hash_prefix", "TEXT"),
+        ("budget", "REAL"),
+        ("spent", "REAL NOT NULL DEFAULT 0"),
+        ("reserved", "REAL NOT NULL DEFAULT 0"),
+    ),
+    "usage": (("instance", "TEXT"), ("reserved", "REAL NOT NULL DEFAULT 0")),
 }
 """Columns added after a table first shipped: `connect` adds them to an older database."""
 

@@ -166,6 +166,15 @@ class AdminConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """Guards /admin (key management); unset disables it. Never a proxy key."""
 
 
+class BudgetConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """How a call's reservation against a key's spend budget is estimated (proxy/budgets.py)."""
+
+    output_tokens: int = 4096
+    """Output tokens reserved for a call that sets no `max_tokens`."""
+    pool_seconds: float = 60.0
+    """Seconds of inference reserved for a call on a worker pool."""
+
+
 class Config(Struct, frozen=True, forbid_unknown_fields=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
@@ -180,3 +189,4 @@ class Config(Struct, frozen=True, forbid_unknown_fields=True):
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     media: MediaConfig = msgspec.field(default_factory=MediaConfig)
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
+    budgets: BudgetConfig = msgspec.field(default_factory=BudgetConfig)

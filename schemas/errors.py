@@ -32,6 +32,8 @@ class Code(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     SHUTTING_DOWN = "shutting_down"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     INTERNAL = "internal_error"
 
 
@@ -53,6 +55,8 @@ STATUS: dict[Code, int] = {
     Code.PAYLOAD_TOO_LARGE: 413,
     Code.SHUTTING_DOWN: 503,
     Code.METHOD_NOT_ALLOWED: 405,
+    Code.BUDGET_EXCEEDED: 402,
+    Code.IDEMPOTENCY_CONFLICT: 409,
     Code.INTERNAL: 500,
 }
 

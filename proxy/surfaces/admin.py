@@ -1,7 +1,8 @@
 """Key management over HTTP, guarded by the admin token; and a key's view of its own usage.
 
-    POST   /admin/keys                {name, rpm?, tpm?, concurrency?} → the key, shown once
-    GET    /admin/keys                every key (never a secret or a hash)
+    POST   /admin/keys                {name, rpm?, tpm?, concurrency?, budget?} → the key, shown once
+    GET    /admin/keys                every key (never a secret or a hash), with spent and budget
+    PUT    /admin/keys/{key_id}/budget {budget} set a spend budget in USD (null lifts it)
     DELETE /admin/keys/{key_id}       revoke
     GET    /admin/keys/{key_id}/usage any key's usage          (admin token)
     GET    /v1/usage                  the calling key's usage   (its proxy key)
@@ -23,7 +24,7 @@ import time
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Router, delete, get, post
+from litestar import Request, Router, delete, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -40,6 +41,7 @@ from schemas.errors import Code, GatewayError
 
 MIN_TOKEN_LENGTH = 24
 Limit = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
+Budget = Annotated[float, msgspec.Meta(ge=0, lt=1e12)]
 
 
 class CreateKey(msgspec.Struct, forbid_unknown_fields=True):
@@ -47,6 +49,12 @@ class CreateKey(msgspec.Struct, forbid_unknown_fields=True):
     rpm: Limit | None = None
     tpm: Limit | None = None
     concurrency: Limit | None = None
+    budget: Budget | None = None
+    """USD the key may spend in all; unset: no budget."""
+
+
+class SetBudget(msgspec.Struct, forbid_unknown_fields=True):
+    budget: Budget | None
 
 
 class KeyInfo(msgspec.Struct):
@@ -57,6 +65,11 @@ class KeyInfo(msgspec.Struct):
     rpm: int | None
     tpm: int | None
     concurrency: int | None
+    budget: float | None
+    spent: float
+    """USD its finished calls cost (calls with a configured price)."""
+    reserved: float
+    """USD held by its calls in flight against the budget."""
 
 
 class CreatedKey(msgspec.Struct):
@@ -96,6 +109,9 @@ def _info(record: KeyRecord) -> KeyInfo:
         record.rpm,
         record.tpm,
         record.concurrency,
+        record.budget,
+        round(record.spent, 10),
+        round(record.reserved, 10),
     )
 
 
@@ -184,8 +200,22 @@ _OPT = {EXEMPT_OPT: True}
 @post("/keys", name="admin_create_key", status_code=201, opt=_OPT, operation_class=described())
 async def create_key(request: Request[Any, Any, Any], data: JSONBody[CreateKey]) -> CreatedKey:
     keys = _gateway(request).keys
-    record, key = await asyncio.to_thread(keys.create, data.name, data.rpm, data.tpm, data.concurrency)
+    record, key = await asyncio.to_thread(
+        keys.create, data.name, data.rpm, data.tpm, data.concurrency, data.budget
+    )
     return CreatedKey(key=key, info=_info(record))
+
+
+@put("/keys/{key_id:str}/budget", name="admin_set_budget", opt=_OPT, operation_class=described())
+async def set_budget(
+    request: Request[Any, Any, Any], key_id: FromPath[str], data: JSONBody[SetBudget]
+) -> KeyInfo:
+    keys = _gateway(request).keys
+    if not await asyncio.to_thread(keys.set_budget, key_id, data.budget):
+        raise GatewayError(Code.NOT_FOUND, "no key with that id")
+    record = await asyncio.to_thread(keys.get, key_id)
+    assert record is not None
+    return _info(record)
 
 
 @get("/keys", name="admin_list_keys", opt=_OPT, operation_class=described())
@@ -227,5 +257,7 @@ async def own_usage(
 
 
 admin_router = Router(
-    path="/admin", route_handlers=[create_key, list_keys, revoke_key, key_usage], guards=[admin_guard]
+    path="/admin",
+    route_handlers=[create_key, set_budget, list_keys, revoke_key, key_usage],
+    guards=[admin_guard],
 )

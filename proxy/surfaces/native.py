@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 from litestar.types import Receive
 
+from proxy import idempotency
 from proxy.auth import authenticate
 from proxy.calls import CallContext
 from proxy.catalogue import catalogue_models, catalogue_tasks
@@ -20,7 +21,6 @@ from proxy.gateway import Gateway
 from proxy.metering import billing_headers
 from proxy.normalize import chat_request
 from proxy.openapi import ModelList, TaskList, described
-from proxy.request_ids import new_request_id
 from proxy.routing import Resolution
 from proxy.sse import SSE_HEADERS, raw_text, unified_sse
 from proxy.tasks import check_pool_targets, run_request, takes_chat_path
@@ -93,8 +93,11 @@ async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) ->
         resolution = gateway.router.with_fallbacks(resolution, body.fallbacks)
     if task is not None:
         check_pool_targets(resolution)
+    request_id, idempotent = idempotency.request_id(key.id, headers)
     context = CallContext(
-        request_id=new_request_id(),
+        request_id=request_id,
+        idempotent=idempotent,
+        budgeted=key.budget is not None,
         key_id=key.id,
         model_id=model_id,
         provider_keys=provider_keys(headers),

@@ -129,6 +129,34 @@ def test_admin_manages_keys_and_reads_any_usage(make_gateway: MakeGateway) -> No
         assert _eventually(lambda: client.get("/v1/usage").status_code, 401, seconds=12) == 401
 
 
+def test_admin_sets_a_budget_and_the_key_runs_into_it(make_gateway: MakeGateway) -> None:
+    price = '[prices."openai/gpt-4o-mini"]\ninput = 0.15\noutput = 0.60\n'
+    gateway = make_gateway(ADMIN_CONFIG + price)
+    with _admin(gateway) as admin:
+        created = admin.post("/admin/keys", json={"name": "capped", "budget": 0.0001})
+        assert created.status_code == 201, created.text
+        key, info = created.json()["key"], created.json()["info"]
+        assert (info["budget"], info["spent"], info["reserved"]) == (0.0001, 0.0, 0.0)
+        with gateway.client(**{"Provider-Key": VENDOR_KEY}) as client:
+            client.headers["Authorization"] = f"Key {key}"
+            assert client.post(MODEL, json=SEED).status_code == 200
+            spent = _eventually(
+                lambda: next(k for k in admin.get("/admin/keys").json()["keys"] if k["id"] == info["id"]),
+                "spent",
+                value=round((19 * 0.15 + 10 * 0.60) / 1e6, 10),
+            )
+            assert spent["reserved"] == 0.0
+            lowered = admin.put(f"/admin/keys/{info['id']}/budget", json={"budget": 0.00001})
+            assert lowered.status_code == 200 and lowered.json()["budget"] == 0.00001
+            refused = client.post(MODEL, json=SEED)
+            assert refused.status_code == 402, refused.text
+            assert refused.json()["code"] == "budget_exceeded"
+            assert admin.put(f"/admin/keys/{info['id']}/budget", json={"budget": None}).json()["budget"] is None
+            assert client.post(MODEL, json=SEED).status_code == 200
+        assert admin.put("/admin/keys/nope/budget", json={"budget": 1}).status_code == 404
+        assert admin.put(f"/admin/keys/{info['id']}/budget", json={"budget": -1}).status_code == 400
+
+
 def test_a_key_reads_only_its_own_usage(make_gateway: MakeGateway) -> None:
     gateway = make_gateway(ADMIN_CONFIG)
     _, other_key = gateway.gateway.keys.create("other")
@@ -155,6 +183,7 @@ def test_a_key_reads_only_its_own_usage(make_gateway: MakeGateway) -> None:
         ("POST", "/admin/keys"),
         ("DELETE", "/admin/keys/x"),
         ("GET", "/admin/keys/x/usage"),
+        ("PUT", "/admin/keys/x/budget"),
     ],
 )
 def test_admin_routes_refuse_proxy_keys_and_wrong_tokens(

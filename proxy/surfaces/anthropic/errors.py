@@ -24,6 +24,7 @@ ERROR_TYPES: dict[Code, str] = {
     Code.AUTHENTICATION: "authentication_error",
     Code.PROVIDER_KEY_REQUIRED: "authentication_error",
     Code.QUOTA_EXCEEDED: "billing_error",
+    Code.BUDGET_EXCEEDED: "billing_error",
     Code.PERMISSION: "permission_error",
     Code.NOT_FOUND: "not_found_error",
     Code.PAYLOAD_TOO_LARGE: "request_too_large",

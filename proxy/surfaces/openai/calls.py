@@ -7,12 +7,12 @@ Shared by the OpenAI and Anthropic surfaces; each renders the errors raised here
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
 
+from proxy import idempotency
 from proxy.auth import authenticate
 from proxy.calls import CallContext
 from proxy.gateway import Gateway
@@ -69,8 +69,11 @@ def first_provider(resolution: Resolution) -> str | None:
 
 def call_context(key: KeyRecord, model_id: str, request: Request[Any, Any, Any]) -> CallContext:
     """Only once the body has been read: the disconnect watch reads the request's ASGI channel."""
+    request_id, idempotent = idempotency.request_id(key.id, request.headers)
     return CallContext(
-        request_id=uuid.uuid4().hex,
+        request_id=request_id,
+        idempotent=idempotent,
+        budgeted=key.budget is not None,
         key_id=key.id,
         model_id=model_id,
         provider_keys=provider_keys(request.headers),

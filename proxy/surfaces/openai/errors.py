@@ -28,6 +28,7 @@ ERROR_TYPES: dict[Code, str] = {
     Code.NOT_FOUND: "not_found_error",
     Code.RATE_LIMITED: "rate_limit_error",
     Code.QUOTA_EXCEEDED: "insufficient_quota",
+    Code.BUDGET_EXCEEDED: "insufficient_quota",
     Code.OVERLOADED: "api_error",
     Code.SERVER_ERROR: "api_error",
     Code.CONNECTION: "api_error",
@@ -59,7 +60,7 @@ def openai_error(code: str, message: str, status: int | None = None) -> ErrorAns
 
 
 def error_headers(error: GatewayError) -> dict[str, str]:
-    if error.retry_after is not None and error.status in (429, 503, 529):
+    if error.retry_after is not None and error.status in (409, 429, 503, 529):
         return {"Retry-After": str(max(1, round(error.retry_after)))}
     return {}
 

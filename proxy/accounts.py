@@ -1,0 +1,44 @@
+"""A call's account: its start row (with the idempotency claim and the budget reservation
+that may refuse it), what it cost, and its final row. Dispatch calls these at the start and
+at the end of every call; the rules themselves live in proxy/ledger.py and proxy/budgets.py."""
+
+from __future__ import annotations
+
+from proxy import budgets
+from proxy.calls import CallContext, Lease, usage_row
+from proxy.ledger import Ledger, UsageRow
+from proxy.metering import Meter, pool_meter
+from proxy.routing import Resolution
+from schemas.chat import ChatRequest, Usage
+from schemas.config import Config
+from schemas.events import Billing
+
+
+class Accounts:
+    def __init__(self, config: Config, ledger: Ledger, meter: Meter) -> None:
+        self._config = config
+        self._ledger = ledger
+        self._meter = meter
+        self._pool_meters = {pool.name: pool_meter(pool) for pool in config.pools}
+
+    async def begin(self, request: ChatRequest, context: CallContext, resolution: Resolution) -> None:
+        """Commit the start row; an idempotent retry takes its earlier row back, a budgeted
+        key's call holds its estimated cost. Either may refuse the call before any vendor is."""
+        reserve = None
+        if context.budgeted:
+            reserve = budgets.estimate(
+                request, resolution, self._meter, self._config.budgets, self._pool_meters
+            )
+        row = usage_row(context, resolution.targets[0].name, "started", 0, Usage(), 0.0, None)
+        row.finished_at = None
+        admission = await self._ledger.begin(row, claim=context.idempotent, reserve=reserve)
+        admission.check()
+        context.reserved = reserve is not None
+
+    def record(self, context: CallContext, row: UsageRow) -> None:
+        self._ledger.record(row, settle=context.reserved)
+
+    def bill(self, context: CallContext, lease: Lease, model: str, usage: Usage, elapsed: float) -> Billing:
+        if lease.meter is not None:
+            return self._meter.pool_billing(lease.meter, elapsed)
+        return self._meter.vendor_billing(context.model_id, lease.provider, model, usage, elapsed)

@@ -1,0 +1,143 @@
+"""Spend budgets per key: a reservation before the vendor is called, settled at the end.
+
+A key with a budget (USD, `unigate keys create --budget 5`) holds two running sums in its
+row: `spent`, the cost of its finished calls, and `reserved`, what its calls in flight may
+still cost. A call starts only if `spent + reserved + its estimate <= budget`; the check
+and the reservation are one `BEGIN IMMEDIATE` transaction in the ledger's writer, the same
+one that commits the call's `started` row, so concurrent calls — in any worker sharing the
+database — are serialised and cannot both take the last of a budget. At the end the final
+row's cost moves into `spent` and the reservation is released, again in one transaction.
+A call may still cost more than its estimate (a vendor that ignores `max_tokens`, a pool
+call that runs longer than the reserved seconds): the overspend is bounded by what that one
+call exceeds its estimate by. A crashed instance's reservations are released by the sweep
+that marks its rows `interrupted`.
+
+The estimate is an upper bound where one exists: input at 1 token per 3 bytes of text
+(tokenizers average ~4 characters a token on English; fewer on code and other scripts)
+plus `max_tokens` (or `[budgets] output_tokens`) at the target's price; a worker pool's
+meter price × `[budgets] pool_seconds`. Across a route's targets and fallbacks, the
+largest. A budgeted key calling a model with no configured price is refused: its cost
+could not be counted.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass
+
+import msgspec
+from msgspec import UNSET
+
+from proxy.metering import Meter
+from proxy.routing import Resolution
+from schemas.chat import AssistantMessage, ChatRequest, TextPart
+from schemas.config import BudgetConfig
+from schemas.errors import Code, GatewayError
+from schemas.tasks import RunRequest
+
+BYTES_PER_TOKEN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a budget check said no, with the key's figures at that instant."""
+
+    budget: float
+    spent: float
+    reserved: float
+    estimate: float
+
+    def error(self) -> GatewayError:
+        left = max(self.budget - self.spent - self.reserved, 0.0)
+        return GatewayError(
+            Code.BUDGET_EXCEEDED,
+            f"this key's budget is spent: ${self.budget:.6g} budget, ${self.spent:.6g} spent, "
+            f"${self.reserved:.6g} held by calls in flight, ${left:.6g} left; "
+            f"this call may cost up to ${self.estimate:.6g}",
+        )
+
+
+def _input_tokens(request: ChatRequest) -> int:
+    size = 0
+    for message in request.messages:
+        content = message.content
+        if isinstance(content, str):
+            size += len(content.encode())
+        elif isinstance(content, list):
+            size += sum(len(part.text.encode()) for part in content if isinstance(part, TextPart))
+        if isinstance(message, AssistantMessage) and message.tool_calls is not UNSET:
+            size += sum(
+                len(call.function.arguments.encode()) + len(call.function.name) for call in message.tool_calls
+            )
+    if request.tools is not UNSET:
+        size += len(msgspec.json.encode(request.tools))
+    if isinstance(request, RunRequest):
+        size += len(msgspec.json.encode(request)) - 2
+    return math.ceil(size / BYTES_PER_TOKEN) + 8 * len(request.messages)
+
+
+def estimate(
+    request: ChatRequest,
+    resolution: Resolution,
+    meter: Meter,
+    config: BudgetConfig,
+    pool_meters: dict[str, str],
+) -> float:
+    """USD a call may cost at most, the largest over the targets it may run on; raises if a
+    target has no price."""
+    max_tokens = request.sampling.max_tokens if request.sampling.max_tokens is not UNSET else None
+    output = max_tokens or config.output_tokens
+    worst = 0.0
+    for target in resolution.targets:
+        if target.pool is not None:
+            meter_price = meter.meter_price(pool_meters.get(target.pool, ""))
+            if meter_price is None:
+                raise _unpriced(resolution.model_id)
+            worst = max(worst, meter_price * config.pool_seconds)
+            continue
+        price = meter.price_for(resolution.model_id, target.provider, target.model)
+        if price is None:
+            raise _unpriced(resolution.model_id)
+        worst = max(worst, (_input_tokens(request) * price.input + output * price.output) / 1_000_000)
+    return round(worst, 10)
+
+
+def _unpriced(model_id: str) -> GatewayError:
+    return GatewayError(
+        Code.PERMISSION,
+        f"this key has a spend budget and {model_id!r} has no configured price, "
+        "so its cost could not be counted; ask the operator to add it under [prices]",
+    )
+
+
+# -- run by the ledger's writer thread, inside its transaction ------------------------------
+
+
+def reserve(connection: sqlite3.Connection, key_id: str | None, amount: float) -> Refusal | None:
+    """Hold `amount` against the key's budget, or say why not. A key without a budget (or
+    gone) passes: the caller only asks for keys that had one when the request came in."""
+    row = connection.execute("SELECT budget, spent, reserved FROM keys WHERE id = ?", (key_id,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    budget, spent, reserved = row
+    if spent + reserved + amount > budget + 1e-12:
+        return Refusal(budget, spent, reserved, amount)
+    connection.execute("UPDATE keys SET reserved = reserved + ? WHERE id = ?", (amount, key_id))
+    return None
+
+
+def held(connection: sqlite3.Connection, request_id: str) -> float:
+    """The reservation a request's row still holds (0 once a sweep released it)."""
+    row = connection.execute("SELECT reserved FROM usage WHERE request_id = ?", (request_id,)).fetchone()
+    return float(row[0]) if row and row[0] else 0.0
+
+
+def settle(connection: sqlite3.Connection, key_id: str | None, cost: float | None, released: float) -> None:
+    """A final row landed: its cost is spent, its reservation free."""
+    if key_id is None or (not cost and not released):
+        return
+    connection.execute(
+        "UPDATE keys SET spent = spent + ?, reserved = max(reserved - ?, 0) WHERE id = ?",
+        (cost or 0.0, released, key_id),
+    )

@@ -1,0 +1,262 @@
+"""D6: a key's spend budget. Concurrent calls cannot overspend it by more than one call's
+reserved estimate: the check and the reservation are one transaction with the start row,
+also across workers sharing the database; finished calls move their cost into `spent`;
+a crashed instance's reservations come back."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from proxy.budgets import estimate
+from proxy.cli import main as cli
+from proxy.keys import KeyStore
+from proxy.ledger import Ledger
+from proxy.metering import Meter
+from proxy.routing import Resolution, ResolvedTarget
+from proxy.storage import sqlite_path
+from schemas.chat import ChatRequest, Sampling, UserMessage
+from schemas.config import BudgetConfig, ModelPrice
+from schemas.errors import GatewayError
+from tests.conftest import RunningGateway
+from tests.fakes.server import FakeVendor, Reply
+from tests.reliability.conftest import GatewayFactory
+from tests.reliability.harness import BODY, KEYS, OPENAI_ONLY, config, ledger, openai_stream, usage_row
+
+PRICE = ModelPrice(input=0.15, output=0.60)
+PER_CALL = (10 * 0.15 + 50 * 0.60) / 1e6
+"""BODY's estimate on solo/openai: "Hello" is 5 bytes -> 2 tokens, + 8 for the message; 50 out."""
+ACTUAL = (19 * 0.15 + 10 * 0.60) / 1e6
+"""What the fake's openai/chat.json answer costs (19 in, 10 out)."""
+
+
+def _request(text: str = "Hello", max_tokens: int | None = 50) -> ChatRequest:
+    sampling = Sampling(max_tokens=max_tokens) if max_tokens is not None else Sampling()
+    return ChatRequest(model="m", messages=[UserMessage(content=text)], sampling=sampling)
+
+
+def _resolution(*targets: ResolvedTarget) -> Resolution:
+    return Resolution("solo/openai", "chat", targets)
+
+
+OPENAI = ResolvedTarget("openai", None, "gpt-4o-mini")
+
+
+# -- the estimate ---------------------------------------------------------------------------------
+
+
+def test_the_estimate_is_input_by_bytes_plus_max_tokens_at_the_price() -> None:
+    meter = Meter({"solo/openai": PRICE}, {})
+    assert estimate(_request(), _resolution(OPENAI), meter, BudgetConfig(), {}) == pytest.approx(PER_CALL)
+    no_cap = estimate(
+        _request(max_tokens=None), _resolution(OPENAI), meter, BudgetConfig(output_tokens=1000), {}
+    )
+    assert no_cap == pytest.approx((10 * 0.15 + 1000 * 0.60) / 1e6)
+    long = estimate(_request("é" * 300), _resolution(OPENAI), meter, BudgetConfig(), {})
+    assert long == pytest.approx(((200 + 8) * 0.15 + 50 * 0.60) / 1e6)  # 600 bytes / 3
+
+
+def test_the_estimate_takes_the_dearest_target_and_pool_seconds() -> None:
+    dear = ResolvedTarget("anthropic", None, "claude")
+    pool = ResolvedTarget(None, "gpu", "llama")
+    by_target = Meter(
+        {"anthropic/claude": ModelPrice(input=3.0, output=15.0), "openai/gpt-4o-mini": PRICE}, {}
+    )
+    both = estimate(_request(), Resolution("x", "chat", (OPENAI, dear)), by_target, BudgetConfig(), {})
+    assert both == pytest.approx((10 * 3.0 + 50 * 15.0) / 1e6)
+    meter = Meter({}, {"LLM-SM": 0.001})
+    on_pool = estimate(_request(), _resolution(pool), meter, BudgetConfig(pool_seconds=30), {"gpu": "LLM-SM"})
+    assert on_pool == pytest.approx(0.03)
+
+
+def test_a_budgeted_call_to_a_model_without_a_price_is_refused() -> None:
+    with pytest.raises(GatewayError) as refused:
+        estimate(_request(), _resolution(OPENAI), Meter({}, {}), BudgetConfig(), {})
+    assert refused.value.status == 403
+    assert "no configured price" in refused.value.message
+
+
+# -- through the gateway ------------------------------------------------------------------------------
+
+
+def _budgeted(gateway: RunningGateway, budget: float) -> tuple[str, str]:
+    assert gateway.gateway is not None
+    record, key = gateway.gateway.keys.create("budgeted", budget=budget)
+    return record.id, key
+
+
+def _call(gateway: RunningGateway, key: str, barrier: threading.Barrier | None = None) -> httpx.Response:
+    with httpx.Client(base_url=gateway.url, timeout=15) as http:
+        if barrier is not None:
+            barrier.wait()
+        return http.post(OPENAI_ONLY, json=BODY, headers={"Authorization": f"Key {key}", **KEYS})
+
+
+def _figures(gateway: RunningGateway, key_id: str) -> tuple[float, float]:
+    with sqlite3.connect(sqlite_path(gateway.settings.database_url)) as connection:
+        spent, reserved = connection.execute(
+            "SELECT spent, reserved FROM keys WHERE id = ?", (key_id,)
+        ).fetchone()
+    return spent, reserved
+
+
+def _concurrent(gateways: list[RunningGateway], key: str, count: int) -> list[httpx.Response]:
+    barrier = threading.Barrier(count)
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda n: _call(gateways[n % len(gateways)], key, barrier), range(count)))
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_concurrent_calls_take_exactly_what_the_budget_holds(
+    make_gateway: GatewayFactory, openai_fake: FakeVendor, workers: int
+) -> None:
+    """Budget for 3 calls and a half; 6 arrive at once, split over `workers` gateways sharing
+    one database (each its own ledger writer): exactly 3 reach the vendor."""
+    gateways = [make_gateway(config(attempts=1)) for _ in range(workers)]
+    key_id, key = _budgeted(gateways[0], 3.5 * PER_CALL)
+    openai_fake.enqueue(*[Reply.fixture("openai/chat.json", delay=0.5) for _ in range(6)])
+    responses = _concurrent(gateways, key, 6)
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] * 3 + [402] * 3, [response.text for response in responses]
+    refused = next(response for response in responses if response.status_code == 402)
+    assert refused.json()["code"] == "budget_exceeded"
+    assert "held by calls in flight" in refused.json()["error"]
+    assert len(openai_fake.received) == 3
+    rows = ledger(gateways[0], count=3)
+    assert [row["status"] for row in rows] == ["completed"] * 3
+    spent, reserved = _figures(gateways[0], key_id)
+    assert spent == pytest.approx(3 * ACTUAL)
+    assert reserved == pytest.approx(0.0, abs=1e-15)
+
+
+@pytest.mark.timeout(30)
+def test_calls_one_after_another_stop_before_the_budget_is_overspent(
+    make_gateway: GatewayFactory, openai_fake: FakeVendor
+) -> None:
+    gateway = make_gateway(config(attempts=1))
+    budget = 10 * ACTUAL
+    key_id, key = _budgeted(gateway, budget)
+    openai_fake.enqueue(*[Reply.fixture("openai/chat.json") for _ in range(20)])
+    answered = 0
+    for _ in range(20):
+        response = _call(gateway, key)
+        if response.status_code != 200:
+            assert response.status_code == 402
+            break
+        answered += 1
+        ledger(gateway, count=answered)  # settled before the next call is checked
+    spent, reserved = _figures(gateway, key_id)
+    assert spent <= budget
+    assert budget - spent < PER_CALL  # it stopped only when the next call might not fit
+    assert answered == len(openai_fake.received)
+    assert reserved == pytest.approx(0.0, abs=1e-15)
+
+
+@pytest.mark.timeout(30)
+def test_a_failed_call_releases_its_reservation_and_keys_without_a_budget_pass(
+    make_gateway: GatewayFactory, openai_fake: FakeVendor
+) -> None:
+    gateway = make_gateway(config(attempts=1))
+    key_id, key = _budgeted(gateway, 1.2 * PER_CALL)
+    openai_fake.enqueue(Reply.json({"error": {"message": "boom", "type": "server_error"}}, status=500))
+    assert _call(gateway, key).status_code == 502
+    ledger(gateway)
+    assert _figures(gateway, key_id) == (0.0, 0.0)
+    openai_fake.enqueue(Reply.fixture("openai/chat.json"), Reply.fixture("openai/chat.json"))
+    assert _call(gateway, key).status_code == 200  # the whole budget is there again
+    assert _call(gateway, key).status_code == 402  # what is left is less than an estimate
+    assert _call(gateway, gateway.key).status_code == 200  # the suite's key has no budget
+
+
+# -- crash, CLI ---------------------------------------------------------------------------------------------
+
+
+def test_a_dead_instances_reservations_are_released_by_the_sweep(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    keys = KeyStore(url)
+    record, _ = keys.create("budgeted", budget=1.0)
+    dying = Ledger(url)
+    dying.start()
+
+    async def start_two() -> None:
+        for number in range(2):
+            row = usage_row(f"r{number}", "started")
+            row.key_id = record.id
+            (await dying.begin(row, reserve=0.4)).check()
+        row = usage_row("r2", "started")
+        row.key_id = record.id
+        with pytest.raises(GatewayError) as refused:
+            (await dying.begin(row, reserve=0.4)).check()
+        assert refused.value.status == 402
+
+    asyncio.run(start_two())
+    dying.close()
+    assert keys.get(record.id).reserved == pytest.approx(0.8)  # type: ignore[union-attr]
+    with sqlite3.connect(tmp_path / "crash.db") as connection:  # the instance stopped beating
+        connection.execute("UPDATE instances SET beat_at = 0")
+    survivor = Ledger(url)
+    survivor.start()
+    survivor.close()
+    after = keys.get(record.id)
+    assert after is not None
+    assert after.reserved == 0.0
+    rows = ledger(tmp_path / "crash.db", settle=0)
+    assert {(row["status"], row["reserved"]) for row in rows} == {("interrupted", 0.0)}
+    # the slow instance was alive after all: its final row lands once, releasing nothing twice
+    late = Ledger(url)
+    late.start()
+    final = usage_row("r0", "completed")
+    final.key_id, final.cost = record.id, 0.25
+    late.record(final, settle=True)
+    late.close()
+    settled = keys.get(record.id)
+    assert settled is not None
+    assert (settled.spent, settled.reserved) == (0.25, 0.0)
+    keys.close()
+
+
+def test_the_cli_sets_shows_and_lifts_a_budget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("")
+    cli(["keys", "--config", str(config_file), "create", "--name", "team", "--budget", "12.5"])
+    key_id = capsys.readouterr().out.split()[2]
+    cli(["keys", "--config", str(config_file), "list"])
+    assert "0 / 12.5" in capsys.readouterr().out
+    cli(["keys", "--config", str(config_file), "budget", key_id, "none"])
+    assert "lifted" in capsys.readouterr().out
+    cli(["keys", "--config", str(config_file), "list"])
+    assert "0 / -" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli(["keys", "--config", str(config_file), "budget", key_id, "-3"])
+
+
+@pytest.mark.timeout(30)
+def test_a_stream_holds_its_estimate_until_it_ends_then_spends_its_cost(
+    make_gateway: GatewayFactory, openai_fake: FakeVendor
+) -> None:
+    gateway = make_gateway(config(attempts=1))
+    key_id, key = _budgeted(gateway, 1.5 * PER_CALL)
+    openai_fake.enqueue(openai_stream(10, event_delay=0.1))
+    headers = {"Authorization": f"Key {key}", **KEYS}
+    with (
+        httpx.Client(base_url=gateway.url, timeout=15) as http,
+        http.stream("POST", OPENAI_ONLY, json={**BODY, "stream": True}, headers=headers) as streaming,
+    ):
+        lines = streaming.iter_lines()
+        next(lines)
+        assert _figures(gateway, key_id) == (0.0, pytest.approx(PER_CALL))
+        second = http.post(OPENAI_ONLY, json=BODY, headers=headers)  # the hold leaves < 1 estimate
+        assert second.status_code == 402
+        for _ in lines:
+            pass
+    ledger(gateway)
+    spent, reserved = _figures(gateway, key_id)
+    assert spent == pytest.approx((7 * 0.15 + 20 * 0.60) / 1e6)  # the stream's own usage
+    assert reserved == pytest.approx(0.0, abs=1e-15)
