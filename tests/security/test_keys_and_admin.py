@@ -151,7 +151,9 @@ def test_admin_sets_a_budget_and_the_key_runs_into_it(make_gateway: MakeGateway)
             refused = client.post(MODEL, json=SEED)
             assert refused.status_code == 402, refused.text
             assert refused.json()["code"] == "budget_exceeded"
-            assert admin.put(f"/admin/keys/{info['id']}/budget", json={"budget": None}).json()["budget"] is None
+            assert (
+                admin.put(f"/admin/keys/{info['id']}/budget", json={"budget": None}).json()["budget"] is None
+            )
             assert client.post(MODEL, json=SEED).status_code == 200
         assert admin.put("/admin/keys/nope/budget", json={"budget": 1}).status_code == 404
         assert admin.put(f"/admin/keys/{info['id']}/budget", json={"budget": -1}).status_code == 400
