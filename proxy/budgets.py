@@ -23,7 +23,6 @@ could not be counted.
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
 
 import msgspec
@@ -31,6 +30,7 @@ from msgspec import UNSET
 
 from proxy.metering import Meter
 from proxy.routing import Resolution
+from proxy.storage import Database
 from schemas.chat import AssistantMessage, ChatRequest, TextPart
 from schemas.config import BudgetConfig
 from schemas.errors import Code, GatewayError
@@ -114,10 +114,13 @@ def _unpriced(model_id: str) -> GatewayError:
 # -- run by the ledger's writer thread, inside its transaction ------------------------------
 
 
-def reserve(connection: sqlite3.Connection, key_id: str | None, amount: float) -> Refusal | None:
+def reserve(connection: Database, key_id: str | None, amount: float) -> Refusal | None:
     """Hold `amount` against the key's budget, or say why not. A key without a budget (or
     gone) passes: the caller only asks for keys that had one when the request came in."""
-    row = connection.execute("SELECT budget, spent, reserved FROM keys WHERE id = ?", (key_id,)).fetchone()
+    row = connection.execute(
+        "SELECT budget, spent, reserved FROM keys WHERE id = ?" + connection.for_update,  # noqa: S608
+        (key_id,),
+    ).fetchone()
     if row is None or row[0] is None:
         return None
     budget, spent, reserved = row
@@ -127,17 +130,19 @@ def reserve(connection: sqlite3.Connection, key_id: str | None, amount: float) -
     return None
 
 
-def held(connection: sqlite3.Connection, request_id: str) -> float:
+def held(connection: Database, request_id: str) -> float:
     """The reservation a request's row still holds (0 once a sweep released it)."""
     row = connection.execute("SELECT reserved FROM usage WHERE request_id = ?", (request_id,)).fetchone()
     return float(row[0]) if row and row[0] else 0.0
 
 
-def settle(connection: sqlite3.Connection, key_id: str | None, cost: float | None, released: float) -> None:
-    """A final row landed: its cost is spent, its reservation free."""
+def settle(connection: Database, key_id: str | None, cost: float | None, released: float) -> None:
+    """A final row landed: its cost is spent, its reservation free. Every key's `spent` is
+    kept, so a budget set later counts what the key already spent."""
     if key_id is None or (not cost and not released):
         return
     connection.execute(
-        "UPDATE keys SET spent = spent + ?, reserved = max(reserved - ?, 0) WHERE id = ?",
-        (cost or 0.0, released, key_id),
+        "UPDATE keys SET spent = spent + ?,"
+        " reserved = CASE WHEN reserved > ? THEN reserved - ? ELSE 0 END WHERE id = ?",
+        (cost or 0.0, released, released, key_id),
     )

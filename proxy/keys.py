@@ -12,12 +12,11 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 
-from proxy.storage import connect
+from proxy.storage import Database, connect
 
 KEY_PREFIX = "ug-"
 CACHE_SECONDS = 10.0
@@ -57,11 +56,11 @@ def new_key() -> tuple[str, str]:
 class KeyStore:
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
-        self._connection: sqlite3.Connection | None = None
+        self._connection: Database | None = None
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
 
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> Database:
         if self._connection is None:
             self._connection = connect(self._database_url)
         return self._connection

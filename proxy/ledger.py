@@ -18,7 +18,6 @@ import logging
 import os
 import queue
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -27,7 +26,7 @@ from dataclasses import astuple, dataclass
 
 from proxy import budgets, idempotency
 from proxy.budgets import Refusal
-from proxy.storage import connect
+from proxy.storage import Database, connect
 
 log = logging.getLogger("unigate.ledger")
 
@@ -77,7 +76,7 @@ idempotent retry took the row again (see `_CLAIM`)."""
 _CLAIM = (
     _VALUES + "ON CONFLICT (request_id) DO UPDATE SET status = 'started', finished_at = NULL, "
     "error_code = NULL, reserved = excluded.reserved, instance = excluded.instance "
-    "WHERE usage.status != 'started' AND usage.key_id IS excluded.key_id"
+    "WHERE usage.status != 'started' AND usage.key_id = excluded.key_id"
 )
 """An idempotent request's start: a new row, or the finished row of an earlier run of the
 same request taken back to `started`, keeping its counts. A row another run still holds
@@ -85,14 +84,16 @@ same request taken back to `started`, keeping its counts. A row another run stil
 BEGIN_WAIT = 2.0
 """Seconds a request waits for its `started` row. A database that takes no writes (full,
 locked) must not hold every answer: the row stays queued and lands once it can."""
-_BEAT = "INSERT OR REPLACE INTO instances (id, host, pid, beat_at) VALUES (?, ?, ?, ?)"
-_STALE = """status = 'started' AND instance IS NOT :me AND (
-    instance IS NULL OR instance NOT IN (SELECT id FROM instances WHERE beat_at >= :horizon)
-)"""
+_BEAT = (
+    "INSERT INTO instances (id, host, pid, beat_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+    "SET host = excluded.host, pid = excluded.pid, beat_at = excluded.beat_at"
+)
+_STALE = """status = 'started' AND (instance IS NULL OR (
+    instance != :me AND instance NOT IN (SELECT id FROM instances WHERE beat_at >= :horizon)
+))"""
+_STALE_HELD = f"SELECT COALESCE(SUM(reserved), 0) FROM usage WHERE key_id = keys.id AND {_STALE}"  # noqa: S608
 _RELEASE = f"""
-UPDATE keys SET reserved = max(reserved - (
-    SELECT total(reserved) FROM usage WHERE key_id = keys.id AND {_STALE}
-), 0)
+UPDATE keys SET reserved = CASE WHEN reserved > ({_STALE_HELD}) THEN reserved - ({_STALE_HELD}) ELSE 0 END
 WHERE id IN (SELECT key_id FROM usage WHERE reserved > 0 AND {_STALE})
 """  # noqa: S608
 _SWEEP = f"UPDATE usage SET status = 'interrupted', finished_at = :now, reserved = 0 WHERE {_STALE}"  # noqa: S608
@@ -178,7 +179,8 @@ class Ledger:
 
     def start(self) -> None:
         connection = connect(self._database_url)
-        connection.execute(f"PRAGMA synchronous={self._synchronous}")
+        if connection.kind == "sqlite":
+            connection.execute(f"PRAGMA synchronous={self._synchronous}")
         self._beat(connection, sweep=True)
         self._thread = threading.Thread(
             target=self._run, args=(connection,), name="unigate-ledger", daemon=True
@@ -215,14 +217,13 @@ class Ledger:
         self._thread.join(timeout)
         self._thread = None
 
-    def _beat(self, connection: sqlite3.Connection, sweep: bool) -> None:
+    def _beat(self, connection: Database, sweep: bool) -> None:
         """Say this instance lives; mark the open rows of instances that died interrupted.
 
         An instance is dead when it stopped beating, or at once when it ran on this host
         and its process is gone (a restart after `kill -9` needs no wait)."""
         now = time.time()
-        with connection:
-            connection.execute("BEGIN IMMEDIATE")
+        with connection.transaction():
             connection.execute(_BEAT, (self.instance, _HOST, os.getpid(), now))
             if sweep:
                 local = connection.execute(
@@ -237,7 +238,7 @@ class Ledger:
             connection.execute("DELETE FROM instances WHERE beat_at < ?", (now - 3600,))
         self._next_beat = time.monotonic() + HEARTBEAT_SECONDS
 
-    def _run(self, connection: sqlite3.Connection) -> None:
+    def _run(self, connection: Database) -> None:
         stopping = False
         while not stopping:
             batch: list[_Write] = []
@@ -259,27 +260,26 @@ class Ledger:
             if batch:
                 self._write(connection, batch)
             if time.monotonic() >= self._next_beat:
-                self._retrying(lambda: self._beat(connection, sweep=True))
+                self._retrying(connection, lambda: self._beat(connection, sweep=True))
         connection.close()
 
-    def _write(self, connection: sqlite3.Connection, batch: list[_Write]) -> None:
+    def _write(self, connection: Database, batch: list[_Write]) -> None:
         """One transaction for the batch, rows in the order they came; a start row that
         claims or reserves is decided inside it, so no other writer can come between."""
         admissions: list[Admission] = []
 
         def write() -> None:
             admissions.clear()
-            with connection:
-                connection.execute("BEGIN IMMEDIATE")
+            with connection.transaction():
                 for item in batch:
                     admissions.append(self._apply(connection, item))
 
-        self._retrying(write)
+        self._retrying(connection, write)
         for item, admission in zip(batch, admissions, strict=True):
             if item.future is not None and item.loop is not None and not item.loop.is_closed():
                 item.loop.call_soon_threadsafe(_resolve, item.future, admission)
 
-    def _apply(self, connection: sqlite3.Connection, item: _Write) -> Admission:
+    def _apply(self, connection: Database, item: _Write) -> Admission:
         row = item.row
         if row.status == "started":
             if item.reserve is not None:
@@ -300,13 +300,13 @@ class Ledger:
             budgets.settle(connection, row.key_id, row.cost, released)
         return ADMITTED
 
-    def _retrying(self, operation: object) -> None:
+    def _retrying(self, connection: Database, operation: Callable[[], None]) -> None:
         delay = 0.05
         while True:
             try:
-                operation()  # type: ignore[operator]
+                operation()
                 return
-            except sqlite3.Error as error:
+            except connection.errors as error:
                 log.warning("ledger write failed (%s); retrying", error)
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)

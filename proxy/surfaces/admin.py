@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import sqlite3
 import threading
 import time
 from typing import Annotated, Any
@@ -35,7 +34,7 @@ from proxy.keys import KeyRecord
 from proxy.limits import EXEMPT_OPT
 from proxy.openapi import described
 from proxy.settings import ConfigError
-from proxy.storage import connect
+from proxy.storage import Database, connect
 from schemas.config import Config
 from schemas.errors import Code, GatewayError
 
@@ -127,7 +126,7 @@ class UsageReport:
 
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
-        self._connection: sqlite3.Connection | None = None
+        self._connection: Database | None = None
         self._lock = threading.Lock()
 
     def _summary(self, key_id: str, since: float, until: float) -> UsageSummary:

@@ -85,7 +85,7 @@ def test_rows_of_a_dead_instance_are_marked_interrupted_at_the_next_start(tmp_pa
     connection = connect(url)
     dead_pid = 2**22 + 12345  # above pid_max's default: no such process
     alive = uuid.uuid4().hex
-    with connection:
+    with connection.transaction():
         connection.execute(
             "INSERT INTO instances (id, host, pid, beat_at) VALUES (?, ?, ?, ?), (?, ?, ?, ?)",
             (
