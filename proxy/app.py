@@ -11,7 +11,7 @@ from litestar.openapi import OpenAPIConfig
 
 from proxy.errors import handle_client_gone, handle_gateway_error, handle_http_exception, handle_unexpected
 from proxy.gateway import Gateway
-from proxy.limits import KeyLimiter, KeyLimitMiddleware
+from proxy.limits import KeyLimitMiddleware, SharedKeyLimiter, build_limiter
 from proxy.redaction import install_redaction
 from proxy.request_guard import BodyGuard, HeaderGuard
 from proxy.settings import Settings, load_settings
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         gateway = Gateway(settings or load_settings())
     config = gateway.settings.config
     check_admin_config(config)
-    limiter = KeyLimiter(config.limits)
+    limiter = build_limiter(config.limits)
     limiter.watch(gateway.ledger)
     usage_report = UsageReport(gateway.settings.database_url)
 
@@ -50,6 +50,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
 
     async def stop() -> None:
         await gateway.stop()
+        if isinstance(limiter, SharedKeyLimiter):
+            await limiter.aclose()
         usage_report.close()
 
     app = Litestar(

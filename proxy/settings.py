@@ -65,7 +65,11 @@ def _apply_overrides(config: Config, environ: Mapping[str, str]) -> Config:
                 pool, urls=tuple(url.strip() for url in urls.split(",") if url.strip())
             )
         pools.append(pool)
-    return msgspec.structs.replace(config, providers=providers, pools=tuple(pools))
+    limits = config.limits
+    redis_url = environ.get("UNIGATE_REDIS_URL")
+    if redis_url:
+        limits = msgspec.structs.replace(limits, redis_url=redis_url)
+    return msgspec.structs.replace(config, providers=providers, pools=tuple(pools), limits=limits)
 
 
 def _check(config: Config) -> None:
@@ -81,6 +85,9 @@ def _check(config: Config) -> None:
                 raise ConfigError(f"route {route.match!r}: unknown pool {pool!r}")
     if config.default_pool is not None and config.default_pool not in pool_names:
         raise ConfigError(f"default_pool {config.default_pool!r} is not a declared pool")
+    limits_problem = config.limits.problem()
+    if limits_problem is not None:
+        raise ConfigError(limits_problem)
     for name in config.providers:
         if name not in VENDORS:
             raise ConfigError(f"[providers.{name}]: unknown provider; known: {', '.join(VENDORS)}")

@@ -147,6 +147,28 @@ class LimitsConfig(Struct, frozen=True, forbid_unknown_fields=True):
     max_header_bytes: int = 16 * 1024
     max_header_value_bytes: int = 4 * 1024
     max_json_depth: int = 64
+    backend: Literal["memory", "redis"] = "memory"
+    """Where rpm/tpm/concurrency state lives: this process (each replica enforces the limits
+    on its own), or a Redis every replica shares (the limits hold across all of them)."""
+    redis_url: str | None = None
+    """`redis://[:password@]host:port/db` or `rediss://…`; `${ENV}` works, UNIGATE_REDIS_URL overrides."""
+    redis_failure: Literal["open", "closed"] = "open"
+    """Redis unreachable: "open" admits calls unlimited (logged), "closed" answers 503 overloaded."""
+    redis_timeout: float = 1.0
+    """Seconds to connect to Redis or wait for one reply before treating it as unreachable."""
+    lease_seconds: float = 30.0
+    """A call's concurrency lease lives this long unless its replica refreshes it (every third
+    of it); a replica that dies frees its slots after at most this long."""
+
+    def problem(self) -> str | None:
+        """Why this section cannot be used, or None; checked once the environment is applied."""
+        if self.backend == "redis" and not self.redis_url:
+            return '[limits] backend = "redis" needs redis_url (or UNIGATE_REDIS_URL)'
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            return "[limits] redis_url must start with redis://, rediss:// or unix://"
+        if self.redis_timeout <= 0 or self.lease_seconds <= 0:
+            return "[limits] redis_timeout and lease_seconds must be positive"
+        return None
 
 
 class MediaConfig(Struct, frozen=True, forbid_unknown_fields=True):

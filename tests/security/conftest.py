@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -71,3 +72,29 @@ def _complete(data: bytes) -> bool:
 
 def status_of(response: bytes) -> int:
     return int(response.split(b" ", 2)[1])
+
+
+@contextlib.contextmanager
+def fake_redis_server() -> Iterator[str]:
+    """A fake Redis (fakeredis, Lua included) on a real socket, that several gateways share;
+    it is gone (connections refused) once the block ends."""
+    import threading
+
+    from fakeredis import TcpFakeServer
+
+    server = TcpFakeServer(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.serve_forever, name="fake-redis", daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield f"redis://{host!s}:{port}/0"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    with fake_redis_server() as url:
+        yield url

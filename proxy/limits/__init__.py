@@ -1,0 +1,38 @@
+"""Per-key limits: requests per minute, tokens per minute, and calls in flight (S11).
+
+Two backends behind one middleware, chosen by `[limits] backend`:
+
+- `memory` (default, proxy/limits/memory.py): state in this process, synchronous and
+  exact; with several workers or replicas each enforces the limits on its own.
+- `redis` (proxy/limits/shared.py): state in a Redis every replica shares, admitted by one
+  Lua script per call (proxy/limits/scripts.py), so the limits hold across replicas.
+
+Both answer the same 429 (proxy/limits/rules.py); proxy/limits/middleware.py applies them.
+"""
+
+from __future__ import annotations
+
+from proxy.limits.memory import KeyLimiter
+from proxy.limits.middleware import KeyLimitMiddleware
+from proxy.limits.rules import EXEMPT_OPT, WINDOW, KeyLimits, effective_limits
+from proxy.limits.shared import Lease, SharedKeyLimiter
+from schemas.config import LimitsConfig
+
+__all__ = [
+    "EXEMPT_OPT",
+    "WINDOW",
+    "KeyLimitMiddleware",
+    "KeyLimiter",
+    "KeyLimits",
+    "Lease",
+    "SharedKeyLimiter",
+    "build_limiter",
+    "effective_limits",
+]
+
+
+def build_limiter(config: LimitsConfig) -> KeyLimiter | SharedKeyLimiter:
+    """The limiter `[limits] backend` names (the config check has made sure a URL is set)."""
+    if config.backend == "redis":
+        return SharedKeyLimiter(config)
+    return KeyLimiter(config)
