@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from proxy.http_protocol import ReceiptDeadlineProtocol
 from proxy.keys import KeyStore
-from proxy.redaction import install_redaction
+from proxy.redaction import install_redaction, masked_url
 from proxy.routing import Router
 from proxy.settings import ConfigError, Settings, load_settings
 
@@ -101,7 +101,10 @@ def _check(arguments: argparse.Namespace) -> None:
     settings = _settings(arguments.config)
     config = settings.config
     print(f"config: {settings.path or 'built-in defaults (no config.toml found)'}")
-    print(f"database: {settings.database_url}")
+    print(f"database: {masked_url(settings.database_url)}")
+    limits = config.limits
+    where = f" at {masked_url(limits.redis_url)}" if limits.backend == "redis" and limits.redis_url else ""
+    print(f"per-key limits: {limits.backend}{where}")
     print(f"listen: {config.server.host}:{config.server.port}, workers: {config.server.workers}")
     for name, provider in sorted(config.providers.items()):
         base_url = provider.base_url or "(SDK default)"

@@ -21,6 +21,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
 CREDENTIAL_HEADERS = frozenset(
@@ -94,3 +95,12 @@ def install_redaction() -> None:
     current = logging.getLogRecordFactory()
     if not isinstance(current, _RedactingFactory):
         logging.setLogRecordFactory(_RedactingFactory(current))
+
+
+def masked_url(url: str) -> str:
+    """A database or Redis URL with its password masked, for printing."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

@@ -120,4 +120,9 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     if not database_url:
         directory = config_path.resolve().parent if config_path is not None else Path.cwd()
         database_url = f"sqlite:///{directory / 'unigate.db'}"
+    if not database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        scheme = database_url.partition(":")[0]
+        raise ConfigError(
+            f"database scheme {scheme!r} is not supported; use sqlite:///<path> or postgresql://…"
+        )
     return Settings(config=config, path=config_path, database_url=database_url)

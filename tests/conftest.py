@@ -86,3 +86,6 @@ def gateway(
 def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+pytest_plugins = ["tests.postgres"]

@@ -32,12 +32,6 @@ def sqlite_path(database_url: str) -> Path:
     raise ConfigError(f"database scheme {scheme!r} is not supported; use sqlite:///<path> or postgresql://…")
 
 
-def check_database_url(database_url: str) -> None:
-    """Refuse a URL no backend takes, at start-up rather than at the first request."""
-    if not database_url.startswith(_POSTGRES_SCHEMES):
-        sqlite_path(database_url)
-
-
 def connect(database_url: str) -> Database:
     """A connection with the settings every user of the database needs, schema ensured."""
     if database_url.startswith(_POSTGRES_SCHEMES):

@@ -59,11 +59,15 @@ class Gateways:
         self._openai_url, self._anthropic_url = (vendor.url for vendor in vendors)
         self.servers: dict[str, ServerThread] = {}
 
-    def __call__(self, config_text: str, openai_url: str | None = None) -> RunningGateway:
+    def __call__(
+        self, config_text: str, openai_url: str | None = None, database_url: str | None = None
+    ) -> RunningGateway:
         environ = {
             "UNIGATE_OPENAI_BASE_URL": f"{openai_url or self._openai_url}/v1",
             "UNIGATE_ANTHROPIC_BASE_URL": self._anthropic_url,
         }
+        if database_url is not None:
+            environ["UNIGATE_DATABASE_URL"] = database_url
         server, running = start_gateway(self._tmp_path, environ, config_text)
         self.servers[running.url] = server
         return running

@@ -23,6 +23,7 @@ from proxy.ledger import UsageRow
 from proxy.storage import sqlite_path
 from tests.conftest import NODELAY, RunningGateway
 from tests.fakes.server import Reply
+from tests.postgres import rows as database_rows
 
 OPENAI_KEY = "sk-test-reliability-openai-0001"
 ANTHROPIC_KEY = "sk-ant-test-reliability-0001"
@@ -237,16 +238,20 @@ def usage_row(request_id: str, status: str) -> UsageRow:
 
 def ledger(gateway: RunningGateway | Path | str, settle: float = 5.0, count: int = 1) -> list[dict[str, Any]]:
     """The usage rows, once at least `count` exist and none is still `started` (final rows
-    are written by the ledger's thread, a moment after the response)."""
+    are written by the ledger's thread, a moment after the response). A gateway, an SQLite
+    file, or a database URL (Postgres too)."""
     if isinstance(gateway, RunningGateway):
-        path = sqlite_path(gateway.settings.database_url)
+        url = gateway.settings.database_url
     else:
-        path = Path(gateway)
+        url = str(gateway) if str(gateway).startswith(("sqlite:", "postgres")) else f"sqlite:///{gateway}"
     deadline = time.monotonic() + settle
     while True:
-        with sqlite3.connect(path) as connection:
-            connection.row_factory = sqlite3.Row
-            rows = [dict(row) for row in connection.execute("SELECT * FROM usage ORDER BY started_at")]
+        if url.startswith("sqlite:"):
+            with sqlite3.connect(sqlite_path(url)) as connection:
+                connection.row_factory = sqlite3.Row
+                rows = [dict(row) for row in connection.execute("SELECT * FROM usage ORDER BY started_at")]
+        else:
+            rows = database_rows(url)
         settled = len(rows) >= count and all(row["status"] != "started" for row in rows)
         if settled or time.monotonic() > deadline:
             return rows

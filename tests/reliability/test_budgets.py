@@ -20,12 +20,12 @@ from proxy.keys import KeyStore
 from proxy.ledger import Ledger
 from proxy.metering import Meter
 from proxy.routing import Resolution, ResolvedTarget
-from proxy.storage import sqlite_path
 from schemas.chat import ChatRequest, Sampling, UserMessage
 from schemas.config import BudgetConfig, ModelPrice
 from schemas.errors import GatewayError
 from tests.conftest import RunningGateway
 from tests.fakes.server import FakeVendor, Reply
+from tests.postgres import rows as database_rows
 from tests.reliability.conftest import GatewayFactory
 from tests.reliability.harness import BODY, KEYS, OPENAI_ONLY, config, ledger, openai_stream, usage_row
 
@@ -99,11 +99,9 @@ def _call(gateway: RunningGateway, key: str, barrier: threading.Barrier | None =
 
 
 def _figures(gateway: RunningGateway, key_id: str) -> tuple[float, float]:
-    with sqlite3.connect(sqlite_path(gateway.settings.database_url)) as connection:
-        spent, reserved = connection.execute(
-            "SELECT spent, reserved FROM keys WHERE id = ?", (key_id,)
-        ).fetchone()
-    return spent, reserved
+    query = f"SELECT spent, reserved FROM keys WHERE id = '{key_id}'"
+    [row] = database_rows(gateway.settings.database_url, query)
+    return row["spent"], row["reserved"]
 
 
 def _concurrent(gateways: list[RunningGateway], key: str, count: int) -> list[httpx.Response]:
@@ -112,14 +110,19 @@ def _concurrent(gateways: list[RunningGateway], key: str, count: int) -> list[ht
         return list(pool.map(lambda n: _call(gateways[n % len(gateways)], key, barrier), range(count)))
 
 
-@pytest.mark.timeout(30)
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("workers", "database"), [(1, "sqlite"), (2, "sqlite"), (2, "postgres")])
 def test_concurrent_calls_take_exactly_what_the_budget_holds(
-    make_gateway: GatewayFactory, openai_fake: FakeVendor, workers: int
+    make_gateway: GatewayFactory,
+    openai_fake: FakeVendor,
+    request: pytest.FixtureRequest,
+    workers: int,
+    database: str,
 ) -> None:
     """Budget for 3 calls and a half; 6 arrive at once, split over `workers` gateways sharing
-    one database (each its own ledger writer): exactly 3 reach the vendor."""
-    gateways = [make_gateway(config(attempts=1)) for _ in range(workers)]
+    one database (each its own ledger writer; on Postgres, replicas): exactly 3 reach the vendor."""
+    url = request.getfixturevalue("postgres_url") if database == "postgres" else None
+    gateways = [make_gateway(config(attempts=1), database_url=url) for _ in range(workers)]
     key_id, key = _budgeted(gateways[0], 3.5 * PER_CALL)
     openai_fake.enqueue(*[Reply.fixture("openai/chat.json", delay=0.5) for _ in range(6)])
     responses = _concurrent(gateways, key, 6)

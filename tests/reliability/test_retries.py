@@ -87,9 +87,11 @@ def test_u2_two_503s_then_success_is_three_attempts_and_one_row(
     assert anthropic_fake.received == []
     first, second, third = (request.at for request in openai_fake.received)
     # full jitter: the wait before retry n is uniform in [0, base * 2**(n-1)]; the rest of a
-    # gap is one refused-and-answered round trip on loopback
-    assert second - first < 0.2 + 0.15
-    assert third - second < 0.4 + 0.15
+    # gap is one refused-and-answered round trip on loopback, with room for a busy 2-core CI
+    # machine (the bounds themselves are checked exactly in the next test); a fixed wait at
+    # max_delay would still show here as a gap of a second or more
+    assert second - first < 0.2 + 0.5
+    assert third - second < 0.4 + 0.5
     [row] = ledger(gateway)
     assert (row["status"], row["attempts"], row["provider"]) == ("completed", 3, "openai")
 
