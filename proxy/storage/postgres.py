@@ -13,11 +13,19 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 
+from proxy.redaction import masked_url
 from proxy.storage.interface import Params, Rows
 from proxy.storage.schema import ADDED_COLUMNS, AFTER_MIGRATION, TABLES
+
+
+class Unreachable(ConnectionError):
+    """The database could not be reached; the message names it without its password."""
+
 
 _MIGRATION_LOCK = 0x756E6967  # "unig"
 _PLACEHOLDER = re.compile(r"\?|(?<![:\w]):([A-Za-z_]\w*)")
@@ -33,28 +41,56 @@ def to_psycopg(sql: str) -> str:
 
 class Postgres:
     kind = "postgresql"
-    errors: tuple[type[Exception], ...] = (psycopg.Error,)
+    errors: tuple[type[Exception], ...] = (psycopg.Error, ConnectionError)
     for_update = " FOR UPDATE"
 
     def __init__(self, url: str) -> None:
-        try:
-            self.raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except psycopg.OperationalError:
-            # psycopg's message may quote the URL, password included
-            raise ConnectionError("could not connect to the Postgres database in the database URL") from None
+        self._url = url
+        self._depth = 0
+        self.raw = self._connect()
         self._migrate()
 
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        try:
+            return psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as error:
+            # say why (refused, authentication, no such database) but never the password
+            password = urlsplit(self._url).password
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            if password:
+                reason = reason.replace(password, "***")
+            raise Unreachable(f"cannot connect to Postgres at {masked_url(self._url)}: {reason}") from None
+
+    def _live(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """The connection, opened again if it was lost (a database restart, a failover): the
+        failed operation is retried by its caller, the next one finds a fresh connection."""
+        if self.raw.closed or self.raw.broken:
+            self.raw = self._connect()
+        return self.raw
+
     def execute(self, sql: str, params: Params = ()) -> Rows:
-        return self.raw.execute(to_psycopg(sql), params)
+        """Outside a transaction, a statement that finds its connection cut is sent once more
+        on a new one (a lookup should not fail because the database restarted an hour ago);
+        inside one, the caller retries the whole transaction."""
+        try:
+            return self._live().execute(to_psycopg(sql), params)
+        except psycopg.OperationalError:
+            if self._depth or not self.raw.broken:
+                raise
+            return self._live().execute(to_psycopg(sql), params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
-        with self.raw.cursor() as cursor:
+        with self._live().cursor() as cursor:
             cursor.executemany(to_psycopg(sql), rows)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.raw.transaction():
-            yield
+        self._depth += 1
+        try:
+            with self._live().transaction():
+                yield
+        finally:
+            self._depth -= 1
 
     def close(self) -> None:
         self.raw.close()

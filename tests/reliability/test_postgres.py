@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from proxy.keys import KeyStore
@@ -177,3 +178,34 @@ def test_an_unknown_database_scheme_is_refused_at_load() -> None:
     with pytest.raises(ConfigError) as refused:
         load_settings(None, environ={"UNIGATE_DATABASE_URL": "mysql://u:p@h/d"})
     assert "'mysql'" in str(refused.value) and "p@h" not in str(refused.value)
+
+
+@pytest.mark.timeout(60)
+def test_a_lost_connection_is_opened_again_and_nothing_is_dropped(postgres_url: str) -> None:
+    """A database restart or failover cuts every connection: the ledger's write is retried on
+    a fresh one, and key lookups go on."""
+    keys = KeyStore(postgres_url)
+    record, key = keys.create("survivor")
+    writer = Ledger(postgres_url)
+    writer.start()
+    try:
+        asyncio.run(writer.begin(usage_row("before", "started")))
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid != pg_backend_pid()"
+            ).fetchone()
+        assert killed is not None and killed[0] >= 2  # the ledger's and the key store's
+        writer.record(usage_row("before", "completed"))
+        asyncio.run(writer.begin(usage_row("after", "started")))
+        writer.record(usage_row("after", "completed"))
+        keys._cache.clear()
+        assert asyncio.run(keys.lookup(key)) == record
+    finally:
+        writer.close()
+        keys.close()
+    found = ledger(postgres_url, settle=10, count=2)
+    assert [(row["request_id"], row["status"]) for row in found] == [
+        ("before", "completed"),
+        ("after", "completed"),
+    ]
