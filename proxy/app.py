@@ -11,7 +11,7 @@ from litestar.openapi import OpenAPIConfig
 
 from proxy.errors import handle_client_gone, handle_gateway_error, handle_http_exception, handle_unexpected
 from proxy.gateway import Gateway
-from proxy.limits import KeyLimitMiddleware, SharedKeyLimiter, build_limiter
+from proxy.limits import KeyLimiter, KeyLimitMiddleware, build_limiter
 from proxy.redaction import install_redaction
 from proxy.request_guard import BodyGuard, HeaderGuard
 from proxy.settings import Settings, load_settings
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
 
     async def stop() -> None:
         await gateway.stop()
-        if isinstance(limiter, SharedKeyLimiter):
+        if not isinstance(limiter, KeyLimiter):
             await limiter.aclose()
         usage_report.close()
 

@@ -270,19 +270,28 @@ class Ledger:
 
         def write() -> None:
             admissions.clear()
+            settling: dict[str, list[float]] = {}
             with connection.transaction():
                 for item in batch:
-                    admissions.append(self._apply(connection, item))
+                    admissions.append(self._apply(connection, item, settling))
+                for key_id, (cost, released) in settling.items():
+                    budgets.settle(connection, key_id, cost, released)
 
         self._retrying(connection, write)
         for item, admission in zip(batch, admissions, strict=True):
             if item.future is not None and item.loop is not None and not item.loop.is_closed():
                 item.loop.call_soon_threadsafe(_resolve, item.future, admission)
 
-    def _apply(self, connection: Database, item: _Write) -> Admission:
+    def _apply(self, connection: Database, item: _Write, settling: dict[str, list[float]]) -> Admission:
+        """One row. What final rows spend is summed per key in `settling` and written once per
+        batch (one UPDATE per key, not per call); a reservation first writes its key's sum, so
+        it sees every cost before it."""
         row = item.row
         if row.status == "started":
             if item.reserve is not None:
+                pending = settling.pop(row.key_id, None) if row.key_id is not None else None
+                if pending is not None:
+                    budgets.settle(connection, row.key_id, *pending)
                 refusal = budgets.reserve(connection, row.key_id, item.reserve)
                 if refusal is not None:
                     return Admission(refusal=refusal)
@@ -296,8 +305,11 @@ class Ledger:
                 connection.execute(_INSERT, values)
             return ADMITTED
         released = budgets.held(connection, row.request_id) if item.settle else 0.0
-        if connection.execute(_INSERT, (*astuple(row), self.instance)).rowcount:
-            budgets.settle(connection, row.key_id, row.cost, released)
+        applied = connection.execute(_INSERT, (*astuple(row), self.instance)).rowcount
+        if applied and row.key_id is not None and (row.cost or released):
+            sums = settling.setdefault(row.key_id, [0.0, 0.0])
+            sums[0] += row.cost or 0.0
+            sums[1] += released
         return ADMITTED
 
     def _retrying(self, connection: Database, operation: Callable[[], None]) -> None:

@@ -12,11 +12,15 @@ Both answer the same 429 (proxy/limits/rules.py); proxy/limits/middleware.py app
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from proxy.limits.memory import KeyLimiter
 from proxy.limits.middleware import KeyLimitMiddleware
-from proxy.limits.rules import EXEMPT_OPT, WINDOW, KeyLimits, effective_limits
-from proxy.limits.shared import Lease, SharedKeyLimiter
+from proxy.limits.rules import EXEMPT_OPT, WINDOW, KeyLimits, Lease, effective_limits
 from schemas.config import LimitsConfig
+
+if TYPE_CHECKING:
+    from proxy.limits.shared import SharedKeyLimiter
 
 __all__ = [
     "EXEMPT_OPT",
@@ -32,7 +36,18 @@ __all__ = [
 
 
 def build_limiter(config: LimitsConfig) -> KeyLimiter | SharedKeyLimiter:
-    """The limiter `[limits] backend` names (the config check has made sure a URL is set)."""
+    """The limiter `[limits] backend` names (the config check has made sure a URL is set).
+    The Redis client (~20 MiB once imported) is loaded only when it is the backend."""
     if config.backend == "redis":
+        from proxy.limits.shared import SharedKeyLimiter
+
         return SharedKeyLimiter(config)
     return KeyLimiter(config)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SharedKeyLimiter":
+        from proxy.limits.shared import SharedKeyLimiter
+
+        return SharedKeyLimiter
+    raise AttributeError(name)

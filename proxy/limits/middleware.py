@@ -12,14 +12,18 @@ handler answers 401. Only model calls count: GET and HEAD (the catalogue, usage)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxy.auth import MAX_KEY_LENGTH, presented_key
 from proxy.keys import KeyRecord, KeyStore
 from proxy.limits.memory import KeyLimiter
-from proxy.limits.rules import EXEMPT_OPT, effective_limits
-from proxy.limits.shared import Lease, SharedKeyLimiter
+from proxy.limits.rules import EXEMPT_OPT, Lease, effective_limits
+
+if TYPE_CHECKING:
+    from proxy.limits.shared import SharedKeyLimiter
 
 _UNCOUNTED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -49,7 +53,7 @@ class KeyLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         records = await self._records(scope)
-        if isinstance(self.limiter, SharedKeyLimiter):
+        if not isinstance(self.limiter, KeyLimiter):
             await self._call_shared(self.limiter, records, scope, receive, send)
             return
         admitted: list[str] = []

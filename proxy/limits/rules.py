@@ -54,3 +54,11 @@ def limited(message: str, retry_after: float) -> GatewayError:
     return GatewayError(
         Code.RATE_LIMITED, f"rate limited: {message}; retry after {wait:.0f} s", retry_after=wait
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A concurrency slot held in the shared store, by the call's own random token."""
+
+    key_id: str
+    token: str

@@ -19,7 +19,6 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -27,7 +26,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from proxy.ledger import Ledger, UsageRow
-from proxy.limits.rules import WINDOW, KeyLimits, concurrency_limited, rpm_limited, tpm_limited
+from proxy.limits.rules import WINDOW, KeyLimits, Lease, concurrency_limited, rpm_limited, tpm_limited
 from proxy.limits.scripts import ADMIT, CHARGE, REFRESH, Script
 from schemas.config import LimitsConfig
 from schemas.errors import Code, GatewayError
@@ -37,12 +36,6 @@ log = logging.getLogger("unigate.limits")
 FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 WARN_EVERY = 30.0
 RECHECK_SECONDS = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    key_id: str
-    token: str
 
 
 def redis_key(key_id: str, part: str) -> str:
