@@ -274,7 +274,9 @@ class Ledger:
             with connection.transaction():
                 for item in batch:
                     admissions.append(self._apply(connection, item, settling))
-                for key_id, (cost, released) in settling.items():
+                # in key order: two replicas' writers on Postgres lock the keys' rows in the
+                # same order, so they cannot deadlock on each other's settlements
+                for key_id, (cost, released) in sorted(settling.items()):
                     budgets.settle(connection, key_id, cost, released)
 
         self._retrying(connection, write)

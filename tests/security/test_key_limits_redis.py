@@ -214,3 +214,24 @@ def test_redis_backend_needs_a_url_and_takes_it_from_the_environment(tmp_path: P
     config.write_text('[limits]\nbackend = "redis"\nredis_url = "http://127.0.0.1:6399"\n')
     with pytest.raises(ConfigError, match="redis://"):
         load_settings(config, environ={})
+
+
+def test_two_replicas_on_postgres_and_redis_admit_exactly_n(
+    make_gateway: MakeGateway, fake_openai_vendor: FakeVendor, redis_url: str, postgres_url: str
+) -> None:
+    """The multi-replica setup of docs/design.md: keys and the ledger in Postgres, limits in
+    Redis; a key made through one replica is limited on both."""
+    config = f'[limits]\nbackend = "redis"\nredis_url = "{redis_url}"\n'
+    replicas = [make_gateway(config, UNIGATE_DATABASE_URL=postgres_url) for _ in range(2)]
+    key = _key(replicas[0], concurrency=2)
+    fake_openai_vendor.enqueue(*[Reply.fixture("openai/chat.json", delay=0.8) for _ in range(5)])
+    barrier = threading.Barrier(5)
+
+    def call(index: int) -> httpx.Response:
+        barrier.wait()
+        return _post(replicas[index % 2], key)
+
+    with ThreadPoolExecutor(5) as pool:
+        statuses = sorted(response.status_code for response in pool.map(call, range(5)))
+    assert statuses == [200, 200, 429, 429, 429]
+    assert len(fake_openai_vendor.received) == 2
