@@ -14,6 +14,7 @@ dropped; `close()` flushes the queue before the database closes.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import queue
@@ -22,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from dataclasses import asdict, astuple, dataclass
 
 from proxy import budgets, idempotency
 from proxy.budgets import Refusal
@@ -260,12 +261,36 @@ class Ledger:
             if batch:
                 self._write(connection, batch)
             if time.monotonic() >= self._next_beat:
-                self._retrying(connection, lambda: self._beat(connection, sweep=True))
+                try:
+                    self._retrying(connection, lambda: self._beat(connection, sweep=True))
+                except Exception:
+                    log.exception("the ledger's heartbeat failed; trying again in %s s", HEARTBEAT_SECONDS)
+                    self._next_beat = time.monotonic() + HEARTBEAT_SECONDS
         connection.close()
 
     def _write(self, connection: Database, batch: list[_Write]) -> None:
         """One transaction for the batch, rows in the order they came; a start row that
-        claims or reserves is decided inside it, so no other writer can come between."""
+        claims or reserves is decided inside it, so no other writer can come between.
+
+        A batch the database refuses for a reason retrying cannot fix (a constraint, a value
+        it cannot store) is written again row by row, so one bad row never holds back the
+        others; that row alone is logged whole, at ERROR, for an operator to re-enter."""
+        admissions = self._committed(connection, batch)
+        if admissions is None:
+            admissions = []
+            for item in batch:
+                alone = self._committed(connection, [item])
+                if alone is None:
+                    log.error("ledger row refused by the database, not stored: %s", _as_json(item.row))
+                    alone = [ADMITTED]
+                admissions += alone
+        for item, admission in zip(batch, admissions, strict=True):
+            if item.future is not None and item.loop is not None and not item.loop.is_closed():
+                item.loop.call_soon_threadsafe(_resolve, item.future, admission)
+
+    def _committed(self, connection: Database, batch: list[_Write]) -> list[Admission] | None:
+        """The batch's admissions once committed, retrying while the database cannot take
+        writes (locked, full, unreachable); None if it refuses the rows themselves."""
         admissions: list[Admission] = []
 
         def write() -> None:
@@ -279,10 +304,12 @@ class Ledger:
                 for key_id, (cost, released) in sorted(settling.items()):
                     budgets.settle(connection, key_id, cost, released)
 
-        self._retrying(connection, write)
-        for item, admission in zip(batch, admissions, strict=True):
-            if item.future is not None and item.loop is not None and not item.loop.is_closed():
-                item.loop.call_soon_threadsafe(_resolve, item.future, admission)
+        try:
+            self._retrying(connection, write)
+        except Exception as error:
+            log.warning("ledger batch refused (%s: %s)", type(error).__name__, error)
+            return None
+        return admissions
 
     def _apply(self, connection: Database, item: _Write, settling: dict[str, list[float]]) -> Admission:
         """One row. What final rows spend is summed per key in `settling` and written once per
@@ -315,15 +342,21 @@ class Ledger:
         return ADMITTED
 
     def _retrying(self, connection: Database, operation: Callable[[], None]) -> None:
+        """Run `operation` until it succeeds while its failure is the database's state;
+        any other failure is raised to the caller."""
         delay = 0.05
         while True:
             try:
                 operation()
                 return
-            except connection.errors as error:
+            except connection.transient as error:
                 log.warning("ledger write failed (%s); retrying", error)
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+
+def _as_json(row: UsageRow) -> str:
+    return json.dumps(asdict(row), default=str)
 
 
 def _resolve(future: asyncio.Future[Admission], admission: Admission) -> None:

@@ -8,6 +8,7 @@ is not Gemini. Globs are case-sensitive (`fnmatchcase`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -65,6 +66,9 @@ def upstream_model(model_id: str, provider: str | None, explicit: str | None) ->
     return model_id
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class Router:
     def __init__(self, config: Config) -> None:
         self._routes = config.routes
@@ -92,6 +96,8 @@ class Router:
         return Resolution(model_id, pool.task, (target,))
 
     def _resolve(self, model_id: str) -> Resolution | None:
+        if _CONTROL.search(model_id):
+            return None  # no model is named so; and the id would travel to vendors and the ledger
         for route in self._routes:
             if fnmatchcase(model_id, route.match):
                 return self._from_route(model_id, route)

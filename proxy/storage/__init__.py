@@ -3,8 +3,8 @@ Postgres (several replicas), chosen by the database URL.
 
 Every user of the database goes through `connect` and the small interface both classes
 share: `execute`, `executemany`, `transaction()` (a write transaction that serialises with
-other writers), `errors` (what a failed write raises), `for_update` (the row-lock suffix a
-read-check-write needs) and `kind`.
+other writers), `errors` (what a failed write raises), `transient` (those of them a retry
+may cure), `for_update` (the row-lock suffix a read-check-write needs) and `kind`.
 """
 
 from __future__ import annotations

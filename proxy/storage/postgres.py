@@ -42,6 +42,8 @@ def to_psycopg(sql: str) -> str:
 class Postgres:
     kind = "postgresql"
     errors: tuple[type[Exception], ...] = (psycopg.Error, ConnectionError)
+    transient: tuple[type[Exception], ...] = (psycopg.OperationalError, ConnectionError)
+    """A lost connection, a restart, a deadlock or serialization failure, a full disk."""
     for_update = " FOR UPDATE"
 
     def __init__(self, url: str) -> None:

@@ -17,6 +17,8 @@ from proxy.storage.schema import ADDED_COLUMNS, AFTER_MIGRATION, TABLES
 class SQLite:
     kind = "sqlite"
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    transient: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+    """Locked, busy, full, I/O: the database's state, which a retry may find changed."""
     for_update = ""
 
     def __init__(self, path: Path) -> None:

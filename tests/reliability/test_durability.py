@@ -9,11 +9,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from proxy.ledger import Ledger
 from proxy.storage import sqlite_path
+from proxy.storage.sqlite import SQLite
 from tests.conftest import RunningGateway
 from tests.fakes.server import FakeVendor
 from tests.reliability.conftest import GatewayFactory
@@ -134,23 +136,31 @@ def test_d3_drain_fails_readiness_at_once_and_ends_streams_after_the_grace(
 
 # -- D4: a database that fails or is busy ------------------------------------------------------------
 
-FAIL_FINAL_ROWS = """
-CREATE TRIGGER fail_insert BEFORE INSERT ON usage WHEN NEW.status != 'started'
-BEGIN SELECT RAISE(ABORT, 'database or disk is full (simulated)'); END;
-CREATE TRIGGER fail_update BEFORE UPDATE ON usage WHEN NEW.status != 'started'
-BEGIN SELECT RAISE(ABORT, 'database or disk is full (simulated)'); END;
-"""
-FAIL_ALL_ROWS = FAIL_FINAL_ROWS.replace("WHEN NEW.status != 'started'", "")
+FAIL_FINAL_ROWS = "final"
+FAIL_ALL_ROWS = "all"
+_FAILING: dict[str, str | None] = {"mode": None}
+_EXECUTE = SQLite.execute
 
 
-def faults(gateway: RunningGateway, script: str | None) -> None:
-    with sqlite3.connect(sqlite_path(gateway.settings.database_url)) as connection:
-        if script is None:
-            connection.executescript(
-                "DROP TRIGGER IF EXISTS fail_insert; DROP TRIGGER IF EXISTS fail_update;"
-            )
-        else:
-            connection.executescript(script)
+def _failing_execute(self: SQLite, sql: str, params: Any = ()) -> Any:
+    """What a full disk does to a ledger write: SQLITE_FULL, an OperationalError."""
+    mode = _FAILING["mode"]
+    writes_usage = sql.lstrip().startswith("INSERT INTO usage")
+    if mode is not None and writes_usage and (mode == FAIL_ALL_ROWS or params[4] != "started"):
+        raise sqlite3.OperationalError("database or disk is full (simulated)")
+    return _EXECUTE(self, sql, params)
+
+
+@pytest.fixture(autouse=True)
+def _disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SQLite, "execute", _failing_execute)
+    _FAILING["mode"] = None
+
+
+def faults(gateway: RunningGateway, mode: str | None) -> None:
+    """Make this process's ledger writes fail as on a full disk (all rows, or final rows only),
+    or stop failing."""
+    _FAILING["mode"] = mode
 
 
 @pytest.mark.timeout(30)
@@ -213,3 +223,30 @@ def test_d4_a_locked_database_never_blocks_the_event_loop(
     assert answers == [200]
     [found] = ledger(gateway)
     assert found["status"] == "completed"
+
+
+@pytest.mark.timeout(30)
+def test_d4_a_row_the_database_refuses_is_logged_whole_and_holds_back_no_other(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A constraint (here a trigger) refuses one row for good: the rows around it land, the
+    writer goes on, and the refused row is in the log at ERROR for an operator to re-enter."""
+    database = tmp_path / "poison.db"
+    ledger_ = Ledger(f"sqlite:///{database}")
+    ledger_.start()
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON usage WHEN NEW.request_id = 'poison' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    capture_logs(caplog)
+    for request_id in ("before", "poison", "after"):
+        ledger_.record(usage_row(request_id, "completed"))
+    ledger_.record(usage_row("later", "completed"))
+    time.sleep(0.3)
+    ledger_.record(usage_row("much-later", "completed"))
+    ledger_.close()
+    landed = {row["request_id"] for row in ledger(database, settle=0)}
+    assert landed == {"before", "after", "later", "much-later"}
+    refused = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert len(refused) == 1 and '"request_id": "poison"' in refused[0].getMessage()

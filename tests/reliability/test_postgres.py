@@ -21,7 +21,7 @@ from schemas.errors import GatewayError
 from tests.fakes.server import FakeVendor, Reply
 from tests.postgres import rows
 from tests.reliability.conftest import GatewayFactory
-from tests.reliability.harness import client, config, ledger, openai_stream, stream, usage_row
+from tests.reliability.harness import capture_logs, client, config, ledger, openai_stream, stream, usage_row
 
 
 def test_placeholders_are_rewritten_for_psycopg() -> None:
@@ -209,3 +209,35 @@ def test_a_lost_connection_is_opened_again_and_nothing_is_dropped(postgres_url: 
         ("before", "completed"),
         ("after", "completed"),
     ]
+
+
+@pytest.mark.timeout(30)
+def test_a_row_postgres_cannot_store_holds_back_no_other(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Postgres refuses NUL in text for good (SQLite takes it): that row is logged whole at
+    ERROR, the rows batched with it land, and the writer goes on."""
+    writer = Ledger(postgres_url)
+    writer.start()
+    capture_logs(caplog)
+    poison = usage_row("poison", "completed")
+    poison.model = "m\x00"
+    for row in (usage_row("before", "completed"), poison, usage_row("after", "completed")):
+        writer.record(row)
+    writer.close()
+    assert {row["request_id"] for row in ledger(postgres_url, settle=0)} == {"before", "after"}
+    refused = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert len(refused) == 1 and '"request_id": "poison"' in refused[0].getMessage()
+
+
+def test_a_model_id_with_control_characters_is_no_route(
+    make_gateway: GatewayFactory, openai_fake: FakeVendor
+) -> None:
+    gateway = make_gateway(config())
+    with client(gateway) as http:
+        answer = http.post("/v1/chat/completions", json={"model": "openai/gpt-4o-mini\x00", "messages": []})
+        native = http.post(
+            "/models/v2/openai/gpt-4o-mini%00", json={"messages": [{"role": "user", "content": "x"}]}
+        )
+    assert answer.status_code == native.status_code == 404
+    assert openai_fake.received == []
