@@ -1,12 +1,19 @@
 """Added latency and throughput of unigate, against a direct call to the same fake upstream.
 
-    .venv/bin/python -m bench.run [--seconds 5] [--connections 1,16,64] [--server uvicorn|granian]
+    .venv/bin/python -m bench.run [--seconds 5] [--connections 1,16,64] [--modes json,stream]
+        [--database-url URL | --database-url pgserver] [--redis-url URL] [--key-options "--budget 1e6"]
 
 Starts a cheap fake OpenAI (bench/fake_upstream.py) and `unigate serve` (one worker, auth,
 routing, the openai SDK call and the ledger write all on) as separate processes, then, in
 this process, drives the same request directly at the fake and through the gateway with
 N concurrent keep-alive connections. Prints, per mode and concurrency: p50/p99 latency,
 time to first byte, requests/s, the gateway's CPU per request, and the ratios.
+
+The multi-replica backends: `--database-url` puts keys and the ledger in that database
+(`pgserver`: a Postgres started for the run from the dev dependency of that name),
+`--redis-url` the per-key limits in Redis (the key then gets limits high enough never to
+bind, so every call runs the admission script); `--key-options` adds `unigate keys create`
+flags (a `--budget` makes every call reserve and settle).
 """
 
 from __future__ import annotations
@@ -126,6 +133,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--modes", default="json,stream")
+    parser.add_argument(
+        "--database-url", help="default: SQLite in a temporary folder; 'pgserver' starts a Postgres"
+    )
+    parser.add_argument("--redis-url", help="per-key limits in this Redis")
+    parser.add_argument("--key-options", default="", help="more `unigate keys create` flags")
     arguments = parser.parse_args()
     levels = [int(level) for level in arguments.connections.split(",")]
 
@@ -134,16 +146,37 @@ def main() -> None:
     python = sys.executable
     upstream = subprocess.Popen([python, "-m", "bench.fake_upstream", str(upstream_port)], cwd=ROOT)
     config = work / "config.toml"
-    config.write_text(
-        '[server]\npreload = ["openai"]\n[prices."openai/gpt-4o-mini"]\ninput = 0.15\ncached_input = 0.075\noutput = 0.60\n'
-    )
+    text = '[server]\npreload = ["openai"]\n[prices."openai/gpt-4o-mini"]\ninput = 0.15\ncached_input = 0.075\noutput = 0.60\n'
+    key_options = arguments.key_options.split()
+    if arguments.redis_url:
+        text += f'[limits]\nbackend = "redis"\nredis_url = "{arguments.redis_url}"\n'
+        key_options += ["--rpm", "100000000", "--tpm", "1000000000", "--concurrency", "100000"]
+    config.write_text(text)
+    database_url = arguments.database_url or f"sqlite:///{work / 'unigate.db'}"
+    postgres = None
+    if database_url == "pgserver":
+        import pgserver
+
+        postgres = pgserver.get_server(work / "postgres", cleanup_mode="stop")
+        database_url = postgres.get_uri()
     environ = {
         **os.environ,
         "UNIGATE_OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
-        "UNIGATE_DATABASE_URL": f"sqlite:///{work / 'unigate.db'}",
+        "UNIGATE_DATABASE_URL": database_url,
     }
     created = subprocess.run(
-        [python, "-m", "proxy.cli", "keys", "create", "--name", "bench", "--config", str(config)],
+        [
+            python,
+            "-m",
+            "proxy.cli",
+            "keys",
+            "create",
+            "--name",
+            "bench",
+            "--config",
+            str(config),
+            *key_options,
+        ],
         cwd=ROOT,
         env=environ,
         capture_output=True,
@@ -232,6 +265,8 @@ def main() -> None:
         upstream.terminate()
         gateway.wait(30)
         upstream.wait(10)
+        if postgres is not None:
+            postgres.cleanup()
 
 
 if __name__ == "__main__":

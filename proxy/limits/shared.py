@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -28,6 +27,7 @@ from redis.exceptions import RedisError
 from proxy.ledger import Ledger, UsageRow
 from proxy.limits.rules import WINDOW, KeyLimits, Lease, concurrency_limited, rpm_limited, tpm_limited
 from proxy.limits.scripts import ADMIT, CHARGE, REFRESH, Script
+from proxy.request_ids import new_request_id
 from schemas.config import LimitsConfig
 from schemas.errors import Code, GatewayError
 
@@ -75,7 +75,7 @@ class SharedKeyLimiter:
         if time.monotonic() < self._down_until:
             self._unreachable(None)
             return None
-        token = uuid.uuid4().hex
+        token = new_request_id()  # unique across processes (a random prefix), without a syscall
         try:
             reply = await self._admit(
                 self.client,
