@@ -46,11 +46,19 @@ def pool_meter(pool: Pool) -> str:
 
 
 def token_cost(usage: Usage, price: ModelPrice) -> float:
-    """USD for one call; cached input is billed at its own price where one is configured."""
+    """USD for one call; input read from and written to the prompt cache is billed at its own
+    price where one is configured, else as fresh input."""
     cached = usage.cached_input_tokens if usage.cached_input_tokens is not UNSET else 0
+    written = usage.cache_write_input_tokens if usage.cache_write_input_tokens is not UNSET else 0
     cached_price = price.cached_input if price.cached_input is not None else price.input
-    fresh = max(usage.input_tokens - cached, 0)
-    total = fresh * price.input + cached * cached_price + usage.output_tokens * price.output
+    write_price = price.cache_write if price.cache_write is not None else price.input
+    fresh = max(usage.input_tokens - cached - written, 0)
+    total = (
+        fresh * price.input
+        + cached * cached_price
+        + written * write_price
+        + usage.output_tokens * price.output
+    )
     return round(total / 1_000_000, 10)
 
 

@@ -1,7 +1,7 @@
 """The Anthropic-compatible surface's wire: Messages requests, replies, stream events and errors,
 as the official `anthropic` SDK sends and reads them (Claude Code among its users).
 
-Request Structs are tolerant: fields we do not map (`cache_control`, `citations`) are ignored;
+Request Structs are tolerant: fields we do not map (`citations`) are ignored;
 an unknown block type is a 400 naming it. Reply Structs are wire-exact.
 """
 
@@ -23,10 +23,12 @@ class ImageSource(Struct, omit_defaults=True):
 
 class TextBlockIn(Struct, tag="text", tag_field="type"):
     text: str
+    cache_control: dict[str, Any] | UnsetType = UNSET
 
 
 class ImageBlockIn(Struct, tag="image", tag_field="type"):
     source: ImageSource
+    cache_control: dict[str, Any] | UnsetType = UNSET
 
 
 class ToolUseBlockIn(Struct, tag="tool_use", tag_field="type"):
@@ -39,6 +41,7 @@ class ToolResultBlockIn(Struct, tag="tool_result", tag_field="type", omit_defaul
     tool_use_id: str
     content: str | list[TextBlockIn | ImageBlockIn] = ""
     is_error: bool = False
+    cache_control: dict[str, Any] | UnsetType = UNSET
 
 
 class ThinkingBlockIn(Struct, tag="thinking", tag_field="type"):
@@ -72,6 +75,7 @@ class ToolIn(Struct, omit_defaults=True):
     strict: bool | UnsetType = UNSET
     type: str | UnsetType = UNSET
     """`custom` or absent for a function tool; Anthropic's server tools name their version here."""
+    cache_control: dict[str, Any] | UnsetType = UNSET
 
 
 class ToolChoiceIn(Struct, omit_defaults=True):

@@ -11,9 +11,14 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
+CacheControl = dict[str, Any]
+"""A prompt-caching breakpoint, as Anthropic spells it (`{"type": "ephemeral", "ttl": "1h"}`):
+only Anthropic takes it; other vendors cache on their own and get a warning instead."""
+
 
 class TextPart(Struct, tag="text", tag_field="type", omit_defaults=True):
     text: str
+    cache_control: CacheControl | UnsetType = UNSET
 
 
 class ImagePart(Struct, tag="image", tag_field="type", omit_defaults=True):
@@ -22,6 +27,7 @@ class ImagePart(Struct, tag="image", tag_field="type", omit_defaults=True):
     url: str | UnsetType = UNSET
     base64: str | UnsetType = UNSET
     detail: str | UnsetType = UNSET
+    cache_control: CacheControl | UnsetType = UNSET
 
 
 class AudioPart(Struct, tag="audio", tag_field="type", omit_defaults=True):
@@ -82,6 +88,8 @@ class ToolMessage(Struct, tag="tool", tag_field="role", omit_defaults=True):
     tool_call_id: str
     content: Content
     name: str | UnsetType = UNSET
+    cache_control: CacheControl | UnsetType = UNSET
+    """A prompt-caching breakpoint on the tool result as a whole (Anthropic's `tool_result`)."""
 
 
 Message = SystemMessage | UserMessage | AssistantMessage | ToolMessage
@@ -94,9 +102,10 @@ class FunctionDefinition(Struct, omit_defaults=True):
     strict: bool | UnsetType = UNSET
 
 
-class Tool(Struct):
+class Tool(Struct, omit_defaults=True):
     function: FunctionDefinition
     type: Literal["function"] = "function"
+    cache_control: CacheControl | UnsetType = UNSET
 
 
 class NamedFunction(Struct):
@@ -165,6 +174,9 @@ class Usage(Struct, omit_defaults=True):
     output_tokens: int = 0
     cached_input_tokens: int | UnsetType = UNSET
     reasoning_tokens: int | UnsetType = UNSET
+    cache_write_input_tokens: int | UnsetType = UNSET
+    """Input written to the vendor's prompt cache (Anthropic bills it above fresh input);
+    like cached (read) input, part of `input_tokens`."""
 
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error", "other"]
@@ -184,3 +196,22 @@ class ChatResponse(Struct, omit_defaults=True):
     raw: msgspec.Raw = msgspec.Raw(b"null")
     """The vendor's own reply, byte for byte, for the envelope's `provider` field."""
     warnings: list[str] = msgspec.field(default_factory=list)
+
+
+def cache_control_unsent(request: ChatRequest, provider: str, warnings: list[str]) -> None:
+    """For a vendor without prompt-caching breakpoints: say that the request's were not sent
+    (the vendor may still cache on its own)."""
+    tools = request.tools if request.tools is not UNSET else []
+    marked = any(tool.cache_control is not UNSET for tool in tools)
+    marked = marked or any(
+        isinstance(m, ToolMessage) and m.cache_control is not UNSET for m in request.messages
+    )
+    marked = marked or any(
+        isinstance(part, TextPart | ImagePart) and part.cache_control is not UNSET
+        for message in request.messages
+        if isinstance(message.content, list)
+        for part in message.content
+    )
+    sentence = f"cache_control is not supported by {provider}; it was not sent"
+    if marked and sentence not in warnings:
+        warnings.append(sentence)

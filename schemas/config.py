@@ -133,6 +133,8 @@ class ModelPrice(Struct, frozen=True, forbid_unknown_fields=True):
     input: float
     output: float
     cached_input: float | None = None
+    cache_write: float | None = None
+    """Input written to the prompt cache (Anthropic: 1.25× input for 5 minutes, 2× for 1 hour)."""
 
 
 class LimitsConfig(Struct, frozen=True, forbid_unknown_fields=True):

@@ -43,17 +43,28 @@ class UsageEvent(Struct, tag="usage", tag_field="type", omit_defaults=True):
     output_tokens: int = 0
     cached_input_tokens: int | UnsetType = UNSET
     reasoning_tokens: int | UnsetType = UNSET
+    cache_write_input_tokens: int | UnsetType = UNSET
 
 
 def usage_event(usage: Usage) -> UsageEvent:
-    """The stream event carrying a call's usage: the same four counts."""
+    """The stream event carrying a call's usage: the same counts."""
     return UsageEvent(
-        usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cached_input_tokens,
+        usage.reasoning_tokens,
+        usage.cache_write_input_tokens,
     )
 
 
 def usage_of(event: UsageEvent) -> Usage:
-    return Usage(event.input_tokens, event.output_tokens, event.cached_input_tokens, event.reasoning_tokens)
+    return Usage(
+        event.input_tokens,
+        event.output_tokens,
+        event.cached_input_tokens,
+        event.reasoning_tokens,
+        event.cache_write_input_tokens,
+    )
 
 
 class Finish(Struct, tag="finish", tag_field="type"):

@@ -9,7 +9,7 @@ response Struct uses `omit_defaults` (which would drop `role`, `object` and the 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from msgspec import UNSET, Struct, UnsetType
 
@@ -30,10 +30,13 @@ class InputAudio(Struct):
 
 class TextContent(Struct, tag="text", tag_field="type"):
     text: str
+    cache_control: dict[str, Any] | UnsetType = UNSET
+    """Not OpenAI's: a prompt-caching breakpoint for Anthropic targets (as LiteLLM takes it)."""
 
 
 class ImageContent(Struct, tag="image_url", tag_field="type"):
     image_url: ImageURL
+    cache_control: dict[str, Any] | UnsetType = UNSET
 
 
 class AudioContent(Struct, tag="input_audio", tag_field="type"):

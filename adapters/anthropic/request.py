@@ -16,6 +16,8 @@ Decisions the unified schema leaves open:
 - Assistant turns are rebuilt as reasoning blocks, then text, then `tool_use`, the order
   Anthropic produced them in; a reasoning part without a signature (another vendor's) cannot
   be verified by Anthropic and is left out with a warning.
+- `cache_control` on a text or image part or a tool is sent on its block (a system prompt
+  with a breakpoint stays a list of blocks, where one plain block becomes a string).
 - `extra` goes to the top level verbatim; where it names a field we computed, ours wins, and
   two objects (`output_config`) are merged. `stream` is the call's to decide and is skipped.
 """
@@ -62,17 +64,25 @@ def _unsupported(what: str) -> GatewayError:
     return GatewayError(Code.UNSUPPORTED, f"{PROVIDER} cannot take {what}", provider=PROVIDER)
 
 
+def _cached(block: dict[str, Any], part: TextPart | ImagePart | Tool) -> dict[str, Any]:
+    """The block with the part's prompt-caching breakpoint, if it has one."""
+    if part.cache_control is not UNSET:
+        block["cache_control"] = part.cache_control
+    return block
+
+
 def to_anthropic_image(part: ImagePart, warnings: list[str]) -> dict[str, Any]:
     if part.detail is not UNSET:
         _warn(warnings, f"image detail is not supported by {PROVIDER}; it was not sent")
     if part.url is not UNSET:
-        return {"type": "image", "source": {"type": "url", "url": part.url}}
+        return _cached({"type": "image", "source": {"type": "url", "url": part.url}}, part)
     if part.base64 is UNSET:
         raise GatewayError(Code.INVALID_REQUEST, "an image part needs a url or base64", provider=PROVIDER)
     media_type, data = split_data_url(part.base64)
     if media_type not in IMAGE_TYPES:
         raise _unsupported(f"an image of type {media_type} (only JPEG, PNG, GIF and WebP)")
-    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    source = {"type": "base64", "media_type": media_type, "data": data}
+    return _cached({"type": "image", "source": source}, part)
 
 
 def to_anthropic_content(
@@ -85,7 +95,7 @@ def to_anthropic_content(
     for part in content:
         if isinstance(part, TextPart):
             if part.text:
-                blocks.append({"type": "text", "text": part.text})
+                blocks.append(_cached({"type": "text", "text": part.text}, part))
         elif isinstance(part, ImagePart):
             if not images:
                 raise _unsupported("an image part outside user and tool messages")
@@ -104,7 +114,7 @@ def to_anthropic_system(messages: list[Message], warnings: list[str]) -> str | l
             blocks.extend(to_anthropic_content(message.content, warnings, images=False))
     if not blocks:
         return None
-    if len(blocks) == 1:
+    if len(blocks) == 1 and "cache_control" not in blocks[0]:
         return str(blocks[0]["text"])
     return blocks
 
@@ -152,7 +162,10 @@ def to_anthropic_tool_result(message: ToolMessage, warnings: list[str]) -> dict[
         if isinstance(message.content, str)
         else to_anthropic_content(message.content, warnings)
     )
-    return {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": content}
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": content}
+    if message.cache_control is not UNSET:
+        block["cache_control"] = message.cache_control
+    return block
 
 
 def to_anthropic_messages(messages: list[Message], warnings: list[str]) -> list[dict[str, Any]]:
@@ -196,7 +209,7 @@ def to_anthropic_tools(tools: list[Tool]) -> list[dict[str, Any]]:
             definition["description"] = function.description
         if function.strict is not UNSET:
             definition["strict"] = function.strict
-        out.append(definition)
+        out.append(_cached(definition, tool))
     return out
 
 

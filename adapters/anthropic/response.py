@@ -40,6 +40,8 @@ def from_anthropic_usage(usage: WireUsage | None) -> Usage:
     )
     if usage.cache_read_input_tokens is not None:
         out.cached_input_tokens = usage.cache_read_input_tokens
+    if usage.cache_creation_input_tokens is not None:
+        out.cache_write_input_tokens = usage.cache_creation_input_tokens
     details = usage.output_tokens_details
     if details is not None and details.thinking_tokens is not None:
         out.reasoning_tokens = details.thinking_tokens

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from schemas.chat import ChatRequest, JsonObjectFormat, JsonSchemaFormat, Sampling
+from schemas.chat import ChatRequest, JsonObjectFormat, JsonSchemaFormat, Sampling, cache_control_unsent
 from schemas.errors import Code, GatewayError
 from schemas.tasks import RunRequest
 
@@ -42,6 +42,9 @@ def to_bytez_messages(request: ChatRequest) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = msgspec.to_builtins(request.messages)
     for message in messages:
         message.pop("reasoning", None)
+        message.pop("cache_control", None)
+        for part in message["content"] if isinstance(message.get("content"), list) else ():
+            part.pop("cache_control", None)
     return messages
 
 
@@ -56,6 +59,7 @@ def to_bytez_chat_body(request: ChatRequest, provider: str, warnings: list[str])
             f"{provider} (a Bytez model container) cannot take a JSON response format",
             provider=provider,
         )
+    cache_control_unsent(request, provider, warnings)
     params = {**request.extra, **to_bytez_params(request.sampling, provider, warnings)}
     params["compliance_format"] = OPENAI_CHAT_MODE
     return {"text": to_bytez_messages(request), "stream": True, "params": params}

@@ -36,6 +36,7 @@ from schemas.chat import (
     ToolChoice,
     UserMessage,
     VideoPart,
+    cache_control_unsent,
 )
 from schemas.errors import Code, GatewayError
 
@@ -223,6 +224,7 @@ def to_cohere_sampling(sampling: Sampling) -> dict[str, Any]:
 
 
 def to_cohere_body(request: ChatRequest, model: str, warnings: list[str]) -> dict[str, Any]:
+    cache_control_unsent(request, "cohere", warnings)
     body: dict[str, Any] = {"model": model, "messages": to_cohere_messages(request.messages, warnings)}
     body.update(to_cohere_sampling(request.sampling))
     tools: list[dict[str, Any]] = []

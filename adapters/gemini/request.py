@@ -20,6 +20,7 @@ from schemas.chat import (
     Sampling,
     Tool,
     ToolChoice,
+    cache_control_unsent,
 )
 
 _SAMPLING_FIELDS = (
@@ -84,6 +85,7 @@ def _merge_extra(body: dict[str, Any], extra: dict[str, Any]) -> None:
 
 
 def to_gemini_body(request: ChatRequest, warnings: list[str]) -> dict[str, Any]:
+    cache_control_unsent(request, "gemini", warnings)
     body: dict[str, Any] = {"contents": to_gemini_contents(request.messages, warnings)}
     system = to_gemini_system_instruction(request.messages)
     if system is not None:

@@ -24,6 +24,7 @@ from schemas.chat import (
     ToolMessage,
     UserMessage,
     VideoPart,
+    cache_control_unsent,
 )
 from schemas.errors import Code, GatewayError, UpstreamError
 
@@ -128,8 +129,11 @@ def to_openai_body(request: ChatRequest, model: str, dialect: Dialect, warnings:
         "messages": [to_openai_message(message, dialect) for message in request.messages],
     }
     body.update(to_openai_sampling(request.sampling, dialect, warnings))
+    cache_control_unsent(request, dialect.provider, warnings)
     if request.tools is not UNSET and request.tools:
-        body["tools"] = _to_builtins(request.tools)
+        body["tools"] = [
+            {"type": tool.type, "function": _to_builtins(tool.function)} for tool in request.tools
+        ]
     if request.tool_choice is not UNSET:
         body["tool_choice"] = _to_builtins(request.tool_choice)
     if request.response_format is not UNSET:

@@ -550,7 +550,7 @@ def test_chat_stream(chunk: int | None) -> None:
         " help you today?",
     ]
     assert events[-2:] == [
-        UsageEvent(input_tokens=10, output_tokens=12, cached_input_tokens=0),
+        UsageEvent(input_tokens=10, output_tokens=12, cached_input_tokens=0, cache_write_input_tokens=0),
         Finish(reason="stop", raw_reason="end_turn"),
     ]
     assert len(events) == 6
@@ -569,7 +569,7 @@ def test_tool_stream() -> None:
     assert all(e.index == 0 and e.arguments for e in fragments)
     assert msgspec.json.decode("".join(e.arguments for e in fragments)) == {"city": "Paris"}
     assert events[-2:] == [
-        UsageEvent(input_tokens=412, output_tokens=58, cached_input_tokens=0),
+        UsageEvent(input_tokens=412, output_tokens=58, cached_input_tokens=0, cache_write_input_tokens=0),
         Finish(reason="tool_calls", raw_reason="tool_use"),
     ]
 
@@ -598,7 +598,7 @@ def test_thinking_stream() -> None:
     ]
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["27 × 453 = 12,231"]
     assert events.index(reasoning[-1]) < next(i for i, e in enumerate(events) if isinstance(e, TextDelta))
-    assert events[-2] == UsageEvent(input_tokens=38, output_tokens=61, cached_input_tokens=0)
+    assert events[-2] == UsageEvent(input_tokens=38, output_tokens=61, cached_input_tokens=0, cache_write_input_tokens=0)
 
 
 def test_error_event_inside_a_200_stream_raises_after_the_text_so_far() -> None:

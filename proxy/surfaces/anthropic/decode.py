@@ -9,7 +9,9 @@
 - Anthropic's own parameters (`thinking`, `metadata`, `service_tier`, the rest of
   `output_config`, ...) travel in `extra` only when the route's first target is Anthropic;
   unknown fields travel verbatim, as on the other surfaces.
-- Not carried: `cache_control`, citations, `is_error` on tool results, and
+- `cache_control` travels on system, text and image blocks, tool results and tools (to
+  Anthropic; other vendors get a warning). Not carried: `cache_control` on assistant turns'
+  blocks (their text is joined), citations, `is_error` on tool results, and
   `disable_parallel_tool_use`; Anthropic's server tools and document blocks are a 400.
 """
 
@@ -67,15 +69,21 @@ _encode_json = msgspec.json.encode
 def _image(block: ImageBlockIn, where: str) -> ImagePart:
     source = block.source
     if source.type == "base64" and source.data is not UNSET and source.media_type is not UNSET:
-        return ImagePart(base64=f"data:{source.media_type};base64,{source.data}")
+        return ImagePart(
+            base64=f"data:{source.media_type};base64,{source.data}", cache_control=block.cache_control
+        )
     if source.type == "url" and source.url is not UNSET:
-        return ImagePart(url=source.url)
+        return ImagePart(url=source.url, cache_control=block.cache_control)
     raise GatewayError(Code.UNSUPPORTED, f"{where}: an image source of type {source.type!r} is not supported")
+
+
+def _text(block: TextBlockIn) -> TextPart:
+    return TextPart(text=block.text, cache_control=block.cache_control)
 
 
 def _parts(blocks: list[TextBlockIn | ImageBlockIn], where: str) -> list[ContentPart]:
     return [
-        TextPart(text=block.text) if isinstance(block, TextBlockIn) else _image(block, f"{where}[{i}]")
+        _text(block) if isinstance(block, TextBlockIn) else _image(block, f"{where}[{i}]")
         for i, block in enumerate(blocks)
     ]
 
@@ -87,9 +95,13 @@ def _user_turn(blocks: list[BlockIn], where: str) -> list[Message]:
         at = f"{where}.content[{i}]"
         if isinstance(block, ToolResultBlockIn):
             content = block.content if isinstance(block.content, str) else _parts(block.content, at)
-            results.append(ToolMessage(tool_call_id=block.tool_use_id, content=content))
+            results.append(
+                ToolMessage(
+                    tool_call_id=block.tool_use_id, content=content, cache_control=block.cache_control
+                )
+            )
         elif isinstance(block, TextBlockIn):
-            parts.append(TextPart(text=block.text))
+            parts.append(_text(block))
         elif isinstance(block, ImageBlockIn):
             parts.append(_image(block, at))
         else:
@@ -132,7 +144,7 @@ def to_messages(body: MessagesBody) -> list[Message]:
     if isinstance(body.system, str) and body.system:
         messages.append(SystemMessage(content=body.system))
     elif isinstance(body.system, list) and body.system:
-        messages.append(SystemMessage(content=[TextPart(text=block.text) for block in body.system]))
+        messages.append(SystemMessage(content=[_text(block) for block in body.system]))
     for index, turn in enumerate(body.messages):
         where = f"messages[{index}]"
         if isinstance(turn.content, str):
@@ -158,7 +170,7 @@ def to_tools(tools: list[ToolIn]) -> list[Tool]:
         schema = tool.input_schema if tool.input_schema is not UNSET else dict(_EMPTY_SCHEMA)
         definition = FunctionDefinition(name=tool.name, description=tool.description, parameters=schema)
         definition.strict = tool.strict
-        out.append(Tool(function=definition))
+        out.append(Tool(function=definition, cache_control=tool.cache_control))
     return out
 
 

@@ -58,6 +58,7 @@ from schemas.events import (
     ToolCallDelta,
     ToolCallStart,
     UsageEvent,
+    usage_of,
 )
 from schemas.native import CatalogueEntry
 
@@ -93,13 +94,19 @@ def stop_reason(reason: FinishReason, raw: str | None) -> str:
 
 
 def anthropic_usage(usage: UnifiedUsage, cost: float | None) -> Usage:
-    """Anthropic's `input_tokens` leaves out cached input, which has its own field."""
+    """Anthropic's `input_tokens` leaves out input read from and written to the cache, which
+    have their own fields."""
     cached = usage.cached_input_tokens if usage.cached_input_tokens is not UNSET else 0
+    written = usage.cache_write_input_tokens if usage.cache_write_input_tokens is not UNSET else 0
     out = Usage(
-        input_tokens=max(usage.input_tokens - cached, 0), output_tokens=usage.output_tokens, cost=cost
+        input_tokens=max(usage.input_tokens - cached - written, 0),
+        output_tokens=usage.output_tokens,
+        cost=cost,
     )
     if usage.cached_input_tokens is not UNSET:
         out.cache_read_input_tokens = cached
+    if usage.cache_write_input_tokens is not UNSET:
+        out.cache_creation_input_tokens = written
     return out
 
 
@@ -221,12 +228,7 @@ class EventEncoder:
             message = Message(id=self._id, model=self._model, content=[], stop_reason=None, usage=usage)
             return frame(b"message_start", MessageStart(message=message))
         if isinstance(event, UsageEvent):
-            self._usage = UnifiedUsage(
-                input_tokens=event.input_tokens,
-                output_tokens=event.output_tokens,
-                cached_input_tokens=event.cached_input_tokens,
-                reasoning_tokens=event.reasoning_tokens,
-            )
+            self._usage = usage_of(event)
             return b""
         if isinstance(event, Finish):
             self._stop = stop_reason(event.reason, event.raw_reason)

@@ -52,20 +52,20 @@ OPENAI = "openai"
 def _text(parts: str | list[TextContent]) -> str | list[ContentPart]:
     if isinstance(parts, str):
         return parts
-    return [TextPart(text=part.text) for part in parts]
+    return [TextPart(text=part.text, cache_control=part.cache_control) for part in parts]
 
 
 def _user_part(part: UserContent, where: str) -> ContentPart:
     if isinstance(part, TextContent):
-        return TextPart(text=part.text)
+        return TextPart(text=part.text, cache_control=part.cache_control)
     if isinstance(part, ImageContent):
         url = part.image_url.url
         detail = part.image_url.detail
         if url.startswith("data:"):
-            return ImagePart(base64=url, detail=detail)
+            return ImagePart(base64=url, detail=detail, cache_control=part.cache_control)
         if not url.startswith(("http://", "https://")):
             raise invalid(f"{where}: image_url.url must be http(s) or a data URL")
-        return ImagePart(url=url, detail=detail)
+        return ImagePart(url=url, detail=detail, cache_control=part.cache_control)
     audio = part.input_audio
     return AudioPart(base64=f"data:audio/{audio.format};base64,{audio.data}")
 
