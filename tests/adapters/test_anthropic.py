@@ -598,7 +598,9 @@ def test_thinking_stream() -> None:
     ]
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["27 × 453 = 12,231"]
     assert events.index(reasoning[-1]) < next(i for i, e in enumerate(events) if isinstance(e, TextDelta))
-    assert events[-2] == UsageEvent(input_tokens=38, output_tokens=61, cached_input_tokens=0, cache_write_input_tokens=0)
+    assert events[-2] == UsageEvent(
+        input_tokens=38, output_tokens=61, cached_input_tokens=0, cache_write_input_tokens=0
+    )
 
 
 def test_error_event_inside_a_200_stream_raises_after_the_text_so_far() -> None:
