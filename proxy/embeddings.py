@@ -1,12 +1,16 @@
-"""Embeddings dispatch: one call to the route's first target, metered and written to the ledger.
+"""Embeddings dispatch: the route's first target, retried, metered and written to the ledger.
 
 A vendor target goes through its adapter's `embed` (the adapters that declare
 `capabilities.embeddings`). A worker-pool target goes through `gateway.pools.embed(request,
-target, context)`, the seam the pool subsystem fills in; until it exists the answer is a 501.
-Either way this module bills the call and leaves exactly one ledger row for it.
+target, context)`, which picks a member and fails over between members itself. Either way
+this module bills the call and leaves exactly one ledger row for it.
 
-Embeddings are one short, idempotent call each: no fallback to the route's other targets
-and no retries here; the client's SDK retries a 429/5xx on its own.
+A vendor call that fails in a way worth retrying (connection, timeout, 429, 5xx) is tried
+again at the same target under the dispatcher's policy (`[dispatch.retry]`: attempts,
+full-jitter backoff or the vendor's Retry-After, the retry budget) and feeds its breaker.
+There is deliberately no fallback to the route's other targets: vectors from another model
+live in another space, and mixing them into an index silently breaks it. A client that
+leaves cancels the call, as for chat.
 """
 
 from __future__ import annotations
@@ -17,13 +21,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from adapters.base import EmbeddingAdapter, EmbeddingCall, Timeouts
-from proxy.calls import CallContext
+from proxy.calls import CallContext, guarded
 from proxy.credentials import provider_key
 from proxy.ledger import UsageRow
 from proxy.routing import Resolution, ResolvedTarget
 from schemas.chat import Usage
 from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
-from schemas.errors import Code, GatewayError
+from schemas.errors import ClientDisconnected, Code, GatewayError, UpstreamError
 from schemas.events import Billing
 
 if TYPE_CHECKING:
@@ -55,6 +59,7 @@ def _row(
     elapsed: float,
     billing: Billing | None,
     error_code: str | None = None,
+    attempts: int = 1,
 ) -> UsageRow:
     return UsageRow(
         request_id=context.request_id,
@@ -62,7 +67,7 @@ def _row(
         model=context.model_id,
         provider=provider,
         status=status,
-        attempts=0 if status == "started" else 1,
+        attempts=0 if status == "started" else attempts,
         input_tokens=usage.input_tokens,
         output_tokens=0,
         cached_input_tokens=0,
@@ -100,6 +105,37 @@ def _vendor_call(
     return adapter, call
 
 
+async def _retried(
+    gateway: Gateway, target: ResolvedTarget, adapter: EmbeddingAdapter, call: EmbeddingCall, tries: list[int]
+) -> EmbeddingResponse:
+    """The vendor's answer, retried while the failure is the vendor's and the policy allows;
+    `tries` counts the attempts for the ledger row."""
+    dispatcher = gateway.dispatcher
+    policy = dispatcher.retry
+    breaker = (target.name, target.model)
+    waited = 0.0
+    attempt = 0
+    while True:
+        tries[0] = attempt + 1
+        try:
+            response = await adapter.embed(call)
+        except UpstreamError as error:
+            dispatcher.breakers.record(breaker, error.code)
+            delay = policy.delay(error, attempt)
+            if delay is None or waited + delay > policy.config.max_total_wait or not policy.budget_allows():
+                raise
+            waited += delay
+            policy.retries_in_flight += 1
+            try:
+                await dispatcher.sleep(delay)
+            finally:
+                policy.retries_in_flight -= 1
+            attempt += 1
+            continue
+        dispatcher.breakers.record(breaker, None)
+        return response
+
+
 def _pools(gateway: Gateway, target: ResolvedTarget) -> PoolEmbedder:
     pools: PoolEmbedder | None = getattr(gateway, "pools", None)
     if pools is None:
@@ -126,27 +162,34 @@ async def embed(
     row = _row(context, target.name, "started", Usage(), 0.0, None)
     (await gateway.ledger.begin(row, claim=context.idempotent, reserve=reserve)).check()
     clock = time.perf_counter()
+    tries = [1]
+    policy = gateway.dispatcher.retry
+    policy.in_flight += 1
     try:
         if adapter is not None and call is not None:
-            response = await adapter.embed(call)
+            response = await guarded(context, _retried(gateway, target, adapter, call, tries))
         else:
             assert pools is not None
-            response = await pools.embed(request, target, context)
+            response = await guarded(context, pools.embed(request, target, context))
     except GatewayError as error:
         status = "timeout" if error.code is Code.TIMEOUT else "upstream_error"
         elapsed = time.perf_counter() - clock
-        gateway.ledger.record(_row(context, target.name, status, Usage(), elapsed, None, error.code))
+        row = _row(context, target.name, status, Usage(), elapsed, None, error.code, tries[0])
+        gateway.ledger.record(row)
         raise
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, ClientDisconnected):
         elapsed = time.perf_counter() - clock
-        gateway.ledger.record(_row(context, target.name, "client_disconnected", Usage(), elapsed, None))
+        row = _row(context, target.name, "client_disconnected", Usage(), elapsed, None, None, tries[0])
+        gateway.ledger.record(row)
         raise
     except Exception:
         elapsed = time.perf_counter() - clock
         gateway.ledger.record(
-            _row(context, target.name, "upstream_error", Usage(), elapsed, None, Code.INTERNAL)
+            _row(context, target.name, "upstream_error", Usage(), elapsed, None, Code.INTERNAL, tries[0])
         )
         raise
+    finally:
+        policy.in_flight -= 1
     elapsed = time.perf_counter() - clock
     if target.pool is not None:
         meter = next(pool.meter for pool in gateway.settings.config.pools if pool.name == target.pool)
@@ -155,5 +198,7 @@ async def embed(
         billing = gateway.meter.vendor_billing(
             context.model_id, target.name, target.model, response.usage, elapsed
         )
-    gateway.ledger.record(_row(context, target.name, "completed", response.usage, elapsed, billing))
+    gateway.ledger.record(
+        _row(context, target.name, "completed", response.usage, elapsed, billing, attempts=tries[0])
+    )
     return Embedded(response, billing, target.name)
