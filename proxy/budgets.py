@@ -13,8 +13,8 @@ call exceeds its estimate by. A crashed instance's reservations are released by 
 that marks its rows `interrupted`.
 
 The estimate is an upper bound where one exists: input at 1 token per 3 bytes of text
-(tokenizers average ~4 characters a token on English; fewer on code and other scripts)
-plus `max_tokens` (or `[budgets] output_tokens`) at the target's price; a worker pool's
+(tokenizers average ~4 characters a token on English; fewer on code and other scripts) and
+2,000 a media part, plus `max_tokens` (or `[budgets] output_tokens`) at the target's price; a worker pool's
 meter price × `[budgets] pool_seconds`. Across a route's targets and fallbacks, the
 largest. A budgeted key calling a model with no configured price is refused: its cost
 could not be counted.
@@ -37,6 +37,9 @@ from schemas.errors import Code, GatewayError
 from schemas.tasks import RunRequest
 
 BYTES_PER_TOKEN = 3
+MEDIA_TOKENS = 2000
+"""An image, audio or video part: about what the largest image costs at OpenAI (high detail)
+and Anthropic (~1,600 tokens at 1.15 megapixels); long audio or video costs more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +63,14 @@ class Refusal:
 
 def _input_tokens(request: ChatRequest) -> int:
     size = 0
+    media = 0
     for message in request.messages:
         content = message.content
         if isinstance(content, str):
             size += len(content.encode())
         elif isinstance(content, list):
             size += sum(len(part.text.encode()) for part in content if isinstance(part, TextPart))
+            media += sum(1 for part in content if not isinstance(part, TextPart))
         if isinstance(message, AssistantMessage) and message.tool_calls is not UNSET:
             size += sum(
                 len(call.function.arguments.encode()) + len(call.function.name) for call in message.tool_calls
@@ -74,7 +79,7 @@ def _input_tokens(request: ChatRequest) -> int:
         size += len(msgspec.json.encode(request.tools))
     if isinstance(request, RunRequest):
         size += len(msgspec.json.encode(request)) - 2
-    return math.ceil(size / BYTES_PER_TOKEN) + 8 * len(request.messages)
+    return math.ceil(size / BYTES_PER_TOKEN) + 8 * len(request.messages) + MEDIA_TOKENS * media
 
 
 def estimate(

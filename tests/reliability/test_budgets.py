@@ -20,7 +20,7 @@ from proxy.keys import KeyStore
 from proxy.ledger import Ledger
 from proxy.metering import Meter
 from proxy.routing import Resolution, ResolvedTarget
-from schemas.chat import ChatRequest, Sampling, UserMessage
+from schemas.chat import ChatRequest, ImagePart, Sampling, TextPart, UserMessage
 from schemas.config import BudgetConfig, ModelPrice
 from schemas.errors import GatewayError
 from tests.conftest import RunningGateway
@@ -60,6 +60,11 @@ def test_the_estimate_is_input_by_bytes_plus_max_tokens_at_the_price() -> None:
     assert no_cap == pytest.approx((10 * 0.15 + 1000 * 0.60) / 1e6)
     long = estimate(_request("é" * 300), _resolution(OPENAI), meter, BudgetConfig(), {})
     assert long == pytest.approx(((200 + 8) * 0.15 + 50 * 0.60) / 1e6)  # 600 bytes / 3
+    with_image = _request()
+    with_image.messages = [UserMessage(content=[TextPart(text="Hello"), ImagePart(url="https://x/a.png")])]
+    assert estimate(with_image, _resolution(OPENAI), meter, BudgetConfig(), {}) == pytest.approx(
+        ((2 + 8 + 2000) * 0.15 + 50 * 0.60) / 1e6
+    )
 
 
 def test_the_estimate_takes_the_dearest_target_and_pool_seconds() -> None:
