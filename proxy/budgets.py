@@ -61,7 +61,8 @@ class Refusal:
         )
 
 
-def _input_tokens(request: ChatRequest) -> int:
+def input_tokens(request: ChatRequest) -> int:
+    """An upper estimate of the request's input tokens, from its size."""
     size = 0
     media = 0
     for message in request.messages:
@@ -104,7 +105,7 @@ def estimate(
         price = meter.price_for(resolution.model_id, target.provider, target.model)
         if price is None:
             raise _unpriced(resolution.model_id)
-        worst = max(worst, (_input_tokens(request) * price.input + output * price.output) / 1_000_000)
+        worst = max(worst, (input_tokens(request) * price.input + output * price.output) / 1_000_000)
     return round(worst, 10)
 
 

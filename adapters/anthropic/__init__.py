@@ -39,6 +39,12 @@ __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_TOKENS", "AnthropicAdapter"]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 _PATH = "/v1/messages"
+_COUNT_PATH = "/v1/messages/count_tokens"
+_COUNTED_FIELDS = frozenset(
+    {"model", "messages", "system", "tools", "tool_choice", "thinking", "output_config"}
+)
+"""What the token-counting endpoint takes; the rest of a Messages body (max_tokens, stop
+sequences, metadata, ...) does not change the input's size and it refuses them."""
 _encode = msgspec.json.encode
 
 
@@ -76,11 +82,13 @@ class AnthropicAdapter:
         timeout = httpx2.Timeout(call.timeouts.total, connect=call.timeouts.connect)
         return {"headers": headers, "timeout": timeout, "max_retries": 0}
 
-    async def _post(self, call: UpstreamCall, body: dict[str, Any], stream: bool) -> httpx2.Response:
+    async def _post(
+        self, call: UpstreamCall, body: dict[str, Any], stream: bool, path: str = _PATH
+    ) -> httpx2.Response:
         client = self._client(call.base_url)
         try:
             return await client.post(
-                _PATH,
+                path,
                 cast_to=httpx2.Response,
                 content=_encode(body),
                 options=self._options(call),
@@ -97,6 +105,18 @@ class AnthropicAdapter:
         result = from_anthropic_response(response.content, self.name)
         result.warnings = warnings
         return result
+
+    async def count_tokens(self, call: UpstreamCall) -> int:
+        """Anthropic's own count of the request's input tokens (free, rate-limited apart)."""
+        body = to_anthropic_body(call.request, call.model, [])
+        counted = {name: value for name, value in body.items() if name in _COUNTED_FIELDS}
+        response = await self._post(call, counted, stream=False, path=_COUNT_PATH)
+        try:
+            return int(msgspec.json.decode(response.content)["input_tokens"])
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError):
+            raise UpstreamError(
+                Code.SERVER_ERROR, f"{self.name} sent an unreadable token count", provider=self.name
+            ) from None
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
         warnings: list[str] = []

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import pytest
 
 from tests.conftest import RunningGateway
@@ -115,3 +116,50 @@ def test_a_vendor_without_breakpoints_gets_none_and_a_warning(
     assert answer.status_code == 200, answer.text
     assert "cache_control is not supported by openai; it was not sent" in answer.json()["warnings"]
     assert b"cache_control" not in fakes["openai"].last.body
+
+
+# -- /v1/messages/count_tokens ---------------------------------------------------------------------
+
+
+def test_count_tokens_asks_anthropic_for_its_models(
+    running: RunningGateway, fakes: dict[str, FakeVendor]
+) -> None:
+    fakes["anthropic"].enqueue(Reply.json({"input_tokens": 1234}))
+    with anthropic_client(running) as client:
+        raw = client.messages.with_raw_response.count_tokens(
+            model=MODELS["anthropic"],
+            system=[{"type": "text", "text": "You are a coding agent.", "cache_control": EPHEMERAL}],
+            tools=[TOOL],
+            messages=[{"role": "user", "content": "Weather in Paris?"}],
+        )
+    assert raw.parse().input_tokens == 1234
+    assert raw.headers["Token-Count"] == "anthropic"
+    sent = fakes["anthropic"].last
+    assert sent.path == "/v1/messages/count_tokens"
+    body = sent.json()
+    assert set(body) == {"model", "messages", "system", "tools"}  # no max_tokens: the endpoint refuses it
+    assert body["model"] == "claude-sonnet-4-5-20250929"
+
+
+def test_count_tokens_for_another_vendor_is_an_estimate_said_so(
+    running: RunningGateway, fakes: dict[str, FakeVendor]
+) -> None:
+    with anthropic_client(running) as client:
+        raw = client.messages.with_raw_response.count_tokens(
+            model=MODELS["openai"], messages=[{"role": "user", "content": "x" * 300}]
+        )
+    assert raw.headers["Token-Count"] == "estimated"
+    assert raw.parse().input_tokens == 100 + 8  # 300 bytes at 3 a token, + 8 for the message
+    assert fakes["openai"].received == []
+
+
+def test_count_tokens_passes_anthropics_errors_on(
+    running: RunningGateway, fakes: dict[str, FakeVendor]
+) -> None:
+    fakes["anthropic"].enqueue(
+        Reply.json(
+            {"type": "error", "error": {"type": "invalid_request_error", "message": "bad"}}, status=400
+        )
+    )
+    with anthropic_client(running) as client, pytest.raises(anthropic.BadRequestError):
+        client.messages.count_tokens(model=MODELS["anthropic"], messages=[{"role": "user", "content": "hi"}])

@@ -5,17 +5,22 @@ sends Bearer), and `Provider-Key` the vendor's, as on the other surfaces.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, post
 from litestar.response import Stream
 
+from adapters.base import Timeouts, UpstreamCall
+from proxy.budgets import input_tokens
+from proxy.credentials import provider_key
 from proxy.metering import billing_headers
 from proxy.sse import SSE_HEADERS
 from proxy.surfaces.anthropic.decode import to_chat_request
 from proxy.surfaces.anthropic.encode import EventEncoder, anthropic_events, to_message
 from proxy.surfaces.anthropic.errors import EXCEPTION_HANDLERS
+from proxy.surfaces.native import provider_keys
 from proxy.surfaces.openai.calls import (
     admit,
     call_context,
@@ -55,8 +60,47 @@ async def messages(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
     )
 
 
+@post(
+    ["/v1/messages/count_tokens", "/models/v2/anthropic/v1/messages/count_tokens"],
+    name="anthropic_count_tokens",
+    status_code=200,
+)
+async def count_tokens(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """`{"input_tokens": N}` for a Messages body (no `max_tokens` needed). Anthropic counts its
+    own models' tokens, for free; for a model routed elsewhere the answer is an upper estimate
+    from the body's size, said so in `Token-Count: estimated`. No ledger row: nothing is spent."""
+    headers = request.headers
+    gateway, _ = await admit(request, headers.get("x-api-key"), headers.get("authorization"))
+    fields = read_json_object(await request.body())
+    fields.setdefault("max_tokens", 1)
+    body = convert(fields, MessagesBody)
+    resolution = resolve(gateway, body.model)
+    provider = first_provider(resolution)
+    chat = to_chat_request(body.model, body, fields, provider)
+    # the adapter by what it offers, not its class: importing the class would load the SDK
+    adapter = gateway.adapters.get(provider) if provider == "anthropic" else None
+    counter: Callable[[UpstreamCall], Awaitable[int]] | None = getattr(adapter, "count_tokens", None)
+    if counter is not None:
+        config = gateway.settings.config
+        settings = config.providers.get("anthropic")
+        timeouts = config.dispatch.timeouts
+        call = UpstreamCall(
+            request=chat,
+            model=resolution.targets[0].model,
+            api_key=provider_key(config, "anthropic", provider_keys(headers), first=True),
+            base_url=settings.base_url if settings is not None else None,
+            timeouts=Timeouts(connect=timeouts.connect, total=timeouts.first_byte),
+        )
+        counted, source = await counter(call), "anthropic"
+    else:
+        counted, source = input_tokens(chat), "estimated"
+    return Response(
+        _encode({"input_tokens": counted}), media_type="application/json", headers={"Token-Count": source}
+    )
+
+
 anthropic_router = Router(
     path="/",
-    route_handlers=[messages],
+    route_handlers=[messages, count_tokens],
     exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
 )
