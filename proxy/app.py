@@ -85,7 +85,6 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         logging_config=None,  # logging is configured once by `unigate serve`, redaction installed
     )
     app.state.gateway = gateway
-    app.state.limiter = limiter
     app.state.usage_report = usage_report
     return app
 

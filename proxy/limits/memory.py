@@ -44,6 +44,16 @@ class KeyLimiter:
         self.defaults = defaults
         self._clock = clock
         self._states: dict[str, _KeyState] = {}
+        self._next_sweep = clock() + WINDOW
+
+    def _sweep(self, now: float) -> None:
+        """Forget keys with nothing in flight and nothing left in their windows, once a
+        window: a long-running process serving many keys keeps only the active ones."""
+        self._next_sweep = now + WINDOW
+        for key_id, state in list(self._states.items()):
+            state.expire(now)
+            if not state.in_flight and not state.requests and not state.tokens:
+                del self._states[key_id]
 
     def _state(self, key_id: str) -> _KeyState:
         state = self._states.get(key_id)
@@ -54,6 +64,8 @@ class KeyLimiter:
     def admit(self, key_id: str, limits: KeyLimits) -> None:
         """Take a slot for one call, or raise 429 with how long until one frees up."""
         now = self._clock()
+        if now >= self._next_sweep:
+            self._sweep(now)
         state = self._state(key_id)
         state.expire(now)
         if limits.concurrency is not None and state.in_flight >= limits.concurrency:

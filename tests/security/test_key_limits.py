@@ -268,3 +268,19 @@ def _wait_for(condition: object, seconds: float = 2.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_idle_keys_are_forgotten_and_busy_ones_kept() -> None:
+    clock = Clock()
+    limiter = KeyLimiter(LimitsConfig(), clock)
+    limits = KeyLimits(rpm=5, tpm=None, concurrency=1)
+    for number in range(1000):
+        limiter.admit(f"idle-{number}", limits)
+        limiter.release(f"idle-{number}")
+    limiter.admit("busy", limits)  # still in flight after the window
+    clock.now += 61
+    limiter.admit("next", limits)
+    assert limiter.in_flight("busy") == 1
+    assert len(limiter._states) == 2  # busy and next
+    with pytest.raises(GatewayError):
+        limiter.admit("busy", limits)  # its slot is still held
