@@ -5,7 +5,7 @@ at the end of every call; the rules themselves live in proxy/ledger.py and proxy
 from __future__ import annotations
 
 from proxy import budgets
-from proxy.calls import CallContext, Lease, usage_row
+from proxy.calls import CallContext, Lease, started_row
 from proxy.ledger import Ledger, UsageRow
 from proxy.metering import Meter, pool_meter
 from proxy.routing import Resolution
@@ -29,8 +29,7 @@ class Accounts:
             reserve = budgets.estimate(
                 request, resolution, self._meter, self._config.budgets, self._pool_meters
             )
-        row = usage_row(context, resolution.targets[0].name, "started", 0, Usage(), 0.0, None)
-        row.finished_at = None
+        row = started_row(context, resolution.targets[0].name)
         admission = await self._ledger.begin(row, claim=context.idempotent, reserve=reserve)
         admission.check()
         context.reserved = reserve is not None

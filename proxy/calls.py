@@ -130,6 +130,13 @@ def usage_row(
     )
 
 
+def started_row(context: CallContext, provider: str) -> UsageRow:
+    """The row a call writes before any vendor is called: no usage, no end yet."""
+    row = usage_row(context, provider, "started", 0, Usage(), 0.0, None)
+    row.finished_at = None
+    return row
+
+
 def failed_row(context: CallContext, attempts: Attempts, error: BaseException, elapsed: float) -> UsageRow:
     """The final row of a call that produced no answer: the vendor's failure, or the client gone."""
     provider = attempts.lease.provider if attempts.lease else None

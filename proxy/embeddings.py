@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from adapters.base import EmbeddingAdapter, EmbeddingCall, Timeouts
-from proxy.calls import CallContext, guarded
+from proxy.calls import CallContext, guarded, started_row, usage_row
 from proxy.credentials import provider_key
-from proxy.ledger import UsageRow
 from proxy.routing import Resolution, ResolvedTarget
 from schemas.chat import Usage
 from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -49,36 +48,6 @@ class Embedded:
     billing: Billing
     provider: str
     """The vendor, or `pool:<name>`."""
-
-
-def _row(
-    context: CallContext,
-    provider: str,
-    status: str,
-    usage: Usage,
-    elapsed: float,
-    billing: Billing | None,
-    error_code: str | None = None,
-    attempts: int = 1,
-) -> UsageRow:
-    return UsageRow(
-        request_id=context.request_id,
-        key_id=context.key_id,
-        model=context.model_id,
-        provider=provider,
-        status=status,
-        attempts=0 if status == "started" else attempts,
-        input_tokens=usage.input_tokens,
-        output_tokens=0,
-        cached_input_tokens=0,
-        reasoning_tokens=0,
-        inference_time=elapsed,
-        meter=billing.meter if billing else None,
-        cost=billing.cost if billing else None,
-        error_code=error_code,
-        started_at=context.started_at,
-        finished_at=None if status == "started" else time.time(),
-    )
 
 
 def _vendor_call(
@@ -159,7 +128,7 @@ async def embed(
     # a budgeted key is refused once its budget is spent; an embedding's cost is too small
     # and too well known to need an estimate held for it
     reserve = 0.0 if context.budgeted else None
-    row = _row(context, target.name, "started", Usage(), 0.0, None)
+    row = started_row(context, target.name)
     (await gateway.ledger.begin(row, claim=context.idempotent, reserve=reserve)).check()
     clock = time.perf_counter()
     tries = [1]
@@ -174,18 +143,18 @@ async def embed(
     except GatewayError as error:
         status = "timeout" if error.code is Code.TIMEOUT else "upstream_error"
         elapsed = time.perf_counter() - clock
-        row = _row(context, target.name, status, Usage(), elapsed, None, error.code, tries[0])
+        row = usage_row(context, target.name, status, tries[0], Usage(), elapsed, None, error.code)
         gateway.ledger.record(row)
         raise
     except (asyncio.CancelledError, ClientDisconnected):
         elapsed = time.perf_counter() - clock
-        row = _row(context, target.name, "client_disconnected", Usage(), elapsed, None, None, tries[0])
+        row = usage_row(context, target.name, "client_disconnected", tries[0], Usage(), elapsed, None)
         gateway.ledger.record(row)
         raise
     except Exception:
         elapsed = time.perf_counter() - clock
         gateway.ledger.record(
-            _row(context, target.name, "upstream_error", Usage(), elapsed, None, Code.INTERNAL, tries[0])
+            usage_row(context, target.name, "upstream_error", tries[0], Usage(), elapsed, None, Code.INTERNAL)
         )
         raise
     finally:
@@ -199,6 +168,6 @@ async def embed(
             context.model_id, target.name, target.model, response.usage, elapsed
         )
     gateway.ledger.record(
-        _row(context, target.name, "completed", response.usage, elapsed, billing, attempts=tries[0])
+        usage_row(context, target.name, "completed", tries[0], response.usage, elapsed, billing)
     )
     return Embedded(response, billing, target.name)
