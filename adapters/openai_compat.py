@@ -209,17 +209,7 @@ class OpenAICompatAdapter(OpenAIAdapter):
 
     async def _completions(self, call: UpstreamCall, request: RunRequest) -> AsyncIterator[StreamEvent]:
         body = _encode(to_completions_body(request, call.model))
-        client = self._client(call.base_url)
-        try:
-            response = await client.post(
-                "/completions",
-                cast_to=httpx2.Response,
-                content=body,
-                options=self._options(call, stream=True),
-                stream=True,
-            )
-        except openai.APIError as error:
-            raise self._classify(error, call) from None
+        response = await self._post(call, "/completions", body, stream=True)
         decoder = CompletionsStreamDecoder(self.name)
         async for event in decode_sse(response, decoder, self.name):
             yield event

@@ -1,6 +1,7 @@
-"""What every adapter reading a vendor stream over httpx2 shares: transport failures in the
-middle of a stream become typed upstream errors, and the response is closed whatever
-happens (the client leaving included), which is what stops the vendor's generation."""
+"""What every adapter reading a vendor stream shares: transport failures in the middle of a
+stream become typed upstream errors, and the response is closed whatever happens (the
+client leaving included), which is what stops the vendor's generation. The vendor SDKs run
+on httpx2, the worker clients on httpx; both are taken."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+import httpx
 import httpx2
 
 from adapters.sse import SSEDecoder
 from schemas.errors import Code, UpstreamError
 from schemas.events import Start, StreamEvent
+
+Response = httpx2.Response | httpx.Response
+_TIMEOUTS = (httpx2.TimeoutException, httpx.TimeoutException)
+_TRANSPORT = (httpx2.TransportError, httpx.TransportError)
 
 
 class DataDecoder(Protocol):
@@ -26,14 +32,14 @@ class DataDecoder(Protocol):
 
 
 @contextlib.asynccontextmanager
-async def reading_stream(response: httpx2.Response, provider: str) -> AsyncIterator[None]:
+async def reading_stream(response: Response, provider: str) -> AsyncIterator[None]:
     try:
         yield
-    except httpx2.TimeoutException:
+    except _TIMEOUTS:
         raise UpstreamError(
             Code.TIMEOUT, f"{provider} stopped sending before the stream finished", provider=provider
         ) from None
-    except httpx2.TransportError:
+    except _TRANSPORT:
         raise UpstreamError(
             Code.CONNECTION, f"{provider} dropped the connection mid-stream", provider=provider
         ) from None
@@ -41,14 +47,14 @@ async def reading_stream(response: httpx2.Response, provider: str) -> AsyncItera
         await response.aclose()
 
 
-async def read_reply(response: httpx2.Response, provider: str) -> bytes:
+async def read_reply(response: Response, provider: str) -> bytes:
     """A non-streamed reply's whole body; transport failures while reading it become typed
     upstream errors, and the response is closed."""
     try:
         return await response.aread()
-    except httpx2.TimeoutException:
+    except _TIMEOUTS:
         raise UpstreamError(Code.TIMEOUT, f"{provider} did not answer in time", provider=provider) from None
-    except httpx2.TransportError:
+    except _TRANSPORT:
         raise UpstreamError(
             Code.CONNECTION, f"{provider} dropped the connection mid-reply", provider=provider
         ) from None

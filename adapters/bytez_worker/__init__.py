@@ -19,6 +19,7 @@ from adapters.base import Capabilities, EmbeddingCall, Timeouts, UpstreamCall
 from adapters.bytez_worker.errors import classify_bytez_error
 from adapters.bytez_worker.request import to_bytez_chat_body, to_bytez_task_body
 from adapters.bytez_worker.response import BytezStreamDecoder, from_bytez_chat, from_bytez_run, to_vector
+from adapters.transport import read_reply, reading_stream
 from adapters.workers import closing, collect_chat, response_events
 from schemas.chat import ChatResponse, Usage
 from schemas.embeddings import EmbeddingResponse
@@ -77,19 +78,7 @@ class BytezWorkerAdapter:
         return response
 
     async def _read(self, base_url: str | None, timeouts: Timeouts, body: dict[str, Any]) -> bytes:
-        response = await self._post(base_url, timeouts, body)
-        try:
-            return await response.aread()
-        except httpx.TimeoutException:
-            raise UpstreamError(
-                Code.TIMEOUT, f"{self.name} did not answer in time", provider=self.name
-            ) from None
-        except httpx.TransportError:
-            raise UpstreamError(
-                Code.CONNECTION, f"{self.name} dropped the connection", provider=self.name
-            ) from None
-        finally:
-            await response.aclose()
+        return await read_reply(await self._post(base_url, timeouts, body), self.name)
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
         async with closing(self.stream(call)) as events:
@@ -107,7 +96,7 @@ class BytezWorkerAdapter:
         else:
             body = to_bytez_chat_body(request, self.name, warnings)
         response = await self._post(call.base_url, call.timeouts, body)
-        try:
+        async with reading_stream(response, self.name):
             if response.headers.get("content-type", "").startswith("application/json"):
                 whole = from_bytez_chat(await response.aread(), self.name)
                 for event in response_events(whole, self.name):
@@ -125,16 +114,6 @@ class BytezWorkerAdapter:
                 if warnings and isinstance(event, Start):
                     event.warnings = warnings
                 yield event
-        except httpx.TimeoutException:
-            raise UpstreamError(
-                Code.TIMEOUT, f"{self.name} stopped sending before the stream finished", provider=self.name
-            ) from None
-        except httpx.TransportError:
-            raise UpstreamError(
-                Code.CONNECTION, f"{self.name} dropped the connection mid-stream", provider=self.name
-            ) from None
-        finally:
-            await response.aclose()
 
     async def run(self, call: UpstreamCall) -> RunResponse:
         request = call.request

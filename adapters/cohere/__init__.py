@@ -88,13 +88,12 @@ class CohereAdapter:
     def _body(self, call: UpstreamCall, warnings: list[str]) -> bytes:
         return _encode(to_cohere_body(call.request, call.model, warnings))
 
-    async def complete(self, call: UpstreamCall) -> ChatResponse:
-        warnings: list[str] = []
-        body = self._body(call, warnings)
+    async def _post_json(self, call: UpstreamCall | EmbeddingCall, path: str, body: bytes) -> httpx.Response:
+        """One JSON request and its whole JSON reply; a refusal becomes its classified error."""
         http = self._client(call.base_url)._client_wrapper.httpx_client
         try:
             response = await http.request(
-                CHAT_PATH,
+                path,
                 method="POST",
                 content=body,
                 headers={"content-type": "application/json", "accept": "application/json"},
@@ -106,6 +105,11 @@ class CohereAdapter:
             raise classify_cohere_error(
                 response.status_code, response.content, response.headers, call.api_key
             )
+        return response
+
+    async def complete(self, call: UpstreamCall) -> ChatResponse:
+        warnings: list[str] = []
+        response = await self._post_json(call, CHAT_PATH, self._body(call, warnings))
         result = from_cohere_response(response.content, call.model)
         result.warnings = warnings
         return result
@@ -148,21 +152,7 @@ class CohereAdapter:
 
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
         body = _encode(to_cohere_embeddings_body(call.request, call.model))
-        http = self._client(call.base_url)._client_wrapper.httpx_client
-        try:
-            response = await http.request(
-                EMBED_PATH,
-                method="POST",
-                content=body,
-                headers={"content-type": "application/json", "accept": "application/json"},
-                request_options=self._options(call),
-            )
-        except httpx.HTTPError as error:
-            raise _transport_error(error) from None
-        if response.status_code >= 400:
-            raise classify_cohere_error(
-                response.status_code, response.content, response.headers, call.api_key
-            )
+        response = await self._post_json(call, EMBED_PATH, body)
         return from_cohere_embeddings(response.content, len(call.request.texts))
 
     async def aclose(self) -> None:

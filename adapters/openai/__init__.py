@@ -67,56 +67,42 @@ class OpenAIAdapter:
         timeout = httpx2.Timeout(call.timeouts.total, connect=call.timeouts.connect)
         return {"headers": {"Authorization": f"Bearer {call.api_key}"}, "timeout": timeout}
 
+    async def _post(
+        self, call: UpstreamCall | EmbeddingCall, path: str, body: bytes, stream: bool = False
+    ) -> httpx2.Response:
+        """The SDK's raw POST of our own bytes; its errors become our classified ones."""
+        client = self._client(call.base_url)
+        try:
+            return await client.post(
+                path,
+                cast_to=httpx2.Response,
+                content=body,
+                options=self._options(call, stream=stream),
+                stream=stream,
+            )
+        except openai.APIError as error:
+            raise self._classify(error, call) from None
+
     def _body(self, call: UpstreamCall, warnings: list[str]) -> bytes:
         return _encode(to_openai_body(call.request, call.model, self.dialect, warnings))
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
         warnings: list[str] = []
-        body = self._body(call, warnings)
-        client = self._client(call.base_url)
-        try:
-            response = await client.post(
-                "/chat/completions",
-                cast_to=httpx2.Response,
-                content=body,
-                options=self._options(call, stream=False),
-            )
-        except openai.APIError as error:
-            raise self._classify(error, call) from None
+        response = await self._post(call, "/chat/completions", self._body(call, warnings))
         result = from_openai_response(response.content, self.name)
         result.warnings = warnings
         return result
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
         warnings: list[str] = []
-        body = self._body(call, warnings)
-        client = self._client(call.base_url)
-        try:
-            response = await client.post(
-                "/chat/completions",
-                cast_to=httpx2.Response,
-                content=body,
-                options=self._options(call, stream=True),
-                stream=True,
-            )
-        except openai.APIError as error:
-            raise self._classify(error, call) from None
+        response = await self._post(call, "/chat/completions", self._body(call, warnings), stream=True)
         decoder = OpenAIStreamDecoder(self.name)
         async for event in decode_sse(response, decoder, self.name, warnings):
             yield event
 
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
         body = _encode(to_openai_embeddings_body(call.request, call.model))
-        client = self._client(call.base_url)
-        try:
-            response = await client.post(
-                "/embeddings",
-                cast_to=httpx2.Response,
-                content=body,
-                options=self._options(call, stream=False),
-            )
-        except openai.APIError as error:
-            raise self._classify(error, call) from None
+        response = await self._post(call, "/embeddings", body)
         return from_openai_embeddings(response.content, self.name, len(call.request.texts))
 
     def _classify(self, error: openai.APIError, call: UpstreamCall | EmbeddingCall) -> UpstreamError:
