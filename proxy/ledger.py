@@ -325,13 +325,11 @@ class Ledger:
                 if refusal is not None:
                     return Admission(refusal=refusal)
                 row.reserved = item.reserve
-            values = (*astuple(row), self.instance)
-            if item.claim and connection.execute(_CLAIM, values).rowcount == 0:
+            taken = connection.execute(_CLAIM if item.claim else _INSERT, (*astuple(row), self.instance))
+            if item.claim and not taken.rowcount:
                 if item.reserve is not None:
                     budgets.settle(connection, row.key_id, None, item.reserve)
                 return Admission(in_flight=True)
-            if not item.claim:
-                connection.execute(_INSERT, values)
             return ADMITTED
         released = budgets.held(connection, row.request_id) if item.settle else 0.0
         applied = connection.execute(_INSERT, (*astuple(row), self.instance)).rowcount
