@@ -22,3 +22,12 @@ def provider_key(config: Config, provider: str, provider_keys: Mapping[str, str]
             provider=provider,
         )
     return key
+
+
+def first_target_access(
+    config: Config, provider: str, provider_keys: Mapping[str, str]
+) -> tuple[str, str | None]:
+    """(the key, the base URL) of a single call to a route's first target, outside dispatch's
+    attempt loop: embeddings and token counts."""
+    settings = config.providers.get(provider)
+    return provider_key(config, provider, provider_keys, first=True), settings.base_url if settings else None

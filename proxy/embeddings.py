@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from adapters.base import EmbeddingAdapter, EmbeddingCall, Timeouts
 from proxy.calls import CallContext, guarded, started_row, usage_row
-from proxy.credentials import provider_key
+from proxy.credentials import first_target_access
 from proxy.routing import Resolution, ResolvedTarget
 from schemas.chat import Usage
 from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -62,13 +62,13 @@ def _vendor_call(
             provider=target.provider,
         )
     config = gateway.settings.config
-    provider_config = config.providers.get(target.provider)
+    api_key, base_url = first_target_access(config, target.provider, context.provider_keys)
     timeouts = config.dispatch.timeouts
     call = EmbeddingCall(
         request=request,
         model=target.model,
-        api_key=provider_key(config, target.provider, context.provider_keys, first=True),
-        base_url=provider_config.base_url if provider_config is not None else None,
+        api_key=api_key,
+        base_url=base_url,
         timeouts=Timeouts(connect=timeouts.connect, total=timeouts.total),
     )
     return adapter, call

@@ -14,7 +14,7 @@ from litestar.response import Stream
 
 from adapters.base import Timeouts, UpstreamCall
 from proxy.budgets import input_tokens
-from proxy.credentials import provider_key
+from proxy.credentials import first_target_access
 from proxy.metering import billing_headers
 from proxy.sse import SSE_HEADERS
 from proxy.surfaces.anthropic.decode import to_chat_request
@@ -82,13 +82,13 @@ async def count_tokens(request: Request[Any, Any, Any]) -> Response[bytes]:
     counter: Callable[[UpstreamCall], Awaitable[int]] | None = getattr(adapter, "count_tokens", None)
     if counter is not None:
         config = gateway.settings.config
-        settings = config.providers.get("anthropic")
+        api_key, base_url = first_target_access(config, "anthropic", provider_keys(headers))
         timeouts = config.dispatch.timeouts
         call = UpstreamCall(
             request=chat,
             model=resolution.targets[0].model,
-            api_key=provider_key(config, "anthropic", provider_keys(headers), first=True),
-            base_url=settings.base_url if settings is not None else None,
+            api_key=api_key,
+            base_url=base_url,
             timeouts=Timeouts(connect=timeouts.connect, total=timeouts.first_byte),
         )
         counted, source = await counter(call), "anthropic"
