@@ -1,6 +1,6 @@
 """What an adapter is: pure translation plus one thin I/O method per mode.
 
-Dispatch (proxy/dispatch.py) owns retries, timeouts, fallback and cancellation; an adapter
+Dispatch (proxy/dispatch/dispatcher.py) owns retries, timeouts, fallback and cancellation; an adapter
 reads no environment and no globals: everything arrives in `UpstreamCall`.
 """
 
@@ -40,7 +40,8 @@ class Capabilities:
     images_by_url: bool = True
     images_base64: bool = True
     audio_by_url: bool = False
-    """False: the gateway fetches an audio URL (SSRF-safe, proxy/media.py) and sends it inline."""
+    """False: the gateway fetches an audio URL (SSRF-safe, proxy/dispatch/media_inlining.py)
+    and sends it inline."""
     video_by_url: bool = False
     json_object: bool = True
     json_schema: bool = True

@@ -9,16 +9,21 @@ from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
-from proxy.errors import handle_client_gone, handle_gateway_error, handle_http_exception, handle_unexpected
 from proxy.gateway import Gateway
 from proxy.limits import KeyLimiter, KeyLimitMiddleware, build_limiter
-from proxy.redaction import install_redaction
-from proxy.request_guard import BodyGuard, HeaderGuard
+from proxy.server.guards import BodyGuard, HeaderGuard
+from proxy.server.redaction import install_redaction
 from proxy.settings import Settings, load_settings
-from proxy.surfaces.admin import UsageReport, admin_router, check_admin_config, own_usage
-from proxy.surfaces.anthropic import anthropic_router
-from proxy.surfaces.native import list_models, list_tasks, run_model
-from proxy.surfaces.openai import openai_router
+from proxy.surfaces.admin.handlers import UsageReport, admin_router, check_admin_config, own_usage
+from proxy.surfaces.anthropic.handlers import anthropic_router
+from proxy.surfaces.native.errors import (
+    handle_client_gone,
+    handle_gateway_error,
+    handle_http_exception,
+    handle_unexpected,
+)
+from proxy.surfaces.native.handlers import list_models, list_tasks, run_model
+from proxy.surfaces.openai.handlers import openai_router
 from schemas.errors import ClientDisconnected, GatewayError
 
 

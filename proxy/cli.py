@@ -9,10 +9,10 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from proxy.http_protocol import ReceiptDeadlineProtocol
-from proxy.keys import KeyStore
-from proxy.redaction import install_redaction, masked_url
-from proxy.routing import Router
+from proxy.identity.keys import KeyStore
+from proxy.routing.routes import Router
+from proxy.server.protocol import ReceiptDeadlineProtocol
+from proxy.server.redaction import install_redaction, masked_url
 from proxy.settings import ConfigError, Settings, load_settings
 
 
@@ -118,7 +118,7 @@ def _check(arguments: argparse.Namespace) -> None:
 
 
 def _worker(arguments: argparse.Namespace) -> None:
-    from proxy import worker
+    from proxy.reference_worker import server as worker
 
     missing = worker.missing_extra()
     if missing is not None:

@@ -9,14 +9,14 @@ import threading
 from dataclasses import dataclass, field
 from types import FrameType
 
-from proxy.dispatch import Dispatcher
-from proxy.keys import KeyStore
-from proxy.ledger import Ledger
-from proxy.media import MediaFetcher
-from proxy.metering import Meter
-from proxy.pools import Pools
-from proxy.registry import AdapterRegistry
-from proxy.routing import Router
+from proxy.accounting.ledger import Ledger
+from proxy.accounting.metering import Meter
+from proxy.dispatch.adapter_registry import AdapterRegistry
+from proxy.dispatch.dispatcher import Dispatcher
+from proxy.dispatch.media_inlining import MediaFetcher
+from proxy.identity.keys import KeyStore
+from proxy.pools.members import Pools
+from proxy.routing.routes import Router
 from proxy.settings import Settings
 
 QUIET_LOGGERS = ("openai", "anthropic", "httpx", "httpx2", "httpcore", "google_genai", "cohere", "mistralai")

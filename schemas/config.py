@@ -174,7 +174,7 @@ class LimitsConfig(Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class MediaConfig(Struct, frozen=True, forbid_unknown_fields=True):
-    """Fetching media URLs for vendors that need the bytes inline (see proxy/media.py)."""
+    """Fetching media URLs for vendors that need the bytes inline (see proxy/dispatch/media_inlining.py)."""
 
     allow_private: tuple[str, ...] = ()
     """Hosts (exact names) or networks (CIDR) that may resolve to private addresses, on any port."""
@@ -191,7 +191,7 @@ class AdminConfig(Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class BudgetConfig(Struct, frozen=True, forbid_unknown_fields=True):
-    """How a call's reservation against a key's spend budget is estimated (proxy/budgets.py)."""
+    """How a call's reservation against a key's spend budget is estimated (proxy/accounting/budgets.py)."""
 
     output_tokens: int = 4096
     """Output tokens reserved for a call that sets no `max_tokens`."""

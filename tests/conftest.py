@@ -11,7 +11,7 @@ import pytest
 
 from proxy.app import create_app
 from proxy.gateway import Gateway
-from proxy.http_protocol import ReceiptDeadlineProtocol
+from proxy.server.protocol import ReceiptDeadlineProtocol
 from proxy.settings import Settings, load_settings
 from tests.fakes.openai import fake_openai
 from tests.fakes.server import FakeVendor, ServerThread

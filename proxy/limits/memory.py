@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from proxy.ledger import Ledger
+from proxy.accounting.ledger import Ledger
 from proxy.limits.rules import WINDOW, KeyLimits, concurrency_limited, rpm_limited, tpm_limited
 from schemas.config import LimitsConfig
 

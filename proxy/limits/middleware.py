@@ -5,7 +5,7 @@ handler remembering to call it, and its `await app(...)` returns only when the r
 has been sent to the end — a stream included — or the client has left, which is exactly
 when a concurrency slot may be given back.
 
-It identifies the key the way proxy/auth.py does (`presented_key` + the cached
+It identifies the key the way proxy/identity/auth.py does (`presented_key` + the cached
 `KeyStore.lookup`); a request without a valid key passes through untouched and the
 handler answers 401. Only model calls count: GET and HEAD (the catalogue, usage) do not.
 """
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from proxy.auth import MAX_KEY_LENGTH, presented_key
-from proxy.keys import KeyRecord, KeyStore
+from proxy.identity.auth import MAX_KEY_LENGTH, presented_key
+from proxy.identity.keys import KeyRecord, KeyStore
 from proxy.limits.memory import KeyLimiter
 from proxy.limits.rules import EXEMPT_OPT, Lease, effective_limits
 

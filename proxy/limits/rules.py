@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from proxy.keys import KeyRecord
+from proxy.identity.keys import KeyRecord
 from schemas.config import LimitsConfig
 from schemas.errors import Code, GatewayError
 

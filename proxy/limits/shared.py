@@ -24,10 +24,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from proxy.ledger import Ledger, UsageRow
+from proxy.accounting.ledger import Ledger, UsageRow
+from proxy.identity.request_ids import new_request_id
 from proxy.limits.rules import WINDOW, KeyLimits, Lease, concurrency_limited, rpm_limited, tpm_limited
 from proxy.limits.scripts import ADMIT, CHARGE, REFRESH, Script
-from proxy.request_ids import new_request_id
 from schemas.config import LimitsConfig
 from schemas.errors import Code, GatewayError
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from proxy.redaction import masked_url
+from proxy.server.redaction import masked_url
 from proxy.storage.interface import Params, Rows
 from proxy.storage.schema import ADDED_COLUMNS, AFTER_MIGRATION, TABLES
 

@@ -15,7 +15,7 @@ from adapters.bytez_worker.request import to_bytez_chat_body, to_bytez_messages
 from adapters.cohere.request import to_cohere_body
 from adapters.gemini.request import to_gemini_body
 from adapters.openai.request import Dialect, to_openai_body
-from proxy.metering import token_cost
+from proxy.accounting.metering import token_cost
 from schemas.chat import (
     AssistantMessage,
     ChatRequest,

@@ -7,7 +7,7 @@ import threading
 import httpx
 import pytest
 
-from proxy.metering import SEED_METERS
+from proxy.accounting.metering import SEED_METERS
 from tests.fakes.bytez import ANSWER, CONTINUATION, CONTINUATION_PIECES, FakeBytez, openai_mode_stream
 from tests.fakes.server import Reply
 from tests.pools.conftest import (

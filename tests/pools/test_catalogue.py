@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.metering import SEED_METERS
+from proxy.accounting.metering import SEED_METERS
 from tests.conftest import RunningGateway
 from tests.pools.conftest import GPT2, GatewayFactory, pool_toml, refusing_url
 

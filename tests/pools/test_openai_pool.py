@@ -11,7 +11,7 @@ import httpx
 import msgspec
 import pytest
 
-from proxy.metering import SEED_METERS
+from proxy.accounting.metering import SEED_METERS
 from tests.conftest import RunningGateway
 from tests.fakes.server import Reply, ServerThread
 from tests.fakes.vllm import CHAT_TEXT, COMPLETION_TEXT, FakeVLLM, chat_stream

@@ -1,4 +1,4 @@
-"""proxy/pools.py on its own: selection, caps, waiting, release, health states, meters."""
+"""proxy/pools/members.py on its own: selection, caps, waiting, release, health states, meters."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import msgspec
 import pytest
 
-from proxy.metering import SEED_METERS, Meter, pool_meter
-from proxy.pools import Pools, member_url
+from proxy.accounting.metering import SEED_METERS, Meter, pool_meter
+from proxy.pools.members import Pools, member_url
 from schemas.config import Config, Pool
 from schemas.errors import Code, UpstreamError
 from tests.fakes.server import ServerThread

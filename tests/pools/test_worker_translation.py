@@ -13,7 +13,7 @@ from adapters.bytez_worker.request import to_bytez_chat_body
 from adapters.bytez_worker.response import BytezStreamDecoder, from_bytez_chat, to_vector
 from adapters.openai_compat import CompletionsStreamDecoder, to_completions_body
 from adapters.workers import collect_chat
-from proxy.tasks import run_request, takes_chat_path
+from proxy.surfaces.native.tasks import run_request, takes_chat_path
 from schemas.chat import ChatRequest, FunctionDefinition, Sampling, Tool, UserMessage
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.events import Finish, Start, StreamEvent, TextDelta, ToolCallDelta, ToolCallStart, UsageEvent

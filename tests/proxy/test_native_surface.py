@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from proxy.ledger import Ledger
+from proxy.accounting.ledger import Ledger
 from proxy.storage import sqlite_path
 from tests.conftest import RunningGateway
 from tests.fakes.server import FakeVendor, Reply

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.routing import Router
+from proxy.routing.routes import Router
 from schemas.config import Config, Pool, Route, Target
 
 

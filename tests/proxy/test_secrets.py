@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.keys import hash_key
+from proxy.identity.keys import hash_key
 from proxy.storage import sqlite_path
 from tests.conftest import RunningGateway
 from tests.fakes.server import FakeVendor, Reply
@@ -91,7 +91,7 @@ def test_keys_cli_prints_the_key_alone_on_the_last_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from proxy.cli import main
-    from proxy.keys import KeyStore
+    from proxy.identity.keys import KeyStore
 
     config = tmp_path / "config.toml"
     config.write_text("")

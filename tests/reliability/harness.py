@@ -19,7 +19,7 @@ import httpx
 import msgspec
 import pytest
 
-from proxy.ledger import UsageRow
+from proxy.accounting.ledger import UsageRow
 from proxy.storage import sqlite_path
 from tests.conftest import NODELAY, RunningGateway
 from tests.fakes.server import Reply

@@ -14,12 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from proxy.budgets import estimate
+from proxy.accounting.budgets import estimate
+from proxy.accounting.ledger import Ledger
+from proxy.accounting.metering import Meter
 from proxy.cli import main as cli
-from proxy.keys import KeyStore
-from proxy.ledger import Ledger
-from proxy.metering import Meter
-from proxy.routing import Resolution, ResolvedTarget
+from proxy.identity.keys import KeyStore
+from proxy.routing.routes import Resolution, ResolvedTarget
 from schemas.chat import ChatRequest, ImagePart, Sampling, TextPart, UserMessage
 from schemas.config import BudgetConfig, ModelPrice
 from schemas.errors import GatewayError

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import proxy.ledger
-from proxy.keys import KeyStore
-from proxy.ledger import Ledger
+import proxy.accounting.ledger
+from proxy.accounting.ledger import Ledger
+from proxy.identity.keys import KeyStore
 from proxy.storage import connect
 from tests.reliability.harness import ledger, usage_row
 
@@ -41,7 +41,7 @@ def test_d5_the_ledger_writes_with_the_configured_synchronous_level(
         opened.append(connect(url))
         return opened[-1]
 
-    monkeypatch.setattr(proxy.ledger, "connect", recording)
+    monkeypatch.setattr(proxy.accounting.ledger, "connect", recording)
     ledger_ = Ledger(f"sqlite:///{tmp_path / 'sync.db'}", setting)
     ledger_.start()
     try:
@@ -90,11 +90,11 @@ def test_rows_of_a_dead_instance_are_marked_interrupted_at_the_next_start(tmp_pa
             "INSERT INTO instances (id, host, pid, beat_at) VALUES (?, ?, ?, ?), (?, ?, ?, ?)",
             (
                 "dead",
-                proxy.ledger._HOST,
+                proxy.accounting.ledger._HOST,
                 dead_pid,
                 time.time(),
                 alive,
-                proxy.ledger._HOST,
+                proxy.accounting.ledger._HOST,
                 os.getpid(),
                 time.time(),
             ),

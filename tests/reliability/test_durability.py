@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from proxy.ledger import Ledger
+from proxy.accounting.ledger import Ledger
 from proxy.storage import sqlite_path
 from proxy.storage.sqlite import SQLite
 from tests.conftest import RunningGateway

@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from proxy.keys import KeyStore
-from proxy.ledger import Ledger
+from proxy.accounting.ledger import Ledger
+from proxy.identity.keys import KeyStore
 from proxy.settings import ConfigError, load_settings
 from proxy.storage import connect
 from proxy.storage.postgres import to_psycopg

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.keys import KeyStore
+from proxy.identity.keys import KeyStore
 from tests.fakes.server import FakeVendor, Received, Reply, ServerThread
 from tests.reliability.harness import BODY, CHAT, KEYS, config, frames, openai_stream, wait_for
 

@@ -12,7 +12,7 @@ from email.utils import formatdate
 
 import pytest
 
-from proxy.retry import RetryPolicy
+from proxy.dispatch.retry import RetryPolicy
 from schemas.config import RetryConfig
 from schemas.errors import Code, UpstreamError
 from tests.fakes.fault_proxy import FaultProxy

@@ -20,7 +20,7 @@ import httpx
 import msgspec
 import pytest
 
-from proxy.redaction import REDACTED, install_redaction, redact, remember_secrets
+from proxy.server.redaction import REDACTED, install_redaction, redact, remember_secrets
 from proxy.storage import sqlite_path
 from schemas.errors import Code
 from tests.conftest import NODELAY, RunningGateway, start_gateway

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from proxy.normalize import NEVER_FORWARDED, split_params
+from proxy.surfaces.native.decode import NEVER_FORWARDED, split_params
 from tests.fakes.server import FakeVendor
 from tests.security.conftest import MODEL, SEED, VENDOR_KEY, MakeGateway
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from proxy.keys import KeyStore
+from proxy.identity.keys import KeyStore
 from proxy.limits import KeyLimiter, KeyLimits, effective_limits
 from schemas.config import LimitsConfig
 from schemas.errors import GatewayError
@@ -200,7 +200,7 @@ def test_tpm_retry_after_is_when_enough_tokens_expire() -> None:
 
 
 def test_effective_limits_prefer_the_key_and_zero_means_unlimited() -> None:
-    from proxy.keys import KeyRecord
+    from proxy.identity.keys import KeyRecord
 
     record = KeyRecord("id", "n", "h", 0.0, None, rpm=0, tpm=None, concurrency=5)
     limits = effective_limits(record, LimitsConfig(rpm=10, tpm=1000, concurrency=2))
@@ -244,7 +244,7 @@ def test_keys_create_takes_limits(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_an_older_keys_table_is_migrated(tmp_path: Path) -> None:
-    from proxy.keys import hash_key
+    from proxy.identity.keys import hash_key
 
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as connection:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from proxy.keys import PREFIX_LENGTH, KeyStore, hash_key
+from proxy.identity.keys import PREFIX_LENGTH, KeyStore, hash_key
 from proxy.settings import ConfigError, load_settings
 from proxy.storage import sqlite_path
 from tests.conftest import RunningGateway

@@ -21,7 +21,7 @@ from msgspec import UNSET
 from yarl import URL
 
 from adapters.base import Capabilities
-from proxy.media import MediaFetcher, inline_media
+from proxy.dispatch.media_inlining import MediaFetcher, inline_media
 from schemas.chat import AudioPart, ChatRequest, ImagePart, TextPart, UserMessage
 from schemas.config import MediaConfig
 from schemas.errors import GatewayError

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from proxy.request_guard import check_json, json_depth
+from proxy.server.guards import check_json, json_depth
 from schemas.errors import GatewayError
 from tests.fakes.server import FakeVendor
 from tests.security.conftest import MODEL, SEED, VENDOR_KEY, MakeGateway, raw_request, status_of
@@ -55,7 +55,7 @@ def test_header_with_cr_lf_or_nul_is_refused_before_any_upstream_call(
 
 def test_guard_refuses_nul_even_where_the_http_parser_lets_it_through() -> None:
     """h11 already refuses a NUL; the guard holds for servers that would not."""
-    from proxy.request_guard import check_headers
+    from proxy.server.guards import check_headers
     from schemas.config import Config
 
     with pytest.raises(GatewayError) as caught:

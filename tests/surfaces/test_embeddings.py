@@ -9,8 +9,8 @@ from typing import Any
 import openai
 import pytest
 
-from proxy.calls import CallContext
-from proxy.routing import ResolvedTarget
+from proxy.dispatch.call import CallContext
+from proxy.routing.routes import ResolvedTarget
 from schemas.chat import Usage
 from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from tests.conftest import RunningGateway, start_gateway

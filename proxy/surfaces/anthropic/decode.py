@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from proxy.surfaces.openai.calls import invalid
+from proxy.surfaces.intake import invalid
 from schemas.anthropic_surface import (
     ANTHROPIC_ONLY_FIELDS,
     BlockIn,

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import msgspec
 from msgspec import UNSET
 
-from proxy.calls import Completed
+from proxy.dispatch.call import Completed
 from proxy.surfaces.anthropic.errors import anthropic_error
 from schemas.anthropic_surface import (
     Block,

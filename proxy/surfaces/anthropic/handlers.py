@@ -13,15 +13,13 @@ from litestar import Request, Response, Router, post
 from litestar.response import Stream
 
 from adapters.base import Timeouts, UpstreamCall
-from proxy.budgets import input_tokens
-from proxy.credentials import first_target_access
-from proxy.metering import billing_headers
-from proxy.sse import SSE_HEADERS
+from proxy.accounting.budgets import input_tokens
+from proxy.accounting.metering import billing_headers
+from proxy.identity.credentials import first_target_access
 from proxy.surfaces.anthropic.decode import to_chat_request
 from proxy.surfaces.anthropic.encode import EventEncoder, anthropic_events, to_message
 from proxy.surfaces.anthropic.errors import EXCEPTION_HANDLERS
-from proxy.surfaces.native import provider_keys
-from proxy.surfaces.openai.calls import (
+from proxy.surfaces.intake import (
     admit,
     call_context,
     convert,
@@ -29,6 +27,8 @@ from proxy.surfaces.openai.calls import (
     read_json_object,
     resolve,
 )
+from proxy.surfaces.native.encode import SSE_HEADERS
+from proxy.surfaces.native.handlers import provider_keys
 from schemas.anthropic_surface import MessagesBody
 
 _encode = msgspec.json.encode

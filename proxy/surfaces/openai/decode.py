@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.surfaces.openai.calls import invalid
+from proxy.surfaces.intake import invalid
 from schemas.chat import (
     AssistantMessage,
     AudioPart,

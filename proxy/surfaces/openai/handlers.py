@@ -18,12 +18,11 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from proxy.catalogue import catalogue_models
-from proxy.embeddings import embed
-from proxy.metering import billing_headers
-from proxy.sse import SSE_HEADERS
+from proxy.accounting.metering import billing_headers
+from proxy.dispatch.embeddings import embed
+from proxy.routing.catalogue import catalogue_models
 from proxy.surfaces.anthropic.encode import to_anthropic_model_list
-from proxy.surfaces.openai.calls import (
+from proxy.surfaces.intake import (
     admit,
     call_context,
     convert,
@@ -31,6 +30,7 @@ from proxy.surfaces.openai.calls import (
     read_json_object,
     resolve,
 )
+from proxy.surfaces.native.encode import SSE_HEADERS
 from proxy.surfaces.openai.decode import to_chat_request, to_embedding_request
 from proxy.surfaces.openai.encode import ChunkEncoder, openai_chunks, to_chat_completion, to_embedding_list
 from proxy.surfaces.openai.errors import EXCEPTION_HANDLERS

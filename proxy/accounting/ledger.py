@@ -25,8 +25,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, astuple, dataclass
 
-from proxy import budgets, idempotency
-from proxy.budgets import Refusal
+from proxy.accounting import budgets
+from proxy.accounting.budgets import Refusal
+from proxy.identity import idempotency
 from proxy.storage import Database, connect
 
 log = logging.getLogger("unigate.ledger")
@@ -130,7 +131,7 @@ class UsageRow:
     started_at: float
     finished_at: float | None
     reserved: float = 0.0
-    """What a started row holds against its key's budget (proxy/budgets.py); 0 once final."""
+    """What a started row holds against its key's budget (proxy/accounting/budgets.py); 0 once final."""
 
 
 @dataclass(frozen=True, slots=True)

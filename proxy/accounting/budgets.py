@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import msgspec
 from msgspec import UNSET
 
-from proxy.metering import Meter
-from proxy.routing import Resolution
+from proxy.accounting.metering import Meter
+from proxy.routing.routes import Resolution
 from proxy.storage import Database
 from schemas.chat import AssistantMessage, ChatRequest, TextPart
 from schemas.config import BudgetConfig

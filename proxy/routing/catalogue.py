@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from msgspec import UNSET
 
-from proxy.metering import pool_meter
+from proxy.accounting.metering import pool_meter
 from schemas.native import CatalogueEntry
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ backoff or the vendor's Retry-After, only while nothing has reached the client; 
 non-retryable failure (400/401/403/404/422) ends the request at once, except a
 context-length failure, which may go to the route's `context_fallback`. A stream counts
 as started only when its first event arrived (peeked before the response is committed),
-so a failure until then can still retry or fall back; after it, see proxy/relay.py.
+so a failure until then can still retry or fall back; after it, see proxy/dispatch/relay.py.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ import msgspec
 
 from adapters.base import Adapter, Timeouts, UpstreamCall
 from adapters.workers import TaskAdapter
-from proxy.accounts import Accounts
-from proxy.breakers import BreakerBoard
-from proxy.calls import (
+from proxy.accounting.accounts import Accounts
+from proxy.accounting.ledger import Ledger
+from proxy.accounting.metering import Meter
+from proxy.dispatch.breakers import BreakerBoard
+from proxy.dispatch.call import (
     Attempts,
     CallContext,
     Completed,
@@ -34,13 +36,11 @@ from proxy.calls import (
     guarded,
     usage_row,
 )
-from proxy.credentials import provider_key
-from proxy.ledger import Ledger
-from proxy.media import MediaFetcher, inline_media
-from proxy.metering import Meter
-from proxy.relay import Closing, Outcome, Relay, close_quietly
-from proxy.retry import RetryPolicy
-from proxy.routing import Resolution, ResolvedTarget
+from proxy.dispatch.media_inlining import MediaFetcher, inline_media
+from proxy.dispatch.relay import Closing, Outcome, Relay, close_quietly
+from proxy.dispatch.retry import RetryPolicy
+from proxy.identity.credentials import provider_key
+from proxy.routing.routes import Resolution, ResolvedTarget
 from schemas.chat import ChatRequest, ChatResponse, Usage
 from schemas.config import Config, Route, TimeoutConfig
 from schemas.errors import Code, GatewayError, UpstreamError

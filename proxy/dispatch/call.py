@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 from msgspec import UNSET
 
 from adapters.base import Adapter
-from proxy.ledger import UsageRow
+from proxy.accounting.ledger import UsageRow
 from schemas.chat import ChatResponse, Usage
 from schemas.errors import ClientDisconnected, Code, GatewayError
 from schemas.events import Billing
@@ -33,9 +33,9 @@ class CallContext:
     started_at: float
     disconnected: Disconnected | None = None
     idempotent: bool = False
-    """The id came from an `Idempotency-Key` (proxy/idempotency.py)."""
+    """The id came from an `Idempotency-Key` (proxy/identity/idempotency.py)."""
     budgeted: bool = False
-    """The key had a spend budget when the request came in (proxy/budgets.py)."""
+    """The key had a spend budget when the request came in (proxy/accounting/budgets.py)."""
     reserved: bool = False
     """The start row holds a budget reservation, which the final row settles."""
 

@@ -34,7 +34,7 @@ class KeyRecord:
     tpm: int | None = None
     concurrency: int | None = None
     budget: float | None = None
-    """USD this key may spend in all (proxy/budgets.py); None: no budget."""
+    """USD this key may spend in all (proxy/accounting/budgets.py); None: no budget."""
     spent: float = 0.0
     reserved: float = 0.0
 

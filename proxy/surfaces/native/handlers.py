@@ -13,17 +13,17 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 from litestar.types import Receive
 
-from proxy import idempotency
-from proxy.auth import authenticate
-from proxy.calls import CallContext
-from proxy.catalogue import catalogue_models, catalogue_tasks
+from proxy.accounting.metering import billing_headers
+from proxy.dispatch.call import CallContext
 from proxy.gateway import Gateway
-from proxy.metering import billing_headers
-from proxy.normalize import chat_request
-from proxy.openapi import ModelList, TaskList, described
-from proxy.routing import Resolution
-from proxy.sse import SSE_HEADERS, raw_text, unified_sse
-from proxy.tasks import check_pool_targets, run_request, takes_chat_path
+from proxy.identity import idempotency
+from proxy.identity.auth import authenticate
+from proxy.routing.catalogue import catalogue_models, catalogue_tasks
+from proxy.routing.routes import Resolution
+from proxy.server.openapi import ModelList, TaskList, described
+from proxy.surfaces.native.decode import chat_request
+from proxy.surfaces.native.encode import SSE_HEADERS, raw_text, unified_sse
+from proxy.surfaces.native.tasks import check_pool_targets, run_request, takes_chat_path
 from schemas.errors import Code, GatewayError
 from schemas.events import StreamEvent
 from schemas.native import BillingSummary, CatalogueAnswer, ChatOutput, Envelope, NativeBody

@@ -28,11 +28,11 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from proxy.auth import authenticate, presented_key
 from proxy.gateway import Gateway
-from proxy.keys import KeyRecord
+from proxy.identity.auth import authenticate, presented_key
+from proxy.identity.keys import KeyRecord
 from proxy.limits import EXEMPT_OPT
-from proxy.openapi import described
+from proxy.server.openapi import described
 from proxy.settings import ConfigError
 from proxy.storage import Database, connect
 from schemas.config import Config

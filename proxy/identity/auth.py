@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.keys import KeyRecord, KeyStore
+from proxy.identity.keys import KeyRecord, KeyStore
 from schemas.errors import Code, GatewayError
 
 _SCHEMES = ("key ", "bearer ")

@@ -27,9 +27,9 @@ import httpx
 from adapters.base import EmbeddingCall, Timeouts
 from adapters.bytez_worker import BytezWorkerAdapter
 from adapters.openai_compat import OpenAICompatAdapter
-from proxy.calls import CallContext, Lease
-from proxy.metering import pool_meter
-from proxy.routing import ResolvedTarget
+from proxy.accounting.metering import pool_meter
+from proxy.dispatch.call import CallContext, Lease
+from proxy.routing.routes import ResolvedTarget
 from schemas.config import Config, Pool
 from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from schemas.errors import Code, GatewayError, UpstreamError

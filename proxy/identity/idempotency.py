@@ -5,7 +5,7 @@ header's value, so a retry (after a disconnect, a timeout, a lost answer) lands 
 row, and two proxy keys that happen to pick the same value never share one. unigate does
 not store answers, so a retry runs the model again; the row then holds the sum of every
 run's attempts, tokens, time and cost, with the status of the last run (see
-`proxy/ledger.py` `_CLAIM`). A retry that arrives while an earlier run still holds the row
+`proxy/accounting/ledger.py` `_CLAIM`). A retry that arrives while an earlier run still holds the row
 is refused with 409 `idempotency_conflict` and `Retry-After: 1`: two runs at once would
 race for the one final row.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from proxy.request_ids import new_request_id
+from proxy.identity.request_ids import new_request_id
 from schemas.errors import Code, GatewayError
 
 HEADER = "idempotency-key"

@@ -4,7 +4,7 @@ Two ASGI middlewares, registered on the app so every surface gets them:
 
 - `HeaderGuard` (outermost): rejects a header name or value holding CR, LF or NUL (400)
   and a value or a header block over its cap (431), then remembers the request's
-  credential values so log redaction (proxy/redaction.py) removes them exactly.
+  credential values so log redaction (proxy/server/redaction.py) removes them exactly.
 - `BodyGuard` (innermost): reads the body itself, so it can answer 413 as soon as the
   declared length, or the bytes a chunked body has sent so far, pass the cap, without
   reading the rest; then checks a JSON body is UTF-8, nested at most `max_json_depth`
@@ -27,7 +27,7 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
-from proxy.redaction import is_credential_header, remember_secrets
+from proxy.server.redaction import is_credential_header, remember_secrets
 from schemas.config import Config
 from schemas.errors import Code, GatewayError
 

@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from proxy.normalize import NEVER_FORWARDED
-from proxy.routing import Resolution
+from proxy.routing.routes import Resolution
+from proxy.surfaces.native.decode import NEVER_FORWARDED
 from schemas.errors import Code, GatewayError
 from schemas.native import NativeBody
 from schemas.tasks import (

@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request
 
-from proxy import idempotency
-from proxy.auth import authenticate
-from proxy.calls import CallContext
+from proxy.dispatch.call import CallContext
 from proxy.gateway import Gateway
-from proxy.keys import KeyRecord
-from proxy.routing import Resolution
-from proxy.surfaces.native import client_gone, provider_keys
+from proxy.identity import idempotency
+from proxy.identity.auth import authenticate
+from proxy.identity.keys import KeyRecord
+from proxy.routing.routes import Resolution
+from proxy.surfaces.native.handlers import client_gone, provider_keys
 from schemas.errors import Code, GatewayError
 
 _decode_json = msgspec.json.decode

@@ -1,14 +1,15 @@
 """A call's account: its start row (with the idempotency claim and the budget reservation
 that may refuse it), what it cost, and its final row. Dispatch calls these at the start and
-at the end of every call; the rules themselves live in proxy/ledger.py and proxy/budgets.py."""
+at the end of every call; the rules themselves live in proxy/accounting/ledger.py and
+proxy/accounting/budgets.py."""
 
 from __future__ import annotations
 
-from proxy import budgets
-from proxy.calls import CallContext, Lease, started_row
-from proxy.ledger import Ledger, UsageRow
-from proxy.metering import Meter, pool_meter
-from proxy.routing import Resolution
+from proxy.accounting import budgets
+from proxy.accounting.ledger import Ledger, UsageRow
+from proxy.accounting.metering import Meter, pool_meter
+from proxy.dispatch.call import CallContext, Lease, started_row
+from proxy.routing.routes import Resolution
 from schemas.chat import ChatRequest, Usage
 from schemas.config import Config
 from schemas.events import Billing

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from adapters.base import EmbeddingAdapter, EmbeddingCall, Timeouts
-from proxy.calls import CallContext, guarded, started_row, usage_row
-from proxy.credentials import first_target_access
-from proxy.routing import Resolution, ResolvedTarget
+from proxy.dispatch.call import CallContext, guarded, started_row, usage_row
+from proxy.identity.credentials import first_target_access
+from proxy.routing.routes import Resolution, ResolvedTarget
 from schemas.chat import Usage
 from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from schemas.errors import ClientDisconnected, Code, GatewayError, UpstreamError

@@ -1,0 +1,5 @@
+"""Where a model id goes: the explicit route registry (model id -> ordered targets) and
+the catalogue built from it (`list/models`, `/v1/models`).
+
+May import: schemas, proxy.accounting.metering (for catalogue prices).
+"""
