@@ -129,7 +129,11 @@ class Dispatcher:
         deadline = loop.time() + timeouts.total
         route = self._route(resolution)
         targets = self._ordered(resolution.targets)
+        # the bare Provider-Key is the first target's by its place in the route; neither the
+        # breaker filter above nor a context_fallback below hands it to another vendor
+        owner = resolution.targets[0].provider
         last: UpstreamError | None = None
+        missing: GatewayError | None = None
         waited = 0.0  # seconds slept between attempts, bounded by retry.max_total_wait
         position = 0
         while position < len(targets):
@@ -137,13 +141,14 @@ class Dispatcher:
             position += 1
             try:
                 key = (
-                    provider_key(self._config, target.provider, context.provider_keys, first=position == 1)
+                    provider_key(self._config, target.provider, context.provider_keys, owner)
                     if target.provider
                     else ""
                 )
-            except GatewayError:
-                if position == 1:
+            except GatewayError as error:
+                if target == resolution.targets[0]:
                     raise
+                missing = missing or error  # a fallback without a key of its own is skipped
                 continue
             breaker = self._breaker_key(target)
             exclude: frozenset[str] = frozenset()
@@ -210,7 +215,9 @@ class Dispatcher:
                     raise
                 self.breakers.record(breaker, None)
                 return result
-        assert last is not None
+        if last is None:
+            assert missing is not None  # no target was tried: each one lacked its key
+            raise missing
         raise last
 
     # -- public ----------------------------------------------------------------------------
