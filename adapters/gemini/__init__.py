@@ -32,6 +32,7 @@ from google.genai import types as genai_types
 from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
 from adapters.gemini.embeddings import from_gemini_embeddings, to_gemini_embeddings_body
 from adapters.gemini.errors import classify_gemini_error, classify_gemini_error_body
+from adapters.gemini.model_names import gemini_model_path
 from adapters.gemini.request import to_gemini_body
 from adapters.gemini.response import from_gemini_response
 from adapters.gemini.stream import GeminiStreamDecoder, find_bare_error
@@ -63,10 +64,6 @@ def split_gemini_base_url(url: str, default_version: str = DEFAULT_API_VERSION) 
     if last in _API_VERSIONS and "://" in head:
         return head + "/", last
     return root + "/", default_version
-
-
-def _model_path(model: str) -> str:
-    return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
 
 
 class GeminiAdapter:
@@ -124,7 +121,7 @@ class GeminiAdapter:
             headers={"x-goog-api-key": call.api_key}, timeout=max(1, round(call.timeouts.total * 1000))
         )
         method = method or ("streamGenerateContent?alt=sse" if stream else "generateContent")
-        request = api._build_request("post", f"{_model_path(call.model)}:{method}", {}, options)
+        request = api._build_request("post", f"{gemini_model_path(call.model)}:{method}", {}, options)
         request.data = body
         # httpx takes a Timeout wherever the SDK passes its float through: this keeps the
         # connect timeout apart from the total, which HttpOptions cannot express.

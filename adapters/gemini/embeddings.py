@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, Struct
 
+from adapters.gemini.model_names import gemini_model_path
 from schemas.chat import Usage
 from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from schemas.errors import Code, UpstreamError
@@ -33,10 +34,6 @@ class WireBatchEmbeddings(Struct):
 
 
 _decode = msgspec.json.Decoder(WireBatchEmbeddings).decode
-
-
-def gemini_model_path(model: str) -> str:
-    return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
 
 
 def to_gemini_embeddings_body(request: EmbeddingRequest, model: str) -> dict[str, Any]:
