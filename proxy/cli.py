@@ -1,4 +1,4 @@
-"""`unigate serve | keys | check`: the fixed operating interface (see DESIGN.md)."""
+"""`unigate serve | keys | check | catalogue`: the fixed operating interface (see DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -117,6 +117,22 @@ def _check(arguments: argparse.Namespace) -> None:
         print(f"  {pattern:<32} -> {destination}")
 
 
+def _catalogue(arguments: argparse.Namespace) -> None:
+    from proxy.catalogue_check import report
+    from proxy.routing import catalogue_file
+
+    config = _settings(arguments.config).config
+    try:
+        catalogue = catalogue_file.load(config.catalogue.file)
+    except catalogue_file.CatalogueError as error:
+        sys.exit(f"unigate: {error}")
+    stale_days = arguments.stale_days if arguments.stale_days is not None else config.catalogue.stale_days
+    lines, complete = report(catalogue, config, datetime.now(UTC).date(), stale_days)
+    print("\n".join(lines))
+    if arguments.strict and not complete:
+        sys.exit(1)
+
+
 def _worker(arguments: argparse.Namespace) -> None:
     from proxy.reference_worker import server as worker
 
@@ -180,6 +196,20 @@ def parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a config and print the routes it gives")
     check.add_argument("--config")
     check.set_defaults(handler=_check)
+
+    catalogue = commands.add_parser("catalogue", help="the model catalogue: prices, sizes, capabilities")
+    catalogue_commands = catalogue.add_subparsers(dest="catalogue_command", required=True)
+    catalogue_check = catalogue_commands.add_parser(
+        "check", help="print what is priced, what is not, and what is stale"
+    )
+    catalogue_check.add_argument("--config")
+    catalogue_check.add_argument(
+        "--stale-days", type=_limit, help="a price read longer ago is stale (default: [catalogue])"
+    )
+    catalogue_check.add_argument(
+        "--strict", action="store_true", help="exit 1 when a model is unpriced or stale"
+    )
+    catalogue.set_defaults(handler=_catalogue)
 
     worker = commands.add_parser(
         "worker", help="serve the reference embedding worker (needs the [worker] extra)"

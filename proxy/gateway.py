@@ -16,6 +16,7 @@ from proxy.dispatch.dispatcher import Dispatcher
 from proxy.dispatch.media_inlining import MediaFetcher
 from proxy.identity.keys import KeyStore
 from proxy.pools.members import Pools
+from proxy.routing import catalogue_file
 from proxy.routing.routes import Router
 from proxy.settings import Settings
 
@@ -36,7 +37,8 @@ class Gateway:
         self.keys = KeyStore(self.settings.database_url)
         self.ledger = Ledger(self.settings.database_url, config.database.synchronous)
         self.router = Router(config)
-        self.meter = Meter(config.prices, config.meters)
+        self.catalogue = catalogue_file.load(config.catalogue.file)
+        self.meter = Meter(config.prices, config.meters, self.catalogue)
         self.pools = Pools(config)
         self.dispatcher = Dispatcher(
             config, self.adapters, self.ledger, self.meter, pools=self.pools, media=MediaFetcher(config.media)

@@ -12,7 +12,8 @@ from typing import Any
 
 import msgspec
 
-from schemas.config import VENDORS, Config, Pool, ProviderConfig
+from proxy.routing import catalogue_file
+from schemas.config import VENDORS, Config, ModelPrice, Pool, ProviderConfig
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -72,6 +73,17 @@ def _apply_overrides(config: Config, environ: Mapping[str, str]) -> Config:
     return msgspec.structs.replace(config, providers=providers, pools=tuple(pools), limits=limits)
 
 
+def _check_prices(config: Config, origin: str) -> None:
+    """Each `[prices]` override must bill its model: checked by the catalogue's own rules,
+    for the task the catalogue gives the model (chat when it does not know it)."""
+    catalogue = catalogue_file.load(config.catalogue.file)
+    for model_id, price in config.prices.items():
+        known = catalogue.get(model_id)
+        problem = catalogue_file.price_problem(price, known.task if known is not None else "chat")
+        if problem is not None:
+            raise ConfigError(f"{origin}: [prices.{model_id!r}] {problem}")
+
+
 def _check(config: Config) -> None:
     pool_names = {pool.name for pool in config.pools}
     for route in config.routes:
@@ -110,12 +122,24 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
             data = tomllib.loads(config_path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{config_path}: {error}") from None
+    prices = data.get("prices")
+    if isinstance(prices, dict):
+        for model_id, price in prices.items():
+            # one price at a time, so that the message names the model (msgspec elides dict keys)
+            try:
+                msgspec.convert(price, ModelPrice, strict=False)
+            except msgspec.ValidationError as error:
+                raise ConfigError(f"{config_path}: [prices.{model_id!r}] {error}") from None
     try:
         config = msgspec.convert(interpolate(data, environ), Config, strict=False)
     except msgspec.ValidationError as error:
         raise ConfigError(f"{config_path or 'config'}: {error}") from None
     config = _apply_overrides(config, environ)
     _check(config)
+    try:
+        _check_prices(config, str(config_path or "config"))
+    except (catalogue_file.CatalogueError, OSError) as error:
+        raise ConfigError(str(error)) from None
     database_url = environ.get("UNIGATE_DATABASE_URL") or config.database.url
     if not database_url:
         directory = config_path.resolve().parent if config_path is not None else Path.cwd()

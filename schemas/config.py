@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 import msgspec
@@ -127,14 +128,31 @@ class Pool(Struct, frozen=True, forbid_unknown_fields=True):
     """How long a request waits for a free member slot before answering 503 overloaded."""
 
 
-class ModelPrice(Struct, frozen=True, forbid_unknown_fields=True):
-    """USD per million tokens."""
+class PriceTier(Struct, frozen=True, forbid_unknown_fields=True):
+    """A long-context tier: a call whose input exceeds `above` tokens is billed whole at
+    these prices (Anthropic's and Gemini's rule); a price left out keeps the base one."""
 
-    input: float
-    output: float
-    cached_input: float | None = None
-    cache_write: float | None = None
-    """Input written to the prompt cache (Anthropic: 1.25× input for 5 minutes, 2× for 1 hour)."""
+    above: int
+    input: Decimal | None = None
+    output: Decimal | None = None
+    cached_input: Decimal | None = None
+    cache_write: Decimal | None = None
+
+
+class ModelPrice(Struct, frozen=True, forbid_unknown_fields=True):
+    """USD per million tokens (Decimal: a cost is multiplied out exactly, never through a
+    binary float); `per_image` per generated image, `per_audio_second` per second of audio.
+    Which fields a model needs depends on its task (proxy/routing/catalogue_file.py checks)."""
+
+    input: Decimal | None = None
+    output: Decimal | None = None
+    cached_input: Decimal | None = None
+    """Input read from the vendor's prompt cache."""
+    cache_write: Decimal | None = None
+    """Input written to the prompt cache (Anthropic: 1.25x input for 5 minutes, 2x for 1 hour)."""
+    per_image: Decimal | None = None
+    per_audio_second: Decimal | None = None
+    tiers: tuple[PriceTier, ...] = ()
 
 
 class LimitsConfig(Struct, frozen=True, forbid_unknown_fields=True):
@@ -199,6 +217,15 @@ class BudgetConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """Seconds of inference reserved for a call on a worker pool."""
 
 
+class CatalogueConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """The model catalogue (proxy/routing/catalogue_file.py): prices, context sizes, capabilities."""
+
+    file: str | None = None
+    """A catalogue of your own in the shipped file's format, used instead of it."""
+    stale_days: int = 90
+    """`unigate catalogue check` calls a figure stale when it was read longer ago than this."""
+
+
 class Config(Struct, frozen=True, forbid_unknown_fields=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
@@ -208,6 +235,8 @@ class Config(Struct, frozen=True, forbid_unknown_fields=True):
     pools: tuple[Pool, ...] = ()
     default_pool: str | None = None
     prices: dict[str, ModelPrice] = msgspec.field(default_factory=dict)
+    """Model id -> price, over the catalogue's (the whole price of that model is replaced)."""
+    catalogue: CatalogueConfig = msgspec.field(default_factory=CatalogueConfig)
     meters: dict[str, float] = msgspec.field(default_factory=dict)
     """Meter name → USD per second of inference, for worker pools."""
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)

@@ -80,6 +80,10 @@ class ErrorEnvelope(Struct):
 
 
 class CatalogueEntry(Struct, omit_defaults=True):
+    """One model in `list/models`: Bytez's fields (modelId, task, meter, meterPrice,
+    contextSize) and the catalogue's. Token prices are USD per million tokens; `known` is
+    false for an id that routes to a vendor the catalogue has no entry for."""
+
     modelId: str
     task: str
     provider: str | UnsetType = UNSET
@@ -88,6 +92,18 @@ class CatalogueEntry(Struct, omit_defaults=True):
     meterPrice: float | UnsetType = UNSET
     contextSize: int | UnsetType = UNSET
     capabilities: list[str] | UnsetType = UNSET
+    known: bool | UnsetType = UNSET
+    maxOutput: int | UnsetType = UNSET
+    inputPrice: float | UnsetType = UNSET
+    outputPrice: float | UnsetType = UNSET
+    cachedInputPrice: float | UnsetType = UNSET
+    cacheWritePrice: float | UnsetType = UNSET
+    imagePrice: float | UnsetType = UNSET
+    audioSecondPrice: float | UnsetType = UNSET
+    longContext: list[dict[str, float]] | UnsetType = UNSET
+    """Tiers: `above` input tokens, the whole call at these prices."""
+    deprecated: str | UnsetType = UNSET
+    """The vendor's retirement date (YYYY-MM-DD), where it announced one."""
 
 
 class CatalogueAnswer(Struct):

@@ -16,8 +16,9 @@ The estimate is an upper bound where one exists: input at 1 token per 3 bytes of
 (tokenizers average ~4 characters a token on English; fewer on code and other scripts) and
 2,000 a media part, plus `max_tokens` (or `[budgets] output_tokens`) at the target's price; a worker pool's
 meter price × `[budgets] pool_seconds`. Across a route's targets and fallbacks, the
-largest. A budgeted key calling a model with no configured price is refused: its cost
-could not be counted.
+largest. Token prices are the catalogue's (proxy/routing/catalogue_file.py) under the
+operator's `[prices]`, long-context tiers included. A budgeted key calling a model with no
+price is refused: its cost could not be counted.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from dataclasses import dataclass
 import msgspec
 from msgspec import UNSET
 
-from proxy.accounting.metering import Meter
+from proxy.accounting.metering import Meter, token_cost
 from proxy.routing.routes import Resolution
 from proxy.storage import Database
-from schemas.chat import AssistantMessage, ChatRequest, TextPart
+from schemas.chat import AssistantMessage, ChatRequest, TextPart, Usage
 from schemas.config import BudgetConfig
 from schemas.errors import Code, GatewayError
 from schemas.tasks import RunRequest
@@ -103,17 +104,19 @@ def estimate(
             worst = max(worst, meter_price * config.pool_seconds)
             continue
         price = meter.price_for(resolution.model_id, target.provider, target.model)
-        if price is None:
+        cost = token_cost(Usage(input_tokens(request), output), price) if price is not None else None
+        if cost is None:
             raise _unpriced(resolution.model_id)
-        worst = max(worst, (input_tokens(request) * price.input + output * price.output) / 1_000_000)
+        worst = max(worst, cost)
     return round(worst, 10)
 
 
 def _unpriced(model_id: str) -> GatewayError:
     return GatewayError(
         Code.PERMISSION,
-        f"this key has a spend budget and {model_id!r} has no configured price, "
-        "so its cost could not be counted; ask the operator to add it under [prices]",
+        f"this key has a spend budget and {model_id!r} has no configured price "
+        "(in the catalogue or [prices]), so its cost could not be counted;"
+        " ask the operator to add it under [prices]",
     )
 
 

@@ -1,9 +1,19 @@
-"""What a call cost: token prices for vendors, meter price × inference time for worker pools."""
+"""What a call cost: token prices for vendors, meter price × inference time for worker pools.
+
+Token prices come from the catalogue (proxy/routing/catalogue_file.py), under the
+operator's `[prices]` overrides. Costs are multiplied out in Decimal from the prices'
+own digits and rounded once, to 10 decimal places (1e-10 USD), so a client that multiplies
+its tokens by the published prices gets the same figure to the last digit, streamed or not.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from msgspec import UNSET
 
+from proxy.routing.catalogue_file import Catalogue
+from proxy.routing.routes import PROVIDER_PREFIX
 from schemas.chat import Usage
 from schemas.config import ModelPrice, Pool
 from schemas.events import Billing
@@ -35,6 +45,8 @@ SEED_METERS: dict[str, float] = {
 LANGUAGE_TASKS = frozenset(
     {"chat", "text-generation", "image-text-to-text", "audio-text-to-text", "video-text-to-text"}
 )
+MILLION = Decimal(1_000_000)
+COST_QUANTUM = Decimal("1e-10")
 
 
 def pool_meter(pool: Pool) -> str:
@@ -45,33 +57,82 @@ def pool_meter(pool: Pool) -> str:
     return pool.meter
 
 
-def token_cost(usage: Usage, price: ModelPrice) -> float:
-    """USD for one call; input read from and written to the prompt cache is billed at its own
-    price where one is configured, else as fresh input."""
+def exact(value: Decimal | float) -> Decimal:
+    """A price as the digits it was written with (a float from code is read by its repr)."""
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
+
+
+def token_rates(price: ModelPrice, input_tokens: int) -> tuple[Decimal, Decimal | None, Decimal, Decimal]:
+    """(input, output, cached input, cache write) per million tokens for a call with this
+    much input: the highest long-context tier it passes, else the base prices. Cached input
+    and cache writes without a price of their own are billed as fresh input."""
+    assert price.input is not None
+    fresh, output = exact(price.input), price.output
+    cached, written = price.cached_input, price.cache_write
+    for tier in price.tiers:
+        if input_tokens > tier.above:
+            fresh = exact(tier.input) if tier.input is not None else fresh
+            output = tier.output if tier.output is not None else output
+            cached = tier.cached_input if tier.cached_input is not None else cached
+            written = tier.cache_write if tier.cache_write is not None else written
+    return (
+        fresh,
+        exact(output) if output is not None else None,
+        exact(cached) if cached is not None else fresh,
+        exact(written) if written is not None else fresh,
+    )
+
+
+def token_cost_exact(usage: Usage, price: ModelPrice) -> Decimal | None:
+    """USD for one call, exactly, to 1e-10; None when the price cannot bill it (no input
+    price, or output tokens and no output price)."""
+    if price.input is None:
+        return None
+    fresh_price, output_price, cached_price, write_price = token_rates(price, usage.input_tokens)
+    if output_price is None:
+        if usage.output_tokens:
+            return None
+        output_price = Decimal(0)
     cached = usage.cached_input_tokens if usage.cached_input_tokens is not UNSET else 0
     written = usage.cache_write_input_tokens if usage.cache_write_input_tokens is not UNSET else 0
-    cached_price = price.cached_input if price.cached_input is not None else price.input
-    write_price = price.cache_write if price.cache_write is not None else price.input
     fresh = max(usage.input_tokens - cached - written, 0)
     total = (
-        fresh * price.input
+        fresh * fresh_price
         + cached * cached_price
         + written * write_price
-        + usage.output_tokens * price.output
+        + usage.output_tokens * output_price
     )
-    return round(total / 1_000_000, 10)
+    return (total / MILLION).quantize(COST_QUANTUM)
+
+
+def token_cost(usage: Usage, price: ModelPrice) -> float | None:
+    cost = token_cost_exact(usage, price)
+    return float(cost) if cost is not None else None
 
 
 class Meter:
-    def __init__(self, prices: dict[str, ModelPrice], meters: dict[str, float]) -> None:
+    def __init__(
+        self,
+        prices: dict[str, ModelPrice],
+        meters: dict[str, float],
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self._prices = prices
         self._meters = {**SEED_METERS, **meters}
+        self.catalogue = catalogue
 
     def meter_price(self, meter: str) -> float | None:
         return self._meters.get(meter)
 
     def price_for(self, model_id: str, provider: str | None, upstream: str) -> ModelPrice | None:
-        return self._prices.get(model_id) or self._prices.get(f"{provider}/{upstream}")
+        """The operator's `[prices]` for the id the client sent, else for the model the
+        vendor runs; else the catalogue's price of the model the vendor runs."""
+        target = f"{PROVIDER_PREFIX.get(provider or '', f'{provider}/')}{upstream}"
+        override = self._prices.get(model_id) or self._prices.get(target)
+        if override is not None or self.catalogue is None or provider is None:
+            return override
+        model = self.catalogue.for_target(provider, upstream)
+        return model.price if model is not None else None
 
     def vendor_billing(
         self, model_id: str, provider: str, upstream: str, usage: Usage, inference_time: float

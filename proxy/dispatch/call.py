@@ -64,6 +64,10 @@ class PoolProvider(Protocol):
         """A healthy member with capacity, not in `exclude`; raises GatewayError if none."""
         ...
 
+    def served(self, pool: str) -> frozenset[str] | None:
+        """The models the pool's members say they serve; None when they did not say."""
+        ...
+
 
 @dataclass(slots=True)
 class Attempts:

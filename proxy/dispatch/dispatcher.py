@@ -40,6 +40,8 @@ from proxy.dispatch.media_inlining import MediaFetcher, inline_media
 from proxy.dispatch.relay import Closing, Outcome, Relay, close_quietly
 from proxy.dispatch.retry import RetryPolicy
 from proxy.identity.credentials import provider_key
+from proxy.routing import capabilities
+from proxy.routing.capabilities import Plan
 from proxy.routing.routes import Resolution, ResolvedTarget
 from schemas.chat import ChatRequest, ChatResponse, Usage
 from schemas.config import Config, Route, TimeoutConfig
@@ -65,6 +67,7 @@ class Dispatcher:
         self._config = config
         self._adapters = adapters
         self.accounts = Accounts(config, ledger, meter)
+        self._catalogue = meter.catalogue
         self.pools = pools
         self.media = media
         self.retry = RetryPolicy(config.dispatch.retry)
@@ -90,6 +93,13 @@ class Dispatcher:
                 self._config.dispatch.timeouts, **own
             )
         return merged
+
+    def _plan(self, request: ChatRequest, resolution: Resolution) -> Plan:
+        """Targets that cannot take the request dropped, before any is called (capabilities.py)."""
+        if self._catalogue is None:
+            return Plan(request, resolution)
+        served = self.pools.served if self.pools is not None else (lambda pool: None)
+        return capabilities.plan(request, resolution, self._catalogue, served)
 
     def _breaker_key(self, target: ResolvedTarget) -> tuple[str, str]:
         return (target.name, target.model)
@@ -230,6 +240,8 @@ class Dispatcher:
         invoke: Callable[[Lease, UpstreamCall], Awaitable[R]],
     ) -> tuple[R, Billing, str]:
         """One non-streamed call: the attempts, cancellation, billing and its ledger row."""
+        planned = self._plan(request, resolution)
+        request, resolution = planned.request, planned.resolution
         await self.accounts.begin(request, context, resolution)
         attempts = Attempts()
         clock = time.perf_counter()
@@ -254,6 +266,8 @@ class Dispatcher:
         finally:
             self.retry.in_flight -= 1
         elapsed = time.perf_counter() - clock
+        if isinstance(response, ChatResponse):
+            response.warnings[:0] = planned.warnings
         assert attempts.lease is not None
         lease = attempts.lease
         lease.release(True)
@@ -291,6 +305,8 @@ class Dispatcher:
         self, request: ChatRequest, resolution: Resolution, context: CallContext
     ) -> AsyncIterator[StreamEvent]:
         """Open the upstream stream and peek its first event; then hand over the relay."""
+        planned = self._plan(request, resolution)
+        request, resolution = planned.request, planned.resolution
         await self.accounts.begin(request, context, resolution)
         attempts = Attempts()
         clock = time.perf_counter()
@@ -344,6 +360,8 @@ class Dispatcher:
             start.warnings = first.warnings
         elif warnings_seen:
             start.warnings = warnings_seen
+        if planned.warnings:
+            start.warnings = [*planned.warnings, *(start.warnings or [])]
         breaker = (lease.endpoint, model)
         loop = asyncio.get_running_loop()
 

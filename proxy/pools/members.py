@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
+import msgspec
 
 from adapters.base import EmbeddingCall, Timeouts
 from adapters.bytez_worker import BytezWorkerAdapter
@@ -49,6 +50,8 @@ class Member:
     outstanding: int = 0
     state: State = "unknown"
     probing: bool = False
+    models: frozenset[str] | None = None
+    """What the member said it serves (`GET /v1/models`); None: not asked, or no answer."""
 
 
 @dataclass
@@ -66,6 +69,12 @@ class WorkerPool:
 
     def base_url(self, member: Member) -> str:
         return f"{member.url}/v1" if self.config.protocol == "openai" else member.url
+
+    def served(self) -> frozenset[str] | None:
+        """The models the pool's members that are not down say they serve; None when none
+        of them said (a bytez pool, a server without `/v1/models`, every member down)."""
+        lists = [m.models for m in self.members if m.models is not None and m.state != "down"]
+        return frozenset().union(*lists) if lists else None
 
     def pick(self, exclude: frozenset[str]) -> Member | None:
         free = [
@@ -108,6 +117,24 @@ class WorkerPool:
                 waiter.set_result(None)
 
 
+class _ListedModel(msgspec.Struct):
+    id: str
+
+
+class _ModelList(msgspec.Struct):
+    data: list[_ListedModel]
+
+
+_decode_model_list = msgspec.json.Decoder(_ModelList).decode
+
+
+def _model_ids(body: bytes) -> frozenset[str] | None:
+    try:
+        return frozenset(model.id for model in _decode_model_list(body).data)
+    except msgspec.DecodeError:
+        return None
+
+
 def member_url(url: str, protocol: str) -> str:
     """Members are bare addresses; a trailing `/` (and `/v1` for OpenAI-protocol servers) is dropped."""
     url = url.strip().rstrip("/")
@@ -144,6 +171,16 @@ class Pools:
         if pool is None:
             raise GatewayError(Code.UNSUPPORTED, f"worker pool {name!r} is not configured", status=501)
         return pool
+
+    def served(self, name: str) -> frozenset[str] | None:
+        """What pool `name` serves, as its members last reported it (None: unknown)."""
+        pool = self.pools.get(name)
+        return pool.served() if pool is not None else None
+
+    def task_of(self, name: str, model: str) -> str:
+        """The task of `model` on pool `name`: the pool's declared `task` (an OpenAI-protocol
+        server does not say; a bytez container is declared one model, one task)."""
+        return self._pool(name).config.task
 
     def meter(self, name: str) -> str:
         """The meter a pool bills on (`LLM-SM` for a chat pool declared `meter = "SM"`)."""
@@ -280,7 +317,32 @@ class Pools:
         finally:
             member.probing = False
         self._set_state(pool, member, state)
+        if pool.config.protocol == "openai" and state == "healthy":
+            await self.discover(pool, member)
         return state
+
+    async def discover(self, pool: WorkerPool, member: Member) -> None:
+        """Ask an OpenAI-protocol member what it serves (vLLM, SGLang, llama.cpp, Ollama and
+        TGI all answer `GET /v1/models`); the answer replaces the last one, so a model
+        loaded or unloaded shows at the next health round."""
+        headers = {"Authorization": f"Bearer {pool.config.api_key}"} if pool.config.api_key else {}
+        try:
+            response = await self._client().get(
+                member.url + "/v1/models",
+                headers=headers,
+                timeout=min(pool.config.health_interval, _PROBE_TIMEOUT),
+            )
+            listed = _model_ids(response.content) if response.status_code == 200 else None
+        except httpx.HTTPError:
+            listed = None
+        if listed != member.models:
+            log.info(
+                "pool %s member %s serves: %s",
+                pool.config.name,
+                member.url,
+                ", ".join(sorted(listed)) if listed is not None else "(not said)",
+            )
+        member.models = listed
 
     async def check(self) -> None:
         """Probe every member of every pool once, concurrently."""

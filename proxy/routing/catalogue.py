@@ -1,12 +1,22 @@
-"""The catalogue: which model ids route where, for the Bytez SDKs' look-up before a first run."""
+"""The catalogue as clients read it: `list/models`, `list/tasks`, `/v1/models`.
+
+Every id that routes answers: a vendor model with the shipped catalogue's figures (prices
+under the operator's `[prices]`), an id that routes to a vendor the catalogue does not
+know with `task: chat` and `known: false` (nothing claimed that is not known), a pool
+model with its pool's meter and meter price. The Bytez SDKs ask `list/models?modelId=`
+before a model's first run and read `output[0].task`.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from proxy.accounting.metering import pool_meter
+from schemas.catalogue import CatalogueModel
+from schemas.config import ModelPrice
 from schemas.native import CatalogueEntry
 
 if TYPE_CHECKING:
@@ -15,27 +25,77 @@ if TYPE_CHECKING:
 _GLOB = frozenset("*?[")
 
 
+def _usd(value: Decimal | None) -> float | UnsetType:
+    return float(value) if value is not None else UNSET
+
+
+def _price_fields(entry: CatalogueEntry, price: ModelPrice) -> None:
+    entry.inputPrice = _usd(price.input)
+    entry.outputPrice = _usd(price.output)
+    entry.cachedInputPrice = _usd(price.cached_input)
+    entry.cacheWritePrice = _usd(price.cache_write)
+    entry.imagePrice = _usd(price.per_image)
+    entry.audioSecondPrice = _usd(price.per_audio_second)
+    if price.tiers:
+        entry.longContext = [
+            {
+                "above": float(tier.above),
+                **{
+                    name: float(value)
+                    for name in ("input", "output", "cached_input", "cache_write")
+                    if (value := getattr(tier, name)) is not None
+                },
+            }
+            for tier in price.tiers
+        ]
+
+
+def _vendor_entry(gateway: Gateway, model_id: str, provider: str, upstream: str) -> CatalogueEntry:
+    model: CatalogueModel | None = gateway.catalogue.for_target(provider, upstream)
+    price = gateway.meter.price_for(model_id, provider, upstream)
+    entry = CatalogueEntry(modelId=model_id, task="chat", provider=provider, meter="tokens")
+    entry.known = model is not None
+    if model is not None:
+        entry.task = model.task
+        entry.contextSize = model.context_window if model.context_window is not None else UNSET
+        entry.maxOutput = model.max_output if model.max_output is not None else UNSET
+        if model.capabilities is not None:
+            entry.capabilities = sorted(model.capabilities)
+        if model.deprecated is not None:
+            entry.deprecated = model.deprecated.isoformat()
+    if price is not None:
+        _price_fields(entry, price)
+    return entry
+
+
 def _entry(gateway: Gateway, model_id: str) -> CatalogueEntry | None:
     resolution = gateway.router.resolve(model_id)
     if resolution is None:
         return None
     target = resolution.targets[0]
-    entry = CatalogueEntry(modelId=model_id, task=resolution.task)
     if target.provider is not None:
-        entry.provider = target.provider
-        entry.meter = "tokens"
-    else:
-        pool = next(p for p in gateway.settings.config.pools if p.name == target.pool)
-        entry.pool = pool.name
-        entry.meter = pool_meter(pool)
-        price = gateway.meter.meter_price(entry.meter)
-        entry.meterPrice = price if price is not None else UNSET
+        entry = _vendor_entry(gateway, model_id, target.provider, target.model)
+        if resolution.route is not None and resolution.task != "chat":
+            entry.task = resolution.task  # the operator's route says what it is
+        return entry
+    pool = next(p for p in gateway.settings.config.pools if p.name == target.pool)
+    served = gateway.pools.served(pool.name)
+    if served is not None and target.model not in served:
+        return None  # the glob takes it, but no member serves it
+    entry = CatalogueEntry(modelId=model_id, task=gateway.pools.task_of(pool.name, target.model))
+    entry.pool = pool.name
+    entry.meter = pool_meter(pool)
+    price = gateway.meter.meter_price(entry.meter)
+    entry.meterPrice = price if price is not None else UNSET
     return entry
 
 
 def _known_ids(gateway: Gateway) -> list[str]:
+    """Every id worth listing: the catalogue's own (where they still route to their vendor),
+    the operator's prices and literal routes, pool literals and what pool members serve."""
     config = gateway.settings.config
-    ids = dict.fromkeys(config.prices)
+    ids = dict.fromkeys(gateway.catalogue.models)
+    ids.update(dict.fromkeys(config.prices))
     for route in config.routes:
         if not _GLOB & set(route.match):
             ids[route.match] = None
@@ -43,12 +103,20 @@ def _known_ids(gateway: Gateway) -> list[str]:
         for pattern in pool.models:
             if not _GLOB & set(pattern):
                 ids[pattern] = None
+        ids.update(dict.fromkeys(sorted(gateway.pools.served(pool.name) or ())))
     return list(ids)
 
 
 def catalogue_models(gateway: Gateway, task: str | None, model_id: str | None) -> list[CatalogueEntry]:
-    ids = [model_id] if model_id else _known_ids(gateway)
-    entries = [entry for entry in (_entry(gateway, i) for i in ids) if entry is not None]
+    if model_id:
+        entry = _entry(gateway, model_id)
+        entries = [entry] if entry is not None else []
+    else:
+        entries = []
+        for known in _known_ids(gateway):
+            entry = _entry(gateway, known)
+            if entry is not None:
+                entries.append(entry)
     if task:
         entries = [entry for entry in entries if entry.task == task]
     return entries
@@ -56,5 +124,10 @@ def catalogue_models(gateway: Gateway, task: str | None, model_id: str | None) -
 
 def catalogue_tasks(gateway: Gateway) -> list[str]:
     config = gateway.settings.config
-    tasks = {"chat", *(route.task for route in config.routes), *(pool.task for pool in config.pools)}
+    tasks = {
+        "chat",
+        *(route.task for route in config.routes),
+        *(pool.task for pool in config.pools),
+        *(model.task for model in gateway.catalogue.models.values()),
+    }
     return sorted(tasks)

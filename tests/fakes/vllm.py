@@ -113,15 +113,24 @@ def completion_stream(
 
 
 class FakeVLLM(FakeWorker):
-    def __init__(self, model: str = "NousResearch/Hermes-3-Llama-3.1-8B") -> None:
+    def __init__(
+        self, model: str = "NousResearch/Hermes-3-Llama-3.1-8B", served: list[str] | None = None
+    ) -> None:
         super().__init__()
         self.model = model
+        self.served = served
+        """What `GET /v1/models` lists (change it between health rounds to load or unload a
+        model); None answers 404, as a server without that route does: the gateway then
+        knows nothing of what it serves and sends it any model its pool's globs take."""
 
     def respond(self, request: Received) -> Reply:
         if request.method == "GET" and request.path == "/health":
             return Reply(status=503 if self.loading else 200)
         if request.method == "GET" and request.path == "/v1/models":
-            return Reply.json({"object": "list", "data": [{"id": self.model, "object": "model"}]})
+            if self.served is None:
+                return Reply.json({"detail": "Not Found"}, status=404)
+            listed = [{"id": model, "object": "model", "owned_by": "vllm"} for model in self.served]
+            return Reply.json({"object": "list", "data": listed})
         if self.loading:
             return Reply.json(
                 {"object": "error", "message": "loading", "type": "ServiceUnavailable"}, status=503

@@ -59,7 +59,7 @@ def test_audio_by_url_reaches_openai_inline(
     server, gateway = _gateway(tmp_path, openai_vendor[1], media_url, allow=True)
     try:
         with gateway.client(**{"Provider-Key": "sk-media-test"}) as client:
-            response = client.post("/models/v2/openai/gpt-4o-mini", json=_audio_request(media_url))
+            response = client.post("/models/v2/openai/gpt-4o-audio-preview", json=_audio_request(media_url))
         assert response.status_code == 200, response.text
         part = fake_openai_vendor.last.json()["messages"][0]["content"][1]
         assert part == {
@@ -81,7 +81,7 @@ def test_a_private_media_url_is_refused_without_a_connection(
     server, gateway = _gateway(tmp_path, openai_vendor[1], media_url, allow=False)
     try:
         with gateway.client(**{"Provider-Key": "sk-media-test"}) as client:
-            response = client.post("/models/v2/openai/gpt-4o-mini", json=_audio_request(media_url))
+            response = client.post("/models/v2/openai/gpt-4o-audio-preview", json=_audio_request(media_url))
         assert response.status_code == 400
         assert response.json()["code"] == "invalid_request"
         assert host.received == []

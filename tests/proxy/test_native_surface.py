@@ -263,7 +263,8 @@ def test_video_part_is_a_clear_400_naming_the_vendor(
         response = client.post(MODEL, json={"messages": [{"role": "user", "content": content}]})
     assert response.status_code == 400
     assert response.json() == {
-        "error": "openai cannot take a video part",
+        "error": "openai model 'gpt-4o-mini' cannot take a video part"
+        " (the catalogue lists no video capability for it)",
         "code": "unsupported",
         "output": None,
         "provider": "openai",

@@ -165,7 +165,10 @@ async def list_models(
 ) -> Response[bytes]:
     gateway: Gateway = request.app.state.gateway
     await authenticate(gateway.keys, request.headers.get("authorization"))
-    entries = catalogue_models(gateway, task=task, model_id=modelId)
+    entries = catalogue_models(gateway, task=None, model_id=modelId)
+    if modelId and not entries:
+        raise GatewayError(Code.NOT_FOUND, f"no route for model {modelId!r}")
+    entries = [entry for entry in entries if not task or entry.task == task]
     return Response(_encode(CatalogueAnswer(output=entries)), media_type="application/json")
 
 
