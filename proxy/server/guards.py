@@ -7,8 +7,11 @@ Two ASGI middlewares, registered on the app so every surface gets them:
   credential values so log redaction (proxy/server/redaction.py) removes them exactly.
 - `BodyGuard` (innermost): reads the body itself, so it can answer 413 as soon as the
   declared length, or the bytes a chunked body has sent so far, pass the cap, without
-  reading the rest; then checks a JSON body is UTF-8, nested at most `max_json_depth`
-  deep and free of duplicate keys (400), and replays it to the handler.
+  reading the rest; then checks the body is UTF-8, nested at most `max_json_depth` deep
+  and free of duplicate keys (400), and replays it to the handler. It checks every body,
+  whatever its Content-Type: every handler parses its body as JSON without asking what
+  the client called it, so a body sent as `application/xml` or `octet-stream` must not
+  walk past the checks into a decoder (a 500, or one of two duplicate values).
 
 The depth check runs before any recursive parser sees the body, so nesting can never
 raise a RecursionError (a 500) in a handler's decoder; all checks are linear in the
@@ -118,15 +121,6 @@ def check_json(raw: bytes, max_depth: int) -> None:
         raise GatewayError(Code.INVALID_REQUEST, "the JSON body is nested too deeply") from None
 
 
-def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
-    """JSON unless the client named another type: the Bytez SDKs and curl users often send none."""
-    for name, value in headers:
-        if name.lower() == b"content-type":
-            kind = value.split(b";", 1)[0].strip().lower()
-            return kind in (b"", b"application/json", b"text/plain") or kind.endswith(b"+json")
-    return True
-
-
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     for name, value in headers:
         if name.lower() == b"content-length":
@@ -172,7 +166,7 @@ class BodyGuard:
         config = _config(scope)
         headers: list[tuple[bytes, bytes]] = list(scope["headers"])
         body = await read_body(receive, config.server.max_body_bytes, _declared_length(headers))
-        if body and _is_json(headers):
+        if body:  # every body the gateway reads is parsed as JSON, whatever its Content-Type says
             check_json(body, config.limits.max_json_depth)
         await self.app(scope, _replay(body, receive), send)
 
