@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import msgspec
 
 from adapters.anthropic.wire import WireError, decode_error_body
-from adapters.errors import parse_retry_after, scrub
+from adapters.errors import error_snippet, parse_retry_after, scrub
 from schemas.errors import Code, UpstreamError, code_for_status
 
 _BY_TYPE: dict[str, Code] = {
@@ -62,6 +62,6 @@ def classify_anthropic_error_body(
     try:
         parsed = decode_error_body(body)
     except msgspec.DecodeError:
-        snippet = body[:300].decode("utf-8", errors="replace").strip()
+        snippet = error_snippet(body, *secrets)
         return classify_anthropic_error(status, WireError(message=snippet), provider, headers, *secrets)
     return classify_anthropic_error(status, parsed.error, provider, headers, *secrets)

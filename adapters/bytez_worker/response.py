@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
+from adapters.errors import scrub
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
 from adapters.sse import SSEDecoder
 from schemas.chat import ChatResponse, Usage
@@ -106,7 +107,7 @@ class BytezStreamDecoder:
     def _raw(self, chunk: bytes) -> list[StreamEvent]:
         text = self._text.decode(chunk)
         if ERROR_MARKER in text:
-            message = text.split(ERROR_MARKER, 1)[1].strip()[:300]
+            message = scrub(text.split(ERROR_MARKER, 1)[1].strip())[:300]
             raise UpstreamError(Code.SERVER_ERROR, f"{self._provider}: {message}", provider=self._provider)
         return [TextDelta(index=0, text=text)] if text else []
 
@@ -176,5 +177,6 @@ def from_bytez_run(raw: bytes, provider: str) -> msgspec.Raw:
     except (msgspec.DecodeError, msgspec.ValidationError):
         raise _broken(provider, "a reply that cannot be read") from None
     if reply.error:
-        raise UpstreamError(Code.INVALID_REQUEST, f"{provider}: {reply.error[:300]}", provider=provider)
+        message = scrub(reply.error)[:300]
+        raise UpstreamError(Code.INVALID_REQUEST, f"{provider}: {message}", provider=provider)
     return reply.output

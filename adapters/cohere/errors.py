@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import msgspec
 
 from adapters.cohere.wire import decode_error
-from adapters.errors import parse_retry_after, scrub
+from adapters.errors import error_snippet, parse_retry_after, scrub
 from schemas.errors import Code, UpstreamError, code_for_status
 
 PROVIDER = "cohere"
@@ -33,11 +33,11 @@ _TOO_LONG = re.compile(
 )
 
 
-def cohere_error_message(body: bytes) -> str:
+def cohere_error_message(body: bytes, *secrets: str) -> str:
     try:
         message = decode_error(body).message
     except msgspec.DecodeError:
-        return body[:300].decode("utf-8", errors="replace").strip()
+        return error_snippet(body, *secrets)
     return message or ""
 
 
@@ -51,7 +51,7 @@ def map_cohere_error_status(status: int, message: str) -> Code:
 def classify_cohere_error(
     status: int, body: bytes, headers: Mapping[str, str], *secrets: str
 ) -> UpstreamError:
-    message = cohere_error_message(body)
+    message = cohere_error_message(body, *secrets)
     text = scrub(message or f"HTTP {status}", *secrets)
     return UpstreamError(
         map_cohere_error_status(status, message),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-from adapters.errors import parse_retry_after, scrub
+from adapters.errors import error_snippet, parse_retry_after, scrub
 from adapters.gemini.wire import WireError, decode_error_body
 from schemas.errors import Code, UpstreamError, code_for_status
 
@@ -95,6 +95,6 @@ def classify_gemini_error_body(
     except msgspec.DecodeError:
         parsed = None
     if parsed is None:
-        message = body[:300].decode("utf-8", errors="replace").strip()
+        message = error_snippet(body, *secrets)
         parsed = WireError(code=http_status, message=message)
     return classify_gemini_error(http_status, parsed, provider, headers, *secrets)

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from adapters.errors import parse_retry_after, scrub
+from adapters.errors import error_snippet, parse_retry_after, scrub
 from adapters.mistral.wire import WireMistralError, decode_mistral_error
 from schemas.errors import Code, UpstreamError, code_for_status
 
@@ -65,7 +65,7 @@ def classify_mistral_error(
     except msgspec.DecodeError:
         error = None
     if error is None:
-        message = body[:300].decode("utf-8", errors="replace").strip()
+        message = error_snippet(body, *secrets)
         vendor_type = None
     else:
         message = _message(error)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-from adapters.errors import parse_retry_after, scrub
+from adapters.errors import error_snippet, parse_retry_after, scrub
 from adapters.openai.wire import WireError, decode_error_body
 from schemas.errors import Code, UpstreamError, code_for_status
 
@@ -32,7 +32,7 @@ def classify_openai_error_body(
         parsed = decode_error_body(body)
     except msgspec.DecodeError:
         parsed = None
-        message = body[:300].decode("utf-8", errors="replace")
+        message = error_snippet(body, *secrets)
     if parsed is not None:
         error = parsed.error
         if isinstance(error, WireError):

@@ -38,6 +38,8 @@ from schemas.errors import Code, GatewayError
 from schemas.tasks import RunRequest
 
 BYTES_PER_TOKEN = 3
+MAX_OUTPUT_TOKENS = 2**31 - 1
+"""The most `max_tokens` a vendor API takes (they declare it an int32); no model produces more."""
 MEDIA_TOKENS = 2000
 """An image, audio or video part: about what the largest image costs at OpenAI (high detail)
 and Anthropic (~1,600 tokens at 1.15 megapixels); long audio or video costs more."""
@@ -94,6 +96,14 @@ def estimate(
     """USD a call may cost at most, the largest over the targets it may run on; raises if a
     target has no price."""
     max_tokens = request.sampling.max_tokens if request.sampling.max_tokens is not UNSET else None
+    if max_tokens is not None and not 0 <= max_tokens <= MAX_OUTPUT_TOKENS:
+        # a client's mistake, and one the estimate cannot take: 10**400 overflows a float, a
+        # negative count would reserve a negative amount and free budget for other calls
+        raise GatewayError(
+            Code.INVALID_REQUEST,
+            f"max_tokens must be between 1 and {MAX_OUTPUT_TOKENS}, "
+            f"got {str(max_tokens)[:24]}{'...' if len(str(max_tokens)) > 24 else ''}",
+        )
     output = max_tokens or config.output_tokens
     worst = 0.0
     for target in resolution.targets:

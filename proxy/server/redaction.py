@@ -7,7 +7,9 @@ formatter, including handlers that read `record.args` or format `exc_info` thems
 
 `redact` removes two kinds of secret:
 - the exact values the current request carried (its proxy key and Provider-Keys),
-  remembered per request in a context variable by the request guard; and
+  remembered per request in a context variable by the request guard, whole or cut (any
+  run of 8 or more characters a secret starts with: a sink or a vendor may cut a line
+  inside the key); and
 - anything shaped like a credential: vendor and proxy key prefixes, `key=`/`token=` query
   parameters (Gemini's `?key=` inside an HTTP library's error), and the values of
   credential headers quoted in text.
@@ -23,7 +25,8 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-REDACTED = "[redacted]"
+from schemas.secrets import REDACTED, without_secret
+
 CREDENTIAL_HEADERS = frozenset(
     {"authorization", "provider-key", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization"}
 )
@@ -54,8 +57,8 @@ def remember_secrets(values: Iterable[str]) -> None:
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """The text without the request's secrets, the given ones, and anything key-shaped."""
     for secret in (*_request_secrets.get(), *secrets):
-        if len(secret) >= _MIN_SECRET and secret in text:
-            text = text.replace(secret, REDACTED)
+        if len(secret) >= _MIN_SECRET:
+            text = without_secret(text, secret)
     text = _KEYLIKE.sub(REDACTED, text)
     text = _QUERY.sub(rf"\1{REDACTED}", text)
     return _HEADER.sub(rf"\1{REDACTED}", text)
