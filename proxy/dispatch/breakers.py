@@ -1,11 +1,19 @@
-"""Circuit breakers per (endpoint, model), fed only by failures that are the vendor's own.
+"""Circuit breakers per target, fed only by failures that are the vendor's own.
+
+One key scheme for every caller: `(provider, upstream model)` for a vendor,
+`(pool:<name>, upstream model)` for a worker pool (never a member's URL: members have
+their own health checks and failover in proxy/pools/), the key dispatch's admission
+checks. Chat and embeddings feed it per attempt; a stream feeds it once, when it ends, so
+a stream that breaks after it started counts as the failure it is.
 
 A caller's 401/403/429 says nothing about the endpoint's health (in BYOK one tenant's bad
 key must not eject a provider for everyone), so only server errors, overload, timeouts and
-connection failures count. A breaker opens after N consecutive failures, or when more
-than a ratio of at least `min_calls` calls in the window failed; it stays open for
-`open_seconds`, doubling on each re-open up to `max_open_seconds`; then one probe goes
-through (half-open) and its outcome closes or re-opens it.
+connection failures count; another failure (or a caller's fault) neither counts nor resets
+the run. A breaker opens after `consecutive_failures` in a row, or when more than
+`failure_ratio` of the calls in the last `window` seconds failed, once there are at least
+`min_calls` of them. It stays open for `open_seconds`, doubling on each re-open up to
+`max_open_seconds`; then one probe goes through (half-open) and its outcome closes or
+re-opens it.
 """
 
 from __future__ import annotations

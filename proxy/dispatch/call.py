@@ -73,6 +73,10 @@ class PoolProvider(Protocol):
 class Attempts:
     count: int = 0
     lease: Lease | None = None
+    breaker: tuple[str, str] | None = None
+    """The breaker of the target that the last attempt went to: `(provider or pool:<name>,
+    upstream model)`, the key admission checks, so a stream that fails after it started
+    counts against the same breaker (never under a pool member's URL)."""
 
 
 async def guarded(context: CallContext, work: Awaitable[T]) -> T:

@@ -133,7 +133,10 @@ class Dispatcher:
         context: CallContext,
         attempts: Attempts,
         run: Callable[[Lease, UpstreamCall, float], Awaitable[T]],
+        whole: bool = True,
     ) -> T:
+        """`whole`: a result `run` returns is the call's whole outcome, a success for the
+        breaker; a started stream (False) is not yet one, its breaker is fed when it ends."""
         loop = asyncio.get_running_loop()
         timeouts = self._timeouts(resolution)
         deadline = loop.time() + timeouts.total
@@ -188,6 +191,7 @@ class Dispatcher:
                 )
                 attempts.count += 1
                 attempts.lease = lease
+                attempts.breaker = breaker
                 try:
                     result = await run(lease, call, min(remaining, timeouts.first_byte))
                 except UpstreamError as error:
@@ -223,7 +227,8 @@ class Dispatcher:
                 except BaseException:
                     lease.release(False)
                     raise
-                self.breakers.record(breaker, None)
+                if whole:
+                    self.breakers.record(breaker, None)
                 return result
         if last is None:
             assert missing is not None  # no target was tried: each one lacked its key
@@ -347,7 +352,7 @@ class Dispatcher:
         self.retry.in_flight += 1
         try:
             upstream, first, model = await guarded(
-                context, self._attempt_all(request, resolution, context, attempts, run)
+                context, self._attempt_all(request, resolution, context, attempts, run, whole=False)
             )
         except BaseException as error:
             self.retry.in_flight -= 1
@@ -362,7 +367,8 @@ class Dispatcher:
             start.warnings = warnings_seen
         if planned.warnings:
             start.warnings = [*planned.warnings, *(start.warnings or [])]
-        breaker = (lease.endpoint, model)
+        breaker = attempts.breaker
+        assert breaker is not None
         loop = asyncio.get_running_loop()
 
         async def chain() -> AsyncIterator[StreamEvent]:
@@ -376,8 +382,7 @@ class Dispatcher:
             self.retry.in_flight -= 1
             ok = outcome.error is None
             lease.release(ok)
-            if outcome.error is not None:
-                self.breakers.record(breaker, outcome.error.code)
+            self.breakers.record(breaker, outcome.error.code if outcome.error is not None else None)
             usage = outcome.usage or Usage()
             error_code = outcome.error.code if outcome.error is not None else None
             self.accounts.record(
