@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import RunningGateway, start_gateway
 from tests.fakes.server import FakeVendor, ServerThread
+from tests.redis_server import real_redis_server
 
 ADMIN_TOKEN = "admin-token-0123456789abcdefghij"
 VENDOR_KEY = "sk-security-provider-key-0001"
@@ -94,7 +95,22 @@ def fake_redis_server() -> Iterator[str]:
         thread.join(5)
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    with fake_redis_server() as url:
+REDIS_SERVERS = ["fakeredis", "redis-server"]
+
+
+@contextlib.contextmanager
+def redis_server(kind: str, directory: Path) -> Iterator[str]:
+    """fakeredis (in this process) or a real `redis-server` (tests/redis_server.py)."""
+    if kind == "fakeredis":
+        with fake_redis_server() as url:
+            yield url
+    else:
+        with real_redis_server(directory) as url:
+            yield url
+
+
+@pytest.fixture(params=REDIS_SERVERS)
+def redis_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each Redis test runs twice: on fakeredis and on a real redis-server."""
+    with redis_server(request.param, tmp_path) as url:
         yield url

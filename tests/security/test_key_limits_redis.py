@@ -1,7 +1,9 @@
 """Per-key limits shared through Redis hold across replicas (S11 on two replicas).
 
 Two gateways on real sockets share one SQLite database (so both know the keys) and one
-fake Redis (fakeredis' TCP server, its Lua included); calls are spread over both.
+Redis; calls are spread over both. Every test runs twice: on fakeredis' TCP server (its
+Lua included) and on a real `redis-server` (tests/redis_server.py), so the admission
+script, leases and server time are proven on the server users run.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from proxy.settings import ConfigError, load_settings
 from schemas.config import LimitsConfig
 from tests.conftest import RunningGateway
 from tests.fakes.server import FakeVendor, Reply
-from tests.security.conftest import MODEL, SEED, VENDOR_KEY, MakeGateway, fake_redis_server
+from tests.security.conftest import MODEL, REDIS_SERVERS, SEED, VENDOR_KEY, MakeGateway, redis_server
 from tests.security.test_key_limits import _assert_limited, _key, _post, _wait_for
 
 
@@ -186,10 +188,11 @@ def test_redis_down_fails_closed_with_503_and_retry_after(
     assert key not in all_logs.text and VENDOR_KEY not in all_logs.text
 
 
+@pytest.mark.parametrize("kind", REDIS_SERVERS)
 def test_redis_lost_mid_call_neither_fails_the_call_nor_the_next(
-    make_gateway: MakeGateway, fake_openai_vendor: FakeVendor, tmp_path: Path
+    make_gateway: MakeGateway, fake_openai_vendor: FakeVendor, tmp_path: Path, kind: str
 ) -> None:
-    with fake_redis_server() as url:
+    with redis_server(kind, tmp_path) as url:
         gateway = make_gateway(f'[limits]\nbackend = "redis"\nredis_url = "{url}"\n')
         key = _key(gateway, concurrency=1, tpm=10_000)
         fake_openai_vendor.enqueue(Reply.fixture("openai/chat.json", delay=0.8))
