@@ -375,7 +375,8 @@ def test_each_request_leaves_one_ledger_row(gateway: RunningGateway, fake_openai
     with gateway.client(**{"Provider-Key": VENDOR_KEY}) as client:
         client.post(MODEL, json=SEED)
     deadline = time.monotonic() + 5
-    while len(rows := ledger_rows(gateway)) < 3 and time.monotonic() < deadline:
+    settled = lambda rows: len(rows) >= 3 and all(row["status"] != "started" for row in rows)  # noqa: E731
+    while not settled(rows := ledger_rows(gateway)) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert [row["status"] for row in rows] == ["completed", "completed", "upstream_error"]
     assert [row["request_id"] for row in rows[:2]] == ids
