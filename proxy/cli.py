@@ -1,4 +1,5 @@
-"""`unigate serve | keys | check | catalogue`: the fixed operating interface (see DESIGN.md)."""
+"""`unigate serve | keys | check | catalogue`: the fixed operating interface (see
+docs/design.md and the README's "Use it")."""
 
 from __future__ import annotations
 
