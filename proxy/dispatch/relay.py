@@ -4,7 +4,8 @@ A producer task reads the upstream into a small bounded channel; the consumer (t
 client's response) takes from it. That split is what lets the consumer send `: ping`
 keep-alives and enforce the idle timeout without cancelling the upstream read, and a slow
 client stalls the producer (the channel is full) instead of growing memory. A failure
-after the first byte becomes an `error` event followed by `done`; the ledger row is
+after the first byte becomes an `error` event, then a `billing` event for what the vendor
+streamed until then (the same figures as the ledger row), then `done`; the ledger row is
 finished whatever happens, the client leaving included.
 """
 
@@ -206,6 +207,8 @@ class Relay:
                 retryable=error.retryable,
                 provider=error.provider or self._start.provider,
             )
+            if outcome.billing is not None:
+                yield outcome.billing  # what was used until the failure, as the ledger row has it
         finally:
             self._settle(outcome, usage)
             if self._producer is not None and not self._producer.done():

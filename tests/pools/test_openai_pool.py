@@ -364,8 +364,8 @@ def test_vllm_error_body_inside_a_200_stream_is_an_error_event(
         client.stream("POST", f"/models/v2/{CHAT_MODEL}", json={**CHAT, "stream": True}) as response,
     ):
         events = sse_events(response.read().decode())
-    assert [kind for kind, _ in events][-2:] == ["error", "done"]
-    error = events[-2][1]
+    assert [kind for kind, _ in events][-3:] == ["error", "billing", "done"]
+    error = events[-3][1]
     assert error["code"] == "server_error" and error["provider"] == "pool:gpu"
 
 

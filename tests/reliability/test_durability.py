@@ -125,7 +125,7 @@ def test_d3_drain_fails_readiness_at_once_and_ends_streams_after_the_grace(
     cut = [result for result in results if "error" in result.kinds]
     assert len(finished) == 1 and len(cut) == 3
     for result in cut:
-        assert result.kinds[-2:] == ["error", "done"]
+        assert result.kinds[-3:] == ["error", "billing", "done"]
         error = result.first("error")
         assert (error["code"], error["retryable"]) == ("shutting_down", False)
     wait_for(lambda: openai_fake.disconnects == 3, 2)  # the vendor calls were stopped too

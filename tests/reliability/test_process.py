@@ -223,7 +223,7 @@ def test_d3_sigterm_fails_readiness_drains_streams_with_an_error_and_flushes_the
         serve.stop()
     assert 1.0 <= drained < 1.0 + 2.0
     for result in results:
-        assert result.events[-2:] == ["error", "done"], result.events
+        assert result.events[-3:] == ["error", "billing", "done"], result.events
         assert result.error is not None and result.error["code"] == "shutting_down"
     assert late[0].events[-1] == "done" and "error" not in late[0].events
     rows = serve.rows()

@@ -45,11 +45,11 @@ def test_u8_a_connection_lost_mid_stream_ends_with_an_error_event_not_a_clean_en
 
     result = stream(gateway)
     assert result.status == 200
-    assert result.kinds == ["start", *["text_delta"] * CUT_AFTER_WORDS, "error", "done"]
+    assert result.kinds == ["start", *["text_delta"] * CUT_AFTER_WORDS, "error", "billing", "done"]
     assert result.text == words_text(CUT_AFTER_WORDS)
     error = result.first("error")
     assert (error["code"], error["provider"], error["retryable"]) == ("connection", "openai", True)
-    assert "finish" not in result.kinds and "billing" not in result.kinds
+    assert "finish" not in result.kinds
     assert len(openai_fake.received) == 2  # the clean run and the cut one: no retry, no replay
     wait_for(lambda: openai_fake.disconnects == 1, 2)
     first, cut = ledger(gateway, count=2)
@@ -57,6 +57,7 @@ def test_u8_a_connection_lost_mid_stream_ends_with_an_error_event_not_a_clean_en
     assert (cut["status"], cut["error_code"], cut["attempts"]) == ("upstream_error", "connection", 1)
     assert cut["output_tokens"] == CUT_AFTER_WORDS  # estimated from what was streamed
     assert cut["cost"] == pytest.approx(CUT_AFTER_WORDS * 0.60 / 1e6)
+    assert result.first("billing")["cost"] == cut["cost"], "the client is billed what the ledger has"
 
 
 @pytest.mark.timeout(20)

@@ -89,7 +89,7 @@ def test_u9_a_stall_between_chunks_ends_with_a_timeout_error_event(
         return False
 
     result = stream(gateway, stop=note)
-    assert result.kinds == ["start", *["text_delta"] * 4, "error", "done"]
+    assert result.kinds == ["start", *["text_delta"] * 4, "error", "billing", "done"]
     error = result.first("error")
     assert (error["code"], error["provider"]) == ("timeout", "openai")
     wait_for(lambda: openai_fake.disconnects == 1, 2)
@@ -120,7 +120,7 @@ def test_total_timeout_bounds_a_slowly_dripping_stream(
     started = time.monotonic()
     result = stream(gateway)
     assert time.monotonic() - started < 2.0
-    assert result.kinds[-2:] == ["error", "done"]
+    assert result.kinds[-3:] == ["error", "billing", "done"]
     assert result.first("error")["code"] == "timeout"
     wait_for(lambda: openai_fake.disconnects == 1, 2)
 

@@ -201,7 +201,7 @@ def test_u10_anthropic_overloaded_after_text_deltas_is_an_error_event(
     anthropic_fake.responder = lambda _: Reply.fixture("anthropic/error-stream.sse")
     result = stream(gateway, "/models/v2/team/claude")
     assert result.status == 200
-    assert result.kinds == ["start", "text_delta", "error", "done"]
+    assert result.kinds == ["start", "text_delta", "error", "billing", "done"]
     assert result.text == "Hello"
     error = result.first("error")
     assert (error["code"], error["retryable"], error["provider"]) == ("overloaded", True, "anthropic")
@@ -273,7 +273,7 @@ def test_u12_malformed_json_mid_stream_ends_with_an_error_event(
     openai_fake.enqueue(Reply(headers=dict(SSE), events=frames))
     result = stream(gateway)
     assert result.status == 200
-    assert result.kinds == ["start", "text_delta", "text_delta", "text_delta", "error", "done"]
+    assert result.kinds == ["start", "text_delta", "text_delta", "text_delta", "error", "billing", "done"]
     assert result.first("error")["code"] == "server_error"
     assert len(openai_fake.received) == 1
     [row] = ledger(gateway)

@@ -234,7 +234,8 @@ class EventEncoder:
             self._stop = stop_reason(event.reason, event.raw_reason)
             return self._close()
         if isinstance(event, Billing):
-            return self._end(event.cost)
+            # after an error the message has ended: the billing that follows it is not sent
+            return b"" if self._ended else self._end(event.cost)
         if isinstance(event, ErrorEvent):
             self._ended = True
             return frame(b"error", anthropic_error(event.code, event.message))

@@ -109,13 +109,14 @@ def _frame(payload: msgspec.Struct) -> bytes:
 class ChunkEncoder:
     """One stream's chunks; holds its id, the usage seen so far and the `include_usage` wish."""
 
-    __slots__ = ("_created", "_id", "_include_usage", "_model", "_usage")
+    __slots__ = ("_created", "_failed", "_id", "_include_usage", "_model", "_usage")
 
     def __init__(self, completion_id: str, model: str, created: int, include_usage: bool) -> None:
         self._id = completion_id
         self._model = model
         self._created = created
         self._include_usage = include_usage
+        self._failed = False
         self._usage = Usage()
 
     def _chunk(self, delta: Delta, finish_reason: str | None = None) -> bytes:
@@ -155,8 +156,10 @@ class ChunkEncoder:
         if isinstance(event, Finish):
             return self._chunk(Delta(), FINISH_REASONS[event.reason])
         if isinstance(event, Billing):
-            return self._usage_chunk(event) if self._include_usage else b""
+            # after an error frame the SDK has raised: the billing that follows is not sent
+            return self._usage_chunk(event) if self._include_usage and not self._failed else b""
         if isinstance(event, ErrorEvent):
+            self._failed = True
             return _frame(openai_error(event.code, event.message))
         if isinstance(event, Done):
             return DONE
