@@ -246,11 +246,30 @@ class EmbeddingList(Struct):
     object: Literal["list"] = "list"
 
 
-class Model(Struct):
+class Model(Struct, omit_defaults=True):
+    """OpenAI's model object, with the catalogue's fields beside it (as `list/models` names
+    them; extra fields reach openai-SDK users in `model_extra`)."""
+
     id: str
     owned_by: str
-    created: int = 0
-    object: Literal["model"] = "model"
+    created: int
+    object: Literal["model"]
+    """Both always sent (no defaults: the Struct omits defaults), as OpenAI sends them."""
+    task: str | UnsetType = UNSET
+    meter: str | UnsetType = UNSET
+    meterPrice: float | UnsetType = UNSET
+    contextSize: int | UnsetType = UNSET
+    maxOutput: int | UnsetType = UNSET
+    capabilities: list[str] | UnsetType = UNSET
+    known: bool | UnsetType = UNSET
+    inputPrice: float | UnsetType = UNSET
+    outputPrice: float | UnsetType = UNSET
+    cachedInputPrice: float | UnsetType = UNSET
+    cacheWritePrice: float | UnsetType = UNSET
+    imagePrice: float | UnsetType = UNSET
+    audioSecondPrice: float | UnsetType = UNSET
+    longContext: list[dict[str, float]] | UnsetType = UNSET
+    deprecated: str | UnsetType = UNSET
 
 
 class ModelList(Struct):

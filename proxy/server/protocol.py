@@ -5,6 +5,9 @@ connection and never finishes its headers, or trickles its body, holds it foreve
 every request must be received in full within `deadline` seconds of the connection
 opening (or, on a kept-alive connection, of the request starting), else the connection is
 closed. Idle kept-alive connections stay under uvicorn's own keep-alive timeout.
+
+It also sends HTTP/1.1 response trailers (proxy/server/trailers.py), which uvicorn's
+protocol does not: the raw-text stream's billing goes in them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import asyncio
 from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from proxy.server.trailers import EXTENSION, TrailerCycle
 
 DEFAULT_DEADLINE = 15.0
 
@@ -55,6 +60,15 @@ class ReceiptDeadlineProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._arm()
+
+    def on_headers_complete(self) -> None:
+        previous = self.cycle
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle is not previous and self.scope.get("http_version") == "1.1":
+            # the ASGI task is created but has not run: it meets the trailer-capable cycle
+            cycle.__class__ = TrailerCycle
+            self.scope.setdefault("extensions", {})[EXTENSION] = {}
 
     def on_message_complete(self) -> None:
         self._disarm()

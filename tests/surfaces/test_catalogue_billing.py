@@ -100,3 +100,21 @@ def test_the_override_is_what_the_catalogue_lists(overridden: RunningGateway) ->
     with overridden.client() as client:
         entry = client.get("/models/v2/list/models", params={"modelId": OVERRIDE}).json()["output"][0]
     assert (entry["inputPrice"], entry["cachedInputPrice"], entry["outputPrice"]) == (0.123, 0.0456, 7.89)
+
+
+def test_v1_models_lists_the_catalogue_with_its_figures(priced: RunningGateway) -> None:
+    with priced.client() as client:
+        data = {item["id"]: item for item in client.get("/v1/models").json()["data"]}
+    catalogue = catalogue_file.load()
+    for model_id, model in catalogue.models.items():
+        listed = data[model_id]
+        assert listed["object"] == "model" and listed["owned_by"] == model_id.split("/")[0].replace(
+            "google", "gemini"
+        )
+        assert listed["task"] == model.task and listed["known"] is True
+        if model.context_window is not None:
+            assert listed["contextSize"] == model.context_window
+        if model.capabilities is not None:
+            assert listed["capabilities"] == sorted(model.capabilities)
+        if model.price is not None and model.price.input is not None:
+            assert Decimal(str(listed["inputPrice"])) == model.price.input

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
-from schemas.events import Ping, StreamEvent, TextDelta
+from schemas.events import Billing, Ping, StreamEvent, TextDelta
 
 _encode = msgspec.json.Encoder().encode
 _PREFIX: dict[type, bytes] = {}
@@ -34,8 +34,13 @@ async def unified_sse(events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes
         yield encode_event(event)
 
 
-async def raw_text(events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
-    """The Bytez SDKs' stream: the text deltas alone, nothing else."""
+async def raw_text(
+    events: AsyncIterator[StreamEvent], on_billing: Callable[[Billing], object] | None = None
+) -> AsyncIterator[bytes]:
+    """The Bytez SDKs' stream: the text deltas alone, nothing else; the billing, which it
+    cannot carry, goes to `on_billing` (for trailers)."""
     async for event in events:
         if isinstance(event, TextDelta) and event.text:
             yield event.text.encode()
+        elif isinstance(event, Billing) and on_billing is not None:
+            on_billing(event)

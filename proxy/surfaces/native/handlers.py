@@ -21,11 +21,13 @@ from proxy.identity.auth import authenticate
 from proxy.routing.catalogue import catalogue_models, catalogue_tasks
 from proxy.routing.routes import Resolution
 from proxy.server.openapi import ModelList, TaskList, described
+from proxy.server.trailers import accepts_trailers
 from proxy.surfaces.native.decode import chat_request
 from proxy.surfaces.native.encode import SSE_HEADERS, raw_text, unified_sse
 from proxy.surfaces.native.tasks import check_pool_targets, run_request, takes_chat_path
+from proxy.surfaces.native.trailed import TrailedStream
 from schemas.errors import Code, GatewayError
-from schemas.events import StreamEvent
+from schemas.events import Billing, StreamEvent
 from schemas.native import BillingSummary, CatalogueAnswer, ChatOutput, Envelope, NativeBody
 from schemas.tasks import RunRequest, TaskEnvelope
 
@@ -110,6 +112,14 @@ async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) ->
         events: AsyncIterator[StreamEvent] = await gateway.dispatcher.stream(chat, resolution, context)
         stream_headers = {**SSE_HEADERS, "X-Request-Id": context.request_id}
         if wants_raw_text(headers):
+            if accepts_trailers(request.scope, headers.get("te")):
+                billed: list[Billing] = []
+                return TrailedStream(
+                    raw_text(events, billed.append),
+                    trailers=lambda: billing_headers(billed[-1]) if billed else {},
+                    media_type="text/plain; charset=utf-8",
+                    headers=stream_headers,
+                )
             return Stream(raw_text(events), media_type="text/plain; charset=utf-8", headers=stream_headers)
         return Stream(unified_sse(events), media_type="text/event-stream", headers=stream_headers)
     done = await gateway.dispatcher.complete(chat, resolution, context)

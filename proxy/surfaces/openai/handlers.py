@@ -90,9 +90,21 @@ async def embeddings(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
 
 
+_CATALOGUE_FIELDS = tuple(
+    name for name in Model.__struct_fields__ if name not in {"id", "owned_by", "created", "object"}
+)
+
+
 def _model(entry: CatalogueEntry) -> Model:
+    """OpenAI's shape, carrying the catalogue's task, meter, prices, sizes and capabilities."""
     owner = entry.provider if isinstance(entry.provider, str) else f"pool:{entry.pool}"
-    return Model(id=entry.modelId, owned_by=owner)
+    return Model(
+        id=entry.modelId,
+        owned_by=owner,
+        created=0,
+        object="model",
+        **{name: getattr(entry, name) for name in _CATALOGUE_FIELDS},
+    )
 
 
 @get(_paths("/models"), name="openai_models")
