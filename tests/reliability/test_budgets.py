@@ -19,6 +19,7 @@ from proxy.accounting.ledger import Ledger
 from proxy.accounting.metering import Meter
 from proxy.cli import main as cli
 from proxy.identity.keys import KeyStore
+from proxy.routing import catalogue_file
 from proxy.routing.routes import Resolution, ResolvedTarget
 from schemas.chat import ChatRequest, ImagePart, Sampling, TextPart, UserMessage
 from schemas.config import BudgetConfig, ModelPrice
@@ -85,6 +86,24 @@ def test_a_budgeted_call_to_a_model_without_a_price_is_refused() -> None:
         estimate(_request(), _resolution(OPENAI), Meter({}, {}), BudgetConfig(), {})
     assert refused.value.status == 403
     assert "no configured price" in refused.value.message
+
+
+def test_the_estimate_reads_the_catalogue_price_long_context_tier_included() -> None:
+    catalogue = catalogue_file.load()
+    sonnet = catalogue.get("anthropic/claude-sonnet-4-5")
+    assert sonnet is not None and sonnet.price is not None and sonnet.price.tiers
+    meter = Meter({}, {}, catalogue)
+    target = ResolvedTarget("anthropic", None, "claude-sonnet-4-5-20250929")
+    short = estimate(_request(), _resolution(target), meter, BudgetConfig(), {})
+    base = sonnet.price
+    assert base.input is not None and base.output is not None
+    assert short == pytest.approx((10 * float(base.input) + 50 * float(base.output)) / 1e6)
+    tier = base.tiers[0]
+    long_text = "a" * (3 * (tier.above + 1))  # an estimate of just over the tier's input tokens
+    assert tier.input is not None and tier.output is not None
+    long = estimate(_request(long_text), _resolution(target), meter, BudgetConfig(), {})
+    tokens = tier.above + 1 + 8
+    assert long == pytest.approx((tokens * float(tier.input) + 50 * float(tier.output)) / 1e6)
 
 
 # -- through the gateway ------------------------------------------------------------------------------
