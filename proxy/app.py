@@ -24,6 +24,8 @@ from proxy.surfaces.native.errors import (
 )
 from proxy.surfaces.native.handlers import list_models, list_tasks, run_model
 from proxy.surfaces.openai.handlers import openai_router
+from proxy.surfaces.responses.handlers import responses_router
+from proxy.surfaces.responses.store import ResponseStore
 from schemas.errors import ClientDisconnected, GatewayError
 
 
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     limiter = build_limiter(config.limits)
     limiter.watch(gateway.ledger)
     usage_report = UsageReport(gateway.settings.database_url)
+    response_store = ResponseStore(gateway.settings.database_url, config.responses.retention_days)
 
     async def start() -> None:
         gateway.start()
@@ -58,6 +61,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         if not isinstance(limiter, KeyLimiter):
             await limiter.aclose()
         usage_report.close()
+        response_store.close()
 
     app = Litestar(
         route_handlers=[
@@ -68,6 +72,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
             readyz,
             openai_router,
             anthropic_router,
+            responses_router,
             admin_router,
             own_usage,
         ],
@@ -91,6 +96,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     )
     app.state.gateway = gateway
     app.state.usage_report = usage_report
+    app.state.response_store = response_store
     return app
 
 

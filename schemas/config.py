@@ -226,6 +226,13 @@ class CatalogueConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """`unigate catalogue check` calls a figure stale when it was read longer ago than this."""
 
 
+class ResponsesConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """Stored Responses API answers (`store`, `previous_response_id`): proxy/surfaces/responses/store.py."""
+
+    retention_days: float = 30.0
+    """A stored response is served and continued this long, then swept (OpenAI keeps 30 days)."""
+
+
 class Config(Struct, frozen=True, forbid_unknown_fields=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
@@ -243,3 +250,4 @@ class Config(Struct, frozen=True, forbid_unknown_fields=True):
     media: MediaConfig = msgspec.field(default_factory=MediaConfig)
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     budgets: BudgetConfig = msgspec.field(default_factory=BudgetConfig)
+    responses: ResponsesConfig = msgspec.field(default_factory=ResponsesConfig)

@@ -1,4 +1,5 @@
-"""The tables, in SQL both SQLite and Postgres take: keys, the usage ledger, live instances.
+"""The tables, in SQL both SQLite and Postgres take: keys, the usage ledger, live instances,
+stored Responses API answers (`response`: the response object, `items`: its input as JSON).
 
 Money and seconds are DOUBLE PRECISION (REAL in SQLite's affinity rules; a bare REAL would
 be 4 bytes in Postgres)."""
@@ -51,6 +52,17 @@ CREATE TABLE IF NOT EXISTS instances (
     pid      INTEGER NOT NULL,
     beat_at  DOUBLE PRECISION NOT NULL
 )""",
+    """
+CREATE TABLE IF NOT EXISTS responses (
+    id          TEXT PRIMARY KEY,
+    key_id      TEXT NOT NULL,
+    created_at  DOUBLE PRECISION NOT NULL,
+    model       TEXT NOT NULL,
+    provider    TEXT,
+    response    TEXT NOT NULL,
+    items       TEXT NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS responses_created ON responses (created_at)",
 )
 
 ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {

@@ -1,0 +1,447 @@
+"""The unified answer → the Responses API's wire: a `response` object, and for a stream the
+`response.*` events, each with its `sequence_number`. Pure, apart from the stream encoder's
+own state.
+
+Output items, in the order a vendor produces them: `reasoning` (its text as the summary; a
+signature as `encrypted_content`, which only a client that asked with
+`include: ["reasoning.encrypted_content"]` gets, and the store always keeps), `message` with
+one `output_text`, then one `function_call` (or `custom_tool_call`) per tool call.
+A finish for length or a content filter makes the response `incomplete`; a stream that
+fails after it started ends with `error` and `response.failed`, never with `completed`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from proxy.surfaces.responses.decode import CUSTOM_INPUT, ToolNames, encrypted_content
+from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
+from schemas.events import (
+    Billing,
+    ErrorEvent,
+    Finish,
+    Ping,
+    ReasoningDelta,
+    Start,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageEvent,
+    usage_of,
+)
+from schemas.responses_surface import (
+    IncompleteDetails,
+    InputTokensDetails,
+    OutputCustomToolCall,
+    OutputFunctionCall,
+    OutputItem,
+    OutputMessage,
+    OutputReasoning,
+    OutputText,
+    OutputTokensDetails,
+    ReasoningConfig,
+    ResponseError,
+    ResponseObject,
+    ResponsesBody,
+    ResponseUsage,
+    SummaryText,
+    TextConfig,
+    TextFormatConfig,
+)
+
+_encode = msgspec.json.Encoder().encode
+PING = b": ping\n\n"
+ENCRYPTED_CONTENT = "reasoning.encrypted_content"
+
+
+@dataclass
+class ResponseMeta:
+    """What the response object echoes of the request, and where it came from."""
+
+    id: str
+    model: str
+    body: ResponsesBody
+    tools: ToolNames
+    created_at: int = field(default_factory=lambda: int(time.time()))
+
+
+def response_usage(usage: Usage, cost: float | None) -> ResponseUsage:
+    cached = usage.cached_input_tokens if usage.cached_input_tokens is not UNSET else 0
+    written = usage.cache_write_input_tokens if usage.cache_write_input_tokens is not UNSET else 0
+    reasoning = usage.reasoning_tokens if usage.reasoning_tokens is not UNSET else 0
+    return ResponseUsage(
+        input_tokens=usage.input_tokens,
+        input_tokens_details=InputTokensDetails(cached_tokens=cached, cache_write_tokens=written),
+        output_tokens=usage.output_tokens,
+        output_tokens_details=OutputTokensDetails(reasoning_tokens=reasoning),
+        total_tokens=usage.input_tokens + usage.output_tokens,
+        cost=cost,
+    )
+
+
+def status_of(reason: FinishReason) -> tuple[str, IncompleteDetails | None]:
+    if reason == "length":
+        return "incomplete", IncompleteDetails("max_output_tokens")
+    if reason == "content_filter":
+        return "incomplete", IncompleteDetails("content_filter")
+    return "completed", None
+
+
+def response_object(
+    meta: ResponseMeta,
+    output: list[OutputItem],
+    status: str,
+    usage: ResponseUsage | None = None,
+    incomplete: IncompleteDetails | None = None,
+    error: ResponseError | None = None,
+) -> ResponseObject:
+    body = meta.body
+    reasoning = body.reasoning
+    text = body.text if body.text is not None else TextConfig(format=TextFormatConfig())
+    return ResponseObject(
+        id=meta.id,
+        created_at=meta.created_at,
+        model=meta.model,
+        status=status,
+        output=output,
+        tools=body.tools or [],
+        tool_choice=body.tool_choice if body.tool_choice is not None else "auto",
+        parallel_tool_calls=body.parallel_tool_calls if body.parallel_tool_calls is not None else True,
+        error=error,
+        incomplete_details=incomplete,
+        instructions=body.instructions,
+        max_output_tokens=body.max_output_tokens,
+        metadata=body.metadata or {},
+        previous_response_id=body.previous_response_id,
+        reasoning=ReasoningConfig(effort=reasoning.effort, summary=reasoning.summary) if reasoning else None,
+        store=body.store is not False,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        text=text,
+        usage=usage,
+        user=body.user,
+        prompt_cache_key=body.prompt_cache_key,
+        completed_at=int(time.time()) if status in ("completed", "incomplete") else None,
+    )
+
+
+def reasoning_item(item_id: str, parts: list[ReasoningPart], provider: str) -> OutputReasoning:
+    text = "".join(part.text for part in parts)
+    item = OutputReasoning(id=item_id, summary=[SummaryText(text)] if text else [])
+    for part in parts:
+        content = encrypted_content(provider, part)
+        if content is not None:
+            item.encrypted_content = content
+    return item
+
+
+def call_item(item_id: str, call: ToolCall, names: ToolNames) -> OutputFunctionCall | OutputCustomToolCall:
+    declared = names.of(call.function.name)
+    if declared.kind == "custom":
+        try:
+            value = msgspec.json.decode(call.function.arguments or "{}")
+        except msgspec.DecodeError:
+            value = {}
+        text = value.get(CUSTOM_INPUT) if isinstance(value, dict) else None
+        item_input = text if isinstance(text, str) else call.function.arguments
+        custom = OutputCustomToolCall(id=item_id, call_id=call.id, name=declared.name, input=item_input)
+        if declared.namespace:
+            custom.namespace = declared.namespace
+        return custom
+    function = OutputFunctionCall(
+        id=item_id, call_id=call.id, name=declared.name, arguments=call.function.arguments
+    )
+    if declared.namespace:
+        function.namespace = declared.namespace
+    return function
+
+
+def output_items(response: ChatResponse, meta: ResponseMeta, provider: str) -> list[OutputItem]:
+    output: list[OutputItem] = []
+    if isinstance(response.reasoning, list) and response.reasoning:
+        output.append(reasoning_item(f"rs_{meta.id}", response.reasoning, provider))
+    if response.content:
+        output.append(OutputMessage(id=f"msg_{meta.id}", content=[OutputText(response.content)]))
+    for index, call in enumerate(response.tool_calls or ()):
+        output.append(call_item(f"fc_{meta.id}_{index}", call, meta.tools))
+    return output
+
+
+def to_response(
+    response: ChatResponse, cost: float | None, meta: ResponseMeta, provider: str
+) -> ResponseObject:
+    status, incomplete = status_of(response.finish_reason)
+    return response_object(
+        meta,
+        output_items(response, meta, provider),
+        status,
+        response_usage(response.usage, cost),
+        incomplete,
+    )
+
+
+def for_client(response: ResponseObject, include: list[str] | None) -> dict[str, Any]:
+    """The stored object as the client sees it: signatures only when `include` asked."""
+    builtins: dict[str, Any] = msgspec.to_builtins(response)
+    if include is None or ENCRYPTED_CONTENT not in include:
+        for item in builtins["output"]:
+            item.pop("encrypted_content", None)
+    return builtins
+
+
+def client_bytes(response: ResponseObject, include: list[str] | None) -> bytes:
+    return _encode(for_client(response, include))
+
+
+# -- the stream ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Open:
+    output_index: int
+    item: OutputItem
+    text: str = ""
+    upstream: str = ""
+    """A tool call's function name as the vendor knows it."""
+
+
+class ResponseStreamEncoder:
+    """One stream's events. An item opens when its first delta arrives and closes when an
+    item of another kind (or the end) comes; tool calls stay open until the end, since a
+    vendor may interleave their arguments."""
+
+    def __init__(self, meta: ResponseMeta, include: list[str] | None) -> None:
+        self.meta = meta
+        self._provider = ""
+        self._include = include
+        self._sequence = 0
+        self._output: list[OutputItem] = []
+        self._current: _Open | None = None
+        self._calls: dict[int, _Open] = {}
+        self._reasoning: list[ReasoningPart] = []
+        self._usage = Usage()
+        self._cost: float | None = None
+        self._finish: FinishReason = "stop"
+        self._failed: ErrorEvent | None = None
+        self.final: ResponseObject | None = None
+        """The finished response (completed, incomplete or failed), once the stream ended."""
+
+    @property
+    def provider(self) -> str:
+        """Who answered, from the stream's `start` event."""
+        return self._provider
+
+    def _event(self, kind: str, **fields: Any) -> bytes:
+        payload = {"type": kind, "sequence_number": self._sequence, **fields}
+        self._sequence += 1
+        return b"event: " + kind.encode() + b"\ndata: " + _encode(payload) + b"\n\n"
+
+    def _item(self, item: OutputItem) -> dict[str, Any]:
+        builtins: dict[str, Any] = msgspec.to_builtins(item)
+        if self._include is None or ENCRYPTED_CONTENT not in self._include:
+            builtins.pop("encrypted_content", None)
+        return builtins
+
+    def _snapshot(self, status: str) -> dict[str, Any]:
+        return for_client(response_object(self.meta, [], status), self._include)
+
+    def opening(self) -> bytes:
+        snapshot = self._snapshot("in_progress")
+        return self._event("response.created", response=snapshot) + self._event(
+            "response.in_progress", response=snapshot
+        )
+
+    def _add(self, item: OutputItem, in_progress: dict[str, Any]) -> tuple[_Open, bytes]:
+        opened = _Open(len(self._output), item)
+        self._output.append(item)
+        frame = self._event("response.output_item.added", output_index=opened.output_index, item=in_progress)
+        return opened, frame
+
+    def _close_current(self) -> bytes:
+        current = self._current
+        if current is None:
+            return b""
+        self._current = None
+        item = current.item
+        index = current.output_index
+        if isinstance(item, OutputReasoning):
+            frames = b""
+            if current.text:
+                part: dict[str, Any] = {"type": "summary_text", "text": current.text}
+                common: dict[str, Any] = {"item_id": item.id, "output_index": index, "summary_index": 0}
+                frames += self._event("response.reasoning_summary_text.done", **common, text=current.text)
+                frames += self._event("response.reasoning_summary_part.done", **common, part=part)
+                item.summary = [SummaryText(current.text)]
+            for part_ in self._reasoning:
+                content = encrypted_content(self._provider, part_)
+                if content is not None:
+                    item.encrypted_content = content
+            return frames + self._event(
+                "response.output_item.done", output_index=index, item=self._item(item)
+            )
+        assert isinstance(item, OutputMessage)
+        item.content = [OutputText(current.text)]
+        common = {"item_id": item.id, "output_index": index, "content_index": 0}
+        part = {
+            "type": "output_text",
+            "text": current.text,
+            "annotations": [],
+            "logprobs": [],
+        }
+        return (
+            self._event("response.output_text.done", **common, text=current.text, logprobs=[])
+            + self._event("response.content_part.done", **common, part=part)
+            + self._event("response.output_item.done", output_index=index, item=self._item(item))
+        )
+
+    def _reasoning_delta(self, event: ReasoningDelta) -> bytes:
+        frames = b""
+        current = self._current
+        if current is None or not isinstance(current.item, OutputReasoning):
+            frames += self._close_current()
+            item = OutputReasoning(id=f"rs_{self.meta.id}_{len(self._output)}", summary=[])
+            self._reasoning = []
+            current, added = self._add(item, {"type": "reasoning", "id": item.id, "summary": []})
+            self._current = current
+            frames += added
+        if event.signature is not UNSET or event.redacted is not UNSET:
+            self._reasoning.append(ReasoningPart(signature=event.signature, redacted=event.redacted))
+        if event.text:
+            common = {"item_id": current.item.id, "output_index": current.output_index, "summary_index": 0}
+            if not current.text:
+                part = {"type": "summary_text", "text": ""}
+                frames += self._event("response.reasoning_summary_part.added", **common, part=part)
+            current.text += event.text
+            frames += self._event("response.reasoning_summary_text.delta", **common, delta=event.text)
+        return frames
+
+    def _text_delta(self, event: TextDelta) -> bytes:
+        frames = b""
+        current = self._current
+        if current is None or not isinstance(current.item, OutputMessage):
+            frames += self._close_current()
+            item = OutputMessage(
+                id=f"msg_{self.meta.id}_{len(self._output)}", content=[], status="in_progress"
+            )
+            current, added = self._add(
+                item,
+                {
+                    "type": "message",
+                    "id": item.id,
+                    "role": "assistant",
+                    "status": "in_progress",
+                    "content": [],
+                },
+            )
+            self._current = current
+            common = {"item_id": item.id, "output_index": current.output_index, "content_index": 0}
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            frames += added + self._event("response.content_part.added", **common, part=part)
+            item.status = "completed"
+        current.text += event.text
+        common = {"item_id": current.item.id, "output_index": current.output_index, "content_index": 0}
+        return frames + self._event("response.output_text.delta", **common, delta=event.text, logprobs=[])
+
+    def _call_start(self, event: ToolCallStart) -> bytes:
+        frames = self._close_current()
+        call = ToolCall(id=event.id, function=FunctionCall(name=event.name))
+        item = call_item(f"fc_{self.meta.id}_{len(self._output)}", call, self.meta.tools)
+        in_progress: dict[str, Any] = msgspec.to_builtins(item)
+        in_progress["status"] = "in_progress"
+        opened, added = self._add(item, in_progress)
+        opened.upstream = event.name
+        self._calls[event.index] = opened
+        return frames + added
+
+    def _call_delta(self, event: ToolCallDelta) -> bytes:
+        opened = self._calls.get(event.index)
+        if opened is None or not event.arguments:
+            return b""
+        opened.text += event.arguments
+        kind = (
+            "custom_tool_call_input"
+            if isinstance(opened.item, OutputCustomToolCall)
+            else "function_call_arguments"
+        )
+        return self._event(
+            f"response.{kind}.delta",
+            item_id=opened.item.id,
+            output_index=opened.output_index,
+            delta=event.arguments,
+        )
+
+    def _close_calls(self) -> bytes:
+        frames = b""
+        for opened in self._calls.values():
+            item = opened.item
+            assert isinstance(item, OutputFunctionCall | OutputCustomToolCall)
+            call = ToolCall(
+                id=item.call_id, function=FunctionCall(name=opened.upstream, arguments=opened.text)
+            )
+            done = call_item(item.id, call, self.meta.tools)
+            self._output[opened.output_index] = done
+            common = {"item_id": item.id, "output_index": opened.output_index}
+            if isinstance(done, OutputCustomToolCall):
+                frames += self._event("response.custom_tool_call_input.done", **common, input=done.input)
+            else:
+                frames += self._event(
+                    "response.function_call_arguments.done",
+                    **common,
+                    name=done.name,
+                    arguments=done.arguments,
+                )
+            frames += self._event(
+                "response.output_item.done", output_index=opened.output_index, item=self._item(done)
+            )
+        self._calls.clear()
+        return frames
+
+    def encode(self, event: StreamEvent) -> bytes:
+        if isinstance(event, TextDelta):
+            return self._text_delta(event) if event.text else b""
+        if isinstance(event, ReasoningDelta):
+            return self._reasoning_delta(event)
+        if isinstance(event, ToolCallStart):
+            return self._call_start(event)
+        if isinstance(event, ToolCallDelta):
+            return self._call_delta(event)
+        if isinstance(event, UsageEvent):
+            self._usage = usage_of(event)
+            return b""
+        if isinstance(event, Finish):
+            self._finish = event.reason
+            return b""
+        if isinstance(event, Billing):
+            self._cost = event.cost
+            return b""
+        if isinstance(event, ErrorEvent):
+            self._failed = event
+            return b""
+        if isinstance(event, Start):
+            self._provider = event.provider
+            return b""
+        return PING if isinstance(event, Ping) else b""
+
+    def finish(self) -> bytes:
+        """The closing frames; `final` is set before they are returned, so the caller can
+        store the response before the client reads that it is done."""
+        frames = self._close_current() + self._close_calls()
+        usage = response_usage(self._usage, self._cost)
+        if self._failed is not None:
+            error = ResponseError(self._failed.code, self._failed.message)
+            self.final = response_object(self.meta, self._output, "failed", usage, error=error)
+            return (
+                frames
+                + self._event("error", code=error.code, message=error.message, param=None)
+                + self._event("response.failed", response=for_client(self.final, self._include))
+            )
+        status, incomplete = status_of(self._finish)
+        self.final = response_object(self.meta, self._output, status, usage, incomplete)
+        kind = "response.completed" if status == "completed" else "response.incomplete"
+        return frames + self._event(kind, response=for_client(self.final, self._include))
