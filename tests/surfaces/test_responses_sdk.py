@@ -49,10 +49,12 @@ def test_create(running: RunningGateway, fakes: dict[str, FakeVendor], vendor: s
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_stream(running: RunningGateway, vendor: str) -> None:
     kit = KITS[vendor]
-    with openai_client(running) as client:
-        with client.responses.stream(model=MODELS[vendor], input="Hello") as stream:
-            events = list(stream)
-            final = stream.get_final_response()
+    with (
+        openai_client(running) as client,
+        client.responses.stream(model=MODELS[vendor], input="Hello") as stream,
+    ):
+        events = list(stream)
+        final = stream.get_final_response()
     kinds = [event.type for event in events]
     assert kinds[:2] == ["response.created", "response.in_progress"]
     assert kinds[-1] == "response.completed"
@@ -68,7 +70,9 @@ def test_stream(running: RunningGateway, vendor: str) -> None:
 def test_function_call(running: RunningGateway, fakes: dict[str, FakeVendor], vendor: str) -> None:
     kit = KITS[vendor]
     with openai_client(running) as client:
-        response = client.responses.create(model=MODELS[vendor], input="Weather in Paris?", tools=[WEATHER_TOOL])
+        response = client.responses.create(
+            model=MODELS[vendor], input="Weather in Paris?", tools=[WEATHER_TOOL]
+        )
     calls = [item for item in response.output if item.type == "function_call"]
     assert len(calls) == 1
     assert calls[0].name == kit.tool_name
@@ -79,10 +83,12 @@ def test_function_call(running: RunningGateway, fakes: dict[str, FakeVendor], ve
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_streamed_function_call(running: RunningGateway, vendor: str) -> None:
     kit = KITS[vendor]
-    with openai_client(running) as client:
-        with client.responses.stream(model=MODELS[vendor], input="Weather?", tools=[WEATHER_TOOL]) as stream:
-            events = list(stream)
-            final = stream.get_final_response()
+    with (
+        openai_client(running) as client,
+        client.responses.stream(model=MODELS[vendor], input="Weather?", tools=[WEATHER_TOOL]) as stream,
+    ):
+        events = list(stream)
+        final = stream.get_final_response()
     deltas = "".join(e.delta for e in events if e.type == "response.function_call_arguments.delta")
     assert json.loads(deltas) == kit.tool_arguments
     done = [e for e in events if e.type == "response.function_call_arguments.done"]
