@@ -143,8 +143,8 @@ class Dispatcher:
         route = self._route(resolution)
         targets = self._ordered(resolution.targets)
         # the bare Provider-Key is the first target's by its place in the route; neither the
-        # breaker filter above nor a context_fallback below hands it to another vendor
-        owner = resolution.targets[0].provider
+        # capability plan, the breaker filter above nor a context_fallback below hands it on
+        owner = resolution.key_owner
         last: UpstreamError | None = None
         missing: GatewayError | None = None
         waited = 0.0  # seconds slept between attempts, bounded by retry.max_total_wait
@@ -159,9 +159,9 @@ class Dispatcher:
                     else ""
                 )
             except GatewayError as error:
-                if target == resolution.targets[0]:
-                    raise
-                missing = missing or error  # a fallback without a key of its own is skipped
+                if target.provider == owner:
+                    raise  # the caller's own vendor and no key for it: the caller must send one
+                missing = missing or error  # another vendor without a key of its own is skipped
                 continue
             breaker = self._breaker_key(target)
             exclude: frozenset[str] = frozenset()

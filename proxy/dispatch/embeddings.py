@@ -51,8 +51,9 @@ class Embedded:
 
 
 def _vendor_call(
-    gateway: Gateway, target: ResolvedTarget, request: EmbeddingRequest, context: CallContext
+    gateway: Gateway, resolution: Resolution, request: EmbeddingRequest, context: CallContext
 ) -> tuple[EmbeddingAdapter, EmbeddingCall]:
+    target = resolution.targets[0]
     assert target.provider is not None
     adapter: object = gateway.adapters.get(target.provider)
     if not isinstance(adapter, EmbeddingAdapter) or not adapter.capabilities.embeddings:
@@ -62,7 +63,9 @@ def _vendor_call(
             provider=target.provider,
         )
     config = gateway.settings.config
-    api_key, base_url = first_target_access(config, target.provider, context.provider_keys)
+    api_key, base_url = first_target_access(
+        config, target.provider, context.provider_keys, resolution.key_owner
+    )
     timeouts = config.dispatch.timeouts
     call = EmbeddingCall(
         request=request,
@@ -124,7 +127,7 @@ async def embed(
         call: EmbeddingCall | None = None
     else:
         pools = None
-        adapter, call = _vendor_call(gateway, target, request, context)
+        adapter, call = _vendor_call(gateway, resolution, request, context)
     # a budgeted key is refused once its budget is spent; an embedding's cost is too small
     # and too well known to need an estimate held for it
     reserve = 0.0 if context.budgeted else None

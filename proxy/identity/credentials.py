@@ -35,11 +35,10 @@ def provider_key(config: Config, provider: str, provider_keys: Mapping[str, str]
 
 
 def first_target_access(
-    config: Config, provider: str, provider_keys: Mapping[str, str]
+    config: Config, provider: str, provider_keys: Mapping[str, str], owner: str | None
 ) -> tuple[str, str | None]:
     """(the key, the base URL) of a single call to a route's first target, outside dispatch's
-    attempt loop: embeddings and token counts. `provider` is that first target's vendor, so
-    it owns the bare `Provider-Key`."""
+    attempt loop: embeddings and token counts. `owner` is the resolution's `key_owner`."""
     settings = config.providers.get(provider)
-    key = provider_key(config, provider, provider_keys, owner=provider)
+    key = provider_key(config, provider, provider_keys, owner)
     return key, settings.base_url if settings else None

@@ -8,6 +8,7 @@ is not Gemini. Globs are case-sensitive (`fnmatchcase`).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -55,6 +56,16 @@ class Resolution:
     targets: tuple[ResolvedTarget, ...]
     route: str | None = None
     """The `match` of the configured route that took the id (None: built-in or pool)."""
+    key_owner: str | None = ""
+    """The vendor the caller's bare `Provider-Key` is for: the route's first target's, by its
+    place in the route (None: a worker pool). Fixed when the id is routed, so targets dropped
+    later (a capability the model lacks, an open breaker) or added (the request's own
+    `fallbacks`) never hand that key to another vendor. Left unset, it is taken from the
+    first target."""
+
+    def __post_init__(self) -> None:
+        if self.key_owner == "":
+            object.__setattr__(self, "key_owner", self.targets[0].provider if self.targets else None)
 
 
 def upstream_model(model_id: str, provider: str | None, explicit: str | None) -> str:
@@ -124,7 +135,7 @@ class Router:
                     Code.INVALID_REQUEST, f"fallback {model_id!r} is not a {resolution.task} model"
                 )
             targets.extend(t for t in other.targets[:1] if t not in targets)
-        return Resolution(resolution.model_id, resolution.task, tuple(targets), resolution.route)
+        return dataclasses.replace(resolution, targets=tuple(targets))
 
     def routes(self) -> list[tuple[str, str]]:
         """(pattern, destination) in matching order, for `unigate check` and the catalogue."""

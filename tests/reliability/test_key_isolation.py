@@ -42,6 +42,12 @@ model = "{ANTHROPIC_MODEL}"
 fallbacks = [{{ provider = "openai", model = "gpt-4o-mini" }}]
 
 [[routes]]
+match = "team/audio"
+provider = "anthropic"
+model = "claude-3-haiku-20240307"
+fallbacks = [{{ provider = "openai", model = "gpt-5-nano" }}]
+
+[[routes]]
 match = "team/embed"
 provider = "openai"
 model = "text-embedding-3-small"
@@ -192,3 +198,22 @@ def test_count_tokens_sends_the_bare_key_to_anthropic_only_when_it_is_the_first_
     assert response.json() == {"input_tokens": 12}
     assert [r.path for r in anthropic_fake.received] == ["/v1/messages/count_tokens"]
     assert keys_received(anthropic_fake) == [OPENAI_KEY]  # the caller said it was Anthropic's
+
+
+@pytest.mark.timeout(30)
+def test_a_first_target_dropped_for_a_capability_keeps_the_bare_key(
+    make_gateway: GatewayFactory, openai_fake: FakeVendor, anthropic_fake: FakeVendor
+) -> None:
+    """claude-3-haiku takes no audio (the catalogue says so), so the plan drops it and the
+    OpenAI fallback is the only target left: the bare key is still Anthropic's."""
+    gateway = make_gateway(config(attempts=1, extra=ROUTES))
+    audio = {"type": "audio", "base64": "data:audio/wav;base64,UklGRiQAAABXQVZF"}
+    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}, audio]}]}
+    response = post(gateway, "/models/v2/team/audio", body, **{"Provider-Key": ANTHROPIC_KEY})
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == "provider_key_required"
+    assert openai_fake.received == [] and anthropic_fake.received == []
+    headers = {"Provider-Key": ANTHROPIC_KEY, "Provider-Key-OpenAI": OPENAI_KEY}
+    post(gateway, "/models/v2/team/audio", body, **headers)
+    assert keys_received(openai_fake) == [OPENAI_KEY]
+    assert anthropic_fake.received == []

@@ -82,7 +82,9 @@ async def count_tokens(request: Request[Any, Any, Any]) -> Response[bytes]:
     counter: Callable[[UpstreamCall], Awaitable[int]] | None = getattr(adapter, "count_tokens", None)
     if counter is not None:
         config = gateway.settings.config
-        api_key, base_url = first_target_access(config, "anthropic", provider_keys(headers))
+        api_key, base_url = first_target_access(
+            config, "anthropic", provider_keys(headers), resolution.key_owner
+        )
         timeouts = config.dispatch.timeouts
         call = UpstreamCall(
             request=chat,
