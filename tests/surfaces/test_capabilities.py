@@ -42,8 +42,10 @@ def limited(vendors: Vendors, tmp_path_factory: pytest.TempPathFactory) -> Itera
     server.stop()
 
 
-def _post(running: RunningGateway, model: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
-    with running.client(**{"Provider-Key": VENDOR_KEY}) as client:
+def _post(
+    running: RunningGateway, model: str, body: dict[str, object], **headers: str
+) -> tuple[int, dict[str, object]]:
+    with running.client(**{"Provider-Key": VENDOR_KEY, **headers}) as client:
         answer = client.post(f"/models/v2/{model}", json=body)
     return answer.status_code, answer.json()
 
@@ -85,10 +87,16 @@ def test_a_fallback_that_can_take_it_answers_instead(limited: RunningGateway, ve
         "tools": [TOOL],
         "fallbacks": ["anthropic/claude-haiku-4-5"],
     }
-    status, answer = _post(limited, "openai/gpt-4.1-mini", body)
+    # the bare Provider-Key is OpenAI's (the first target's), never Anthropic's: the
+    # fallback gets its own key (tests/reliability/test_key_isolation.py)
+    status, answer = _post(
+        limited, "openai/gpt-4.1-mini", body, **{"Provider-Key-Anthropic": "sk-ant-fallback-key-0001"}
+    )
     assert status == 200, answer
     assert vendors.fakes["openai"].received == []
-    assert len(vendors.fakes["anthropic"].received) == 1
+    [received] = vendors.fakes["anthropic"].received
+    assert VENDOR_KEY not in str(received.headers)
+    assert "sk-ant-fallback-key-0001" in str(received.headers)
 
 
 def test_max_tokens_above_the_max_output_is_clamped_with_a_warning(
