@@ -31,6 +31,7 @@ from proxy.surfaces.intake import (
     resolve,
 )
 from proxy.surfaces.native.encode import SSE_HEADERS
+from proxy.surfaces.openai.completions import completions
 from proxy.surfaces.openai.decode import to_chat_request, to_embedding_request
 from proxy.surfaces.openai.encode import ChunkEncoder, openai_chunks, to_chat_completion, to_embedding_list
 from proxy.surfaces.openai.errors import EXCEPTION_HANDLERS
@@ -130,6 +131,6 @@ async def model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> Res
 
 openai_router = Router(
     path="/",
-    route_handlers=[chat_completions, embeddings, models, model],
+    route_handlers=[chat_completions, completions, embeddings, models, model],
     exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
 )
