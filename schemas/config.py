@@ -201,6 +201,8 @@ class MediaConfig(Struct, frozen=True, forbid_unknown_fields=True):
     timeout: float = 10.0
     max_redirects: int = 3
     max_parts: int = 16
+    max_output_bytes: int = 32 * 1024 * 1024
+    """The largest media a worker may generate (decoded bytes); more answers `output_too_large`."""
 
 
 class AdminConfig(Struct, frozen=True, forbid_unknown_fields=True):

@@ -30,6 +30,8 @@ class Code(StrEnum):
     PROVIDER_KEY_REQUIRED = "provider_key_required"
     UNSUPPORTED = "unsupported"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    OUTPUT_TOO_LARGE = "output_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     SHUTTING_DOWN = "shutting_down"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     BUDGET_EXCEEDED = "budget_exceeded"
@@ -53,6 +55,8 @@ STATUS: dict[Code, int] = {
     Code.PROVIDER_KEY_REQUIRED: 401,
     Code.UNSUPPORTED: 400,
     Code.PAYLOAD_TOO_LARGE: 413,
+    Code.OUTPUT_TOO_LARGE: 413,
+    Code.UNSUPPORTED_MEDIA_TYPE: 415,
     Code.SHUTTING_DOWN: 503,
     Code.METHOD_NOT_ALLOWED: 405,
     Code.BUDGET_EXCEEDED: 402,

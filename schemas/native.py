@@ -33,7 +33,8 @@ class NativeBody(Struct, omit_defaults=True):
     candidate_labels: list[str] | UnsetType = UNSET
     params: dict[str, Any] | UnsetType = UNSET
     stream: bool = False
-    json: bool = False
+    json: bool | None = None
+    """Chat: `true` asks for a JSON object. Media tasks: `false` asks for the raw bytes."""
     tools: list[Tool] | UnsetType = UNSET
     tool_choice: ToolChoice | UnsetType = UNSET
     response_format: ResponseFormat | UnsetType = UNSET

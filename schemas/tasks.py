@@ -55,9 +55,43 @@ MEDIA_TASKS = frozenset(
         "automatic-speech-recognition",
         "audio-classification",
         "video-classification",
+        "image-to-image",
     }
 )
 """Tasks whose input is a media file, as `url` (http/https) or `base64` (a data URL)."""
+
+IMAGE_OUTPUT_TASKS = frozenset({"text-to-image", "image-to-image", "unconditional-image-generation"})
+AUDIO_OUTPUT_TASKS = frozenset({"text-to-speech", "text-to-audio"})
+VIDEO_OUTPUT_TASKS = frozenset({"text-to-video"})
+MEDIA_OUTPUT_TASKS = IMAGE_OUTPUT_TASKS | AUDIO_OUTPUT_TASKS | VIDEO_OUTPUT_TASKS
+"""Tasks that generate media: the container answers `{"output_png" | "output_wav" |
+"output_mp4": <base64>}` (or a URL in `output`)."""
+
+_IMAGE = ("image",)
+MEDIA_INPUT_KINDS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        (
+            "image-classification",
+            "image-segmentation",
+            "image-to-text",
+            "image-feature-extraction",
+            "object-detection",
+            "depth-estimation",
+            "mask-generation",
+            "image-to-image",
+            "zero-shot-image-classification",
+            "zero-shot-object-detection",
+            "visual-question-answering",
+        ),
+        _IMAGE,
+    ),
+    "document-question-answering": ("image", "application/pdf"),
+    "automatic-speech-recognition": ("audio", "video"),
+    "audio-classification": ("audio",),
+    "video-classification": ("video",),
+}
+"""The media a task's `url` / `base64` may carry: a top-level type (`image`) or an exact one.
+ASR takes a video's sound track too, as the Hugging Face pipeline does (ffmpeg decodes it)."""
 
 LABEL_TASKS = frozenset(
     {"zero-shot-classification", "zero-shot-image-classification", "zero-shot-object-detection"}
@@ -88,12 +122,26 @@ class RunRequest(ChatRequest, kw_only=True, omit_defaults=True):
     input: Any = UNSET
     """What the client sent as `input` when the task gives it no named field (passed through)."""
     params: dict[str, Any] = msgspec.field(default_factory=dict)
+    raw_media: bool = False
+    """The client sent `"json": false`: generated media is answered as raw bytes."""
+
+
+class GeneratedMedia(Struct, frozen=True):
+    """Media a worker generated, still base64 as it came (decoded only for a raw answer)."""
+
+    field: str
+    """The Bytez name of the field: `output_png`, `output_wav`, `output_mp4`, ..."""
+    content_type: str
+    data: str | bytes
+    """Base64 (standard alphabet) as it came for a JSON answer; the decoded bytes for a raw one."""
 
 
 class RunResponse(Struct, omit_defaults=True):
     output: msgspec.Raw
     """The task's output exactly as the worker gave it (`[{"generated_text": ...}]`, vectors, ...)."""
     usage: Usage = msgspec.field(default_factory=Usage)
+    media: GeneratedMedia | None = None
+    """Set when the worker generated media; `output` is then `{"<field>": <base64>}`."""
 
 
 class TaskResult(Struct):
@@ -104,7 +152,10 @@ class TaskResult(Struct):
 
 
 class TaskEnvelope(Struct):
-    """The Bytez envelope for a non-chat task: `output` as the worker gave it, and billing."""
+    """The Bytez envelope for a non-chat task: `output` as the worker gave it, and billing.
+    `usage` is null where the task counted no tokens (a pool task is billed by inference
+    time, not tokens) and `provider` is null (no vendor's raw reply exists): both keys are
+    there, as in the chat envelope."""
 
     output: msgspec.Raw
     billing: BillingSummary
@@ -112,3 +163,23 @@ class TaskEnvelope(Struct):
     model: str
     task: str
     error: None = None
+    usage: Usage | None = None
+    provider: None = None
+
+
+def token_usage(usage: Usage) -> Usage | None:
+    """A task's usage as the envelope shows it: null when the worker counted no tokens (a
+    Bytez container never does; an image or a sound has none), else the counts."""
+    return usage if usage.input_tokens or usage.output_tokens else None
+
+
+def can_serve(task: str, protocol: str | None) -> bool:
+    """Whether a target runs `task` on the native surface: a Bytez container runs whatever
+    task it was declared (an unknown one gets the body's `input` as is); an OpenAI-protocol
+    worker runs chat, text-generation and embeddings; a vendor (`protocol` None) runs the
+    chat path only, so a chat-capable task (with messages) and nothing else."""
+    if protocol == "bytez":
+        return True
+    if protocol == "openai":
+        return task in CHAT_CAPABLE_TASKS or task in EMBEDDING_TASKS
+    return task in CHAT_CAPABLE_TASKS

@@ -17,6 +17,7 @@ import msgspec
 
 from adapters.base import Capabilities, EmbeddingCall, Timeouts, UpstreamCall
 from adapters.bytez_worker.errors import classify_bytez_error
+from adapters.bytez_worker.media import from_bytez_media, read_capped
 from adapters.bytez_worker.request import to_bytez_chat_body, to_bytez_task_body
 from adapters.bytez_worker.response import BytezStreamDecoder, from_bytez_chat, from_bytez_run, to_vector
 from adapters.transport import read_reply, reading_stream
@@ -25,12 +26,13 @@ from schemas.chat import ChatResponse, Usage
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.events import Start, StreamEvent
-from schemas.tasks import TEXT_GENERATION, RunRequest, RunResponse
+from schemas.tasks import MEDIA_OUTPUT_TASKS, TEXT_GENERATION, RunRequest, RunResponse
 
-__all__ = ["BytezWorkerAdapter"]
+__all__ = ["DEFAULT_MAX_OUTPUT_BYTES", "BytezWorkerAdapter"]
 
 _encode = msgspec.json.encode
 _MAX_ERROR_BODY = 64 * 1024
+DEFAULT_MAX_OUTPUT_BYTES = 32 * 1024 * 1024
 
 
 class BytezWorkerAdapter:
@@ -38,9 +40,16 @@ class BytezWorkerAdapter:
         tools=False, streamed_tool_arguments=False, json_object=False, json_schema=False, embeddings=True
     )
 
-    def __init__(self, provider: str, http_client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        provider: str,
+        http_client: httpx.AsyncClient | None = None,
+        *,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+    ) -> None:
         self.name = provider
         self._http = http_client
+        self.max_output_bytes = max_output_bytes
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -118,8 +127,19 @@ class BytezWorkerAdapter:
     async def run(self, call: UpstreamCall) -> RunResponse:
         request = call.request
         assert isinstance(request, RunRequest)
-        raw = await self._read(call.base_url, call.timeouts, to_bytez_task_body(request, stream=False))
-        return RunResponse(output=from_bytez_run(raw, self.name))
+        body = to_bytez_task_body(request, stream=False)
+        if request.task not in MEDIA_OUTPUT_TASKS:
+            raw = await self._read(call.base_url, call.timeouts, body)
+            return RunResponse(output=from_bytez_run(raw, self.name))
+        response = await self._post(call.base_url, call.timeouts, body)
+        raw = await read_capped(response, self.name, self.max_output_bytes)
+        media = from_bytez_media(raw, self.name, self.max_output_bytes, decode=request.raw_media)
+        if media is None:  # a URL (or another output the container chose): passed on as it is
+            return RunResponse(output=from_bytez_run(raw, self.name))
+        del raw  # the base64 lives on in `media` alone
+        if isinstance(media.data, bytes):
+            return RunResponse(output=msgspec.Raw(b"null"), media=media)
+        return RunResponse(output=msgspec.Raw(_encode({media.field: media.data})), media=media)
 
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
         """One `POST /run` per text: a container runs one inference at a time anyway."""

@@ -26,7 +26,7 @@ import httpx
 import msgspec
 
 from adapters.base import EmbeddingCall, Timeouts
-from adapters.bytez_worker import BytezWorkerAdapter
+from adapters.bytez_worker import DEFAULT_MAX_OUTPUT_BYTES, BytezWorkerAdapter
 from adapters.openai_compat import OpenAICompatAdapter
 from proxy.accounting.metering import pool_meter
 from proxy.dispatch.call import CallContext, Lease
@@ -143,11 +143,11 @@ def member_url(url: str, protocol: str) -> str:
     return url
 
 
-def build_pool(config: Pool) -> WorkerPool:
+def build_pool(config: Pool, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES) -> WorkerPool:
     provider = f"pool:{config.name}"
     adapter: WorkerAdapter
     if config.protocol == "bytez":
-        adapter, concurrency = BytezWorkerAdapter(provider), 1
+        adapter, concurrency = BytezWorkerAdapter(provider, max_output_bytes=max_output_bytes), 1
     else:
         adapter, concurrency = (
             OpenAICompatAdapter(provider, api_key=config.api_key),
@@ -162,7 +162,7 @@ class Pools:
 
     def __init__(self, config: Config) -> None:
         self._config = config
-        self.pools = {pool.name: build_pool(pool) for pool in config.pools}
+        self.pools = {pool.name: build_pool(pool, config.media.max_output_bytes) for pool in config.pools}
         self._http: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[object]] = set()
 

@@ -18,6 +18,7 @@ from proxy.accounting.metering import pool_meter
 from schemas.catalogue import CatalogueModel
 from schemas.config import ModelPrice
 from schemas.native import CatalogueEntry
+from schemas.tasks import can_serve
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
@@ -123,11 +124,16 @@ def catalogue_models(gateway: Gateway, task: str | None, model_id: str | None) -
 
 
 def catalogue_tasks(gateway: Gateway) -> list[str]:
+    """The tasks the native surface can serve here, exactly: chat (the built-in vendor
+    routes), each pool's task where its protocol runs it, and each route's task where its
+    first target runs it. A task only the shipped catalogue names (a vendor's image or
+    speech model) is not listed while no surface serves it."""
     config = gateway.settings.config
-    tasks = {
-        "chat",
-        *(route.task for route in config.routes),
-        *(pool.task for pool in config.pools),
-        *(model.task for model in gateway.catalogue.models.values()),
-    }
+    protocols = {pool.name: pool.protocol for pool in config.pools}
+    tasks = {"chat"}
+    tasks.update(pool.task for pool in config.pools if can_serve(pool.task, pool.protocol))
+    for route in config.routes:
+        protocol = protocols.get(route.pool) if route.pool is not None else None
+        if can_serve(route.task, protocol):
+            tasks.add(route.task)
     return sorted(tasks)

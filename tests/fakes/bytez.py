@@ -4,6 +4,11 @@ in OpenAI mode (`params.compliance_format`) a chat stream is SSE `chat.completio
 a `delta` and no usage, and a non-streamed chat answer carries `finish_reason` at the top
 level; a text-generation stream is the raw tokens; any failure is 422 `{error, stack_trace}`;
 503 while the model loads.
+
+The media tasks answer what tests/fixtures/bytez/<task>.json holds, once the input the
+container's pipeline reads is there: `text` for the text-to-* generators (their reply is
+`{"output_png" | "output_wav" | "output_mp4": <base64>}`), `url` or `base64` for the tasks
+that take media, `question` and `candidate_labels` where the pipeline needs them.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from tests.fakes.server import Received, Reply
+from tests.fakes.server import Received, Reply, fixture_bytes
 from tests.fakes.vllm import FakeWorker
 
 ANSWER_PIECES = ("Dreams", " are", " the", " mind", " sorting", " the", " day.")
@@ -25,6 +30,27 @@ STACK_TRACE = (
 )
 OPENAI_CHAT = "openai://chat/completions"
 RAW_STREAM = {"Content-Type": "text/event-stream; charset=utf-8"}
+TEXT_IN = frozenset({"text-to-image", "text-to-speech", "text-to-audio", "text-to-video"})
+MEDIA_IN = frozenset(
+    {
+        "automatic-speech-recognition",
+        "audio-classification",
+        "object-detection",
+        "image-segmentation",
+        "image-to-text",
+        "image-to-image",
+        "visual-question-answering",
+        "document-question-answering",
+        "video-classification",
+        "zero-shot-image-classification",
+    }
+)
+NEEDS_QUESTION = frozenset({"visual-question-answering", "document-question-answering"})
+
+
+def media_reply(task: str) -> Reply:
+    """The container's reply for a media task, byte-exact from tests/fixtures/bytez/."""
+    return Reply(headers={"Content-Type": "application/json"}, body=fixture_bytes(f"bytez/{task}.json"))
 
 
 def _frame(payload: dict[str, Any]) -> bytes:
@@ -81,6 +107,8 @@ class FakeBytez(FakeWorker):
         stream = bool(body.get("stream"))
         if isinstance(body.get("text"), list):
             return self._chat(body["text"], params, stream)
+        if self.task in TEXT_IN | MEDIA_IN | {"unconditional-image-generation"}:
+            return self._media(body)
         handler = {
             "text-generation": self._generate,
             "feature-extraction": self._features,
@@ -143,3 +171,14 @@ class FakeBytez(FakeWorker):
         if "url" not in body and "base64" not in body:
             return container_error("an image is required")
         return Reply.json({"output": [{"label": "tabby cat", "score": 0.93}]})
+
+    def _media(self, body: dict[str, Any]) -> Reply:
+        if self.task in TEXT_IN and not isinstance(body.get("text"), str):
+            return container_error("'text'")
+        if self.task in MEDIA_IN and not isinstance(body.get("url") or body.get("base64"), str):
+            return container_error("Incorrect format used for image. Should be an url linking to an image")
+        if self.task in NEEDS_QUESTION and not isinstance(body.get("question"), str):
+            return container_error("'question'")
+        if self.task == "zero-shot-image-classification" and not body.get("candidate_labels"):
+            return container_error("'candidate_labels'")
+        return media_reply(self.task)

@@ -53,6 +53,8 @@ def test_seed_gpt2_request_answers_generated_text(
         "model": GPT2,
         "task": "text-generation",
         "error": None,
+        "usage": None,
+        "provider": None,
     }
     assert_billing(body["billing"], "LLM-SM", SEED_METERS["LLM-SM"])
     for name in ("Inference-Meter", "Inference-Meter-Price", "Inference-Time", "Inference-Cost"):

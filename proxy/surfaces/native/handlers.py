@@ -29,7 +29,7 @@ from proxy.surfaces.native.trailed import TrailedStream
 from schemas.errors import Code, GatewayError
 from schemas.events import Billing, StreamEvent
 from schemas.native import BillingSummary, CatalogueAnswer, ChatOutput, Envelope, NativeBody
-from schemas.tasks import RunRequest, TaskEnvelope
+from schemas.tasks import RunRequest, TaskEnvelope, token_usage
 
 _decode_body = msgspec.json.Decoder(NativeBody).decode
 _encode = msgspec.json.encode
@@ -89,7 +89,9 @@ async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) ->
     if resolution is None:
         raise GatewayError(Code.NOT_FOUND, f"no route for model {model_id!r}")
     body = decode_native_body(await request.body())
-    task = None if takes_chat_path(resolution.task, body) else run_request(model_id, resolution.task, body)
+    task = None
+    if not takes_chat_path(resolution.task, body):
+        task = run_request(model_id, resolution.task, body, gateway.settings.config.media.max_bytes)
     chat = chat_request(model_id, body) if task is None else task
     if body.fallbacks:
         resolution = gateway.router.with_fallbacks(resolution, body.fallbacks)
@@ -150,21 +152,23 @@ async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) ->
 async def answer_task(
     gateway: Gateway, task: RunRequest, resolution: Resolution, context: CallContext
 ) -> Response[bytes]:
-    """A non-chat task's envelope: `output` exactly as the worker gave it, and its billing."""
+    """A non-chat task's envelope: `output` exactly as the worker gave it, and its billing;
+    generated media asked for with `"json": false` is the bytes alone (billing in headers)."""
     done = await gateway.dispatcher.run_task(task, resolution, context)
     billing = done.billing
+    headers = {**billing_headers(billing), "X-Request-Id": context.request_id}
+    media = done.response.media
+    if media is not None and isinstance(media.data, bytes):
+        return Response(media.data, media_type=media.content_type, headers=headers)
     envelope = TaskEnvelope(
         output=done.response.output,
         billing=BillingSummary(billing.meter, billing.meter_price, billing.inference_time, billing.cost),
         id=context.request_id,
         model=context.model_id,
         task=task.task,
+        usage=token_usage(done.response.usage),
     )
-    return Response(
-        _encode(envelope),
-        media_type="application/json",
-        headers={**billing_headers(billing), "X-Request-Id": context.request_id},
-    )
+    return Response(_encode(envelope), media_type="application/json", headers=headers)
 
 
 @get("/models/v2/list/models", name="list_models", operation_class=described(answer=ModelList))

@@ -16,12 +16,15 @@ from msgspec import UNSET
 
 from proxy.routing.routes import Resolution
 from proxy.surfaces.native.decode import NEVER_FORWARDED
+from proxy.surfaces.native.media_input import check_media_input
+from schemas.config import MediaConfig
 from schemas.errors import Code, GatewayError
 from schemas.native import NativeBody
 from schemas.tasks import (
     CHAT,
     CHAT_CAPABLE_TASKS,
     LABEL_TASKS,
+    MEDIA_OUTPUT_TASKS,
     MEDIA_TASKS,
     QUESTION_TASKS,
     STREAMING_TASKS,
@@ -94,18 +97,26 @@ def _check(task: str, fields: dict[str, Any], passthrough: Any) -> None:
         raise _invalid("url must be an http(s) URL (send files as `base64`, a data URL)")
 
 
-def run_request(model_id: str, task: str, body: NativeBody) -> RunRequest:
+def run_request(
+    model_id: str, task: str, body: NativeBody, max_media_bytes: int = MediaConfig().max_bytes
+) -> RunRequest:
+    """The task's RunRequest; `max_media_bytes` caps a base64 input (`[media] max_bytes`)."""
     fields: dict[str, Any] = {
         name: getattr(body, name) for name in _FIELDS if getattr(body, name) is not UNSET
     }
     passthrough = _from_input(task, body.input, fields) if body.input is not UNSET else UNSET
     _check(task, fields, passthrough)
+    url, data_url = fields.get("url"), fields.get("base64")
+    if data_url is not None and not isinstance(data_url, str):
+        raise _invalid("base64 must be a string (a data URL)")
+    check_media_input(task, url, data_url, max_media_bytes)
     params = body.params if body.params is not UNSET else {}
     data: dict[str, Any] = {
         "model": model_id,
         "messages": [],
         "task": task,
         "stream": body.stream and task in STREAMING_TASKS,
+        "raw_media": body.json is False and task in MEDIA_OUTPUT_TASKS,
         "params": {name: value for name, value in params.items() if name.lower() not in NEVER_FORWARDED},
         **{name: value for name, value in fields.items() if value is not None},
     }
