@@ -172,6 +172,8 @@ class Message(Struct):
 
 class MessageStart(Struct, tag="message_start", tag_field="type"):
     message: Message
+    unigate_warnings: list[str] | UnsetType = UNSET
+    """What the gateway could not send, when anything (also in the `Unigate-Warnings` header)."""
 
 
 class ContentBlockStart(Struct, tag="content_block_start", tag_field="type"):

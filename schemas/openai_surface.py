@@ -225,6 +225,9 @@ class ChatCompletionChunk(Struct):
     system_fingerprint: None = None
     usage: CompletionUsage | UnsetType | None = UNSET
     """Absent without `include_usage`; with it, null on every chunk but the last."""
+    unigate_warnings: list[str] | UnsetType = UNSET
+    """On the first chunk only, when the gateway could not send something (the SDK keeps it
+    as an extra attribute); also in the `Unigate-Warnings` header."""
 
 
 class Embedding(Struct):

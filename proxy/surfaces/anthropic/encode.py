@@ -226,7 +226,10 @@ class EventEncoder:
         if isinstance(event, Start):
             usage = Usage(input_tokens=0, output_tokens=0)
             message = Message(id=self._id, model=self._model, content=[], stop_reason=None, usage=usage)
-            return frame(b"message_start", MessageStart(message=message))
+            start = MessageStart(message=message)
+            if event.warnings:
+                start.unigate_warnings = event.warnings
+            return frame(b"message_start", start)
         if isinstance(event, UsageEvent):
             self._usage = usage_of(event)
             return b""

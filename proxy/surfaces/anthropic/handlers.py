@@ -29,6 +29,7 @@ from proxy.surfaces.intake import (
 )
 from proxy.surfaces.native.encode import SSE_HEADERS
 from proxy.surfaces.native.handlers import provider_keys
+from proxy.surfaces.warnings import opened, warnings_header
 from schemas.anthropic_surface import MessagesBody
 
 _encode = msgspec.json.encode
@@ -46,17 +47,21 @@ async def messages(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
     message_id = f"msg_{context.request_id}"
     response_headers = {"X-Request-Id": context.request_id, "request-id": context.request_id}
     if chat.stream:
-        events = await gateway.dispatcher.stream(chat, resolution, context)
+        warnings, events = await opened(await gateway.dispatcher.stream(chat, resolution, context))
         return Stream(
             anthropic_events(events, EventEncoder(message_id, body.model)),
             media_type="text/event-stream",
-            headers={**SSE_HEADERS, **response_headers},
+            headers={**SSE_HEADERS, **warnings_header(warnings), **response_headers},
         )
     done = await gateway.dispatcher.complete(chat, resolution, context)
     return Response(
         _encode(to_message(done, message_id, body.model)),
         media_type="application/json",
-        headers={**billing_headers(done.billing), **response_headers},
+        headers={
+            **billing_headers(done.billing),
+            **warnings_header(done.response.warnings),
+            **response_headers,
+        },
     )
 
 

@@ -1,12 +1,24 @@
-"""Encoding StreamEvents for the client: the unified SSE format, or raw text deltas."""
+"""Encoding StreamEvents for the client: the unified SSE format, or raw text deltas.
+
+The raw-text format (what the Bytez SDKs read) has no room for an error event, so a stream
+that failed after its first byte says so the only way plain HTTP can: the response ends
+without its terminating chunk (`RawTextStream`), and the client's HTTP library raises
+(httpx `RemoteProtocolError`, requests `ChunkedEncodingError`) instead of seeing a clean end.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import msgspec
+from anyio import create_task_group
+from litestar.response import Stream
+from litestar.response.base import ASGIResponse
+from litestar.response.streaming import ASGIStreamingResponse
+from litestar.types import Receive, Send
 
-from schemas.events import Billing, Ping, StreamEvent, TextDelta
+from schemas.events import Billing, ErrorEvent, Ping, StreamEvent, TextDelta
 
 _encode = msgspec.json.Encoder().encode
 _PREFIX: dict[type, bytes] = {}
@@ -17,6 +29,10 @@ SSE_HEADERS = {
     "Connection": "keep-alive",
 }
 PING = b": ping\n\n"
+
+
+class StreamCut(Exception):
+    """A raw-text stream's upstream failed after the first byte: the response must not end cleanly."""
 
 
 def encode_event(event: StreamEvent) -> bytes:
@@ -38,9 +54,47 @@ async def raw_text(
     events: AsyncIterator[StreamEvent], on_billing: Callable[[Billing], object] | None = None
 ) -> AsyncIterator[bytes]:
     """The Bytez SDKs' stream: the text deltas alone, nothing else; the billing, which it
-    cannot carry, goes to `on_billing` (for trailers)."""
+    cannot carry, goes to `on_billing` (for trailers); `StreamCut` at the end of one that
+    failed. The events are read to their end (`done`) first, so the relay settles the call's
+    ledger row before the response is cut."""
+    failed = False
     async for event in events:
         if isinstance(event, TextDelta) and event.text:
             yield event.text.encode()
         elif isinstance(event, Billing) and on_billing is not None:
             on_billing(event)
+        elif isinstance(event, ErrorEvent):
+            failed = True
+    if failed:
+        raise StreamCut
+
+
+class _UnterminatedOnCut(ASGIStreamingResponse):
+    """Litestar's streaming response, except that a `StreamCut` ends the ASGI call without the
+    final `more_body: False` message: the server then closes the connection mid-message (the
+    chunked body never gets its zero-length chunk)."""
+
+    __slots__ = ()
+
+    async def send_body(self, send: Send, receive: Receive) -> None:
+        async with create_task_group() as group:
+
+            async def stream() -> None:
+                try:
+                    await self._stream(send)
+                except StreamCut:
+                    # the disconnect listener would wait for a client that waits for us
+                    group.cancel_scope.cancel()
+
+            group.start_soon(stream)
+            await self._listen_for_disconnect(cancel_scope=group.cancel_scope, receive=receive)
+
+
+class RawTextStream(Stream):
+    """A `text/plain` stream of `raw_text` whose failure reaches the client as a cut."""
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        response = super().to_asgi_response(*args, **kwargs)
+        assert type(response) is ASGIStreamingResponse
+        response.__class__ = _UnterminatedOnCut  # same slots: only the body's end differs
+        return response

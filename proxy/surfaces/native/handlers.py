@@ -23,7 +23,7 @@ from proxy.routing.routes import Resolution
 from proxy.server.openapi import ModelList, TaskList, described
 from proxy.server.trailers import accepts_trailers
 from proxy.surfaces.native.decode import chat_request
-from proxy.surfaces.native.encode import SSE_HEADERS, raw_text, unified_sse
+from proxy.surfaces.native.encode import SSE_HEADERS, RawTextStream, raw_text, unified_sse
 from proxy.surfaces.native.tasks import check_pool_targets, run_request, takes_chat_path
 from proxy.surfaces.native.trailed import TrailedStream
 from schemas.errors import Code, GatewayError
@@ -122,7 +122,9 @@ async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) ->
                     media_type="text/plain; charset=utf-8",
                     headers=stream_headers,
                 )
-            return Stream(raw_text(events), media_type="text/plain; charset=utf-8", headers=stream_headers)
+            return RawTextStream(
+                raw_text(events), media_type="text/plain; charset=utf-8", headers=stream_headers
+            )
         return Stream(unified_sse(events), media_type="text/event-stream", headers=stream_headers)
     done = await gateway.dispatcher.complete(chat, resolution, context)
     response = done.response

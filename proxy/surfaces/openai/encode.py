@@ -130,6 +130,19 @@ class ChunkEncoder:
             chunk.usage = None
         return _frame(chunk)
 
+    def _first_chunk(self, start: Start) -> bytes:
+        chunk = ChatCompletionChunk(
+            id=self._id,
+            created=self._created,
+            model=self._model,
+            choices=[ChunkChoice(index=0, delta=Delta(role="assistant", content=""), finish_reason=None)],
+        )
+        if self._include_usage:
+            chunk.usage = None
+        if start.warnings:
+            chunk.unigate_warnings = start.warnings
+        return _frame(chunk)
+
     def encode(self, event: StreamEvent) -> bytes:
         """The bytes for one event; empty when the event has no OpenAI form."""
         if isinstance(event, TextDelta):
@@ -144,7 +157,7 @@ class ChunkEncoder:
         if isinstance(event, ReasoningDelta):
             return self._chunk(Delta(reasoning_content=event.text)) if event.text else b""
         if isinstance(event, Start):
-            return self._chunk(Delta(role="assistant", content=""))
+            return self._first_chunk(event)
         if isinstance(event, UsageEvent):
             self._usage = Usage(
                 input_tokens=event.input_tokens,

@@ -35,6 +35,7 @@ from proxy.surfaces.openai.completions import completions
 from proxy.surfaces.openai.decode import to_chat_request, to_embedding_request
 from proxy.surfaces.openai.encode import ChunkEncoder, openai_chunks, to_chat_completion, to_embedding_list
 from proxy.surfaces.openai.errors import EXCEPTION_HANDLERS
+from proxy.surfaces.warnings import opened, warnings_header
 from schemas.errors import Code, GatewayError
 from schemas.native import CatalogueEntry
 from schemas.openai_surface import ChatCompletionBody, EmbeddingsBody, Model, ModelList
@@ -58,19 +59,23 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Response[bytes] |
     completion_id = f"chatcmpl-{context.request_id}"
     created = int(time.time())
     if chat.stream:
-        events = await gateway.dispatcher.stream(chat, resolution, context)
+        warnings, events = await opened(await gateway.dispatcher.stream(chat, resolution, context))
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         encoder = ChunkEncoder(completion_id, body.model, created, include_usage)
         return Stream(
             openai_chunks(events, encoder),
             media_type="text/event-stream",
-            headers={**SSE_HEADERS, "X-Request-Id": context.request_id},
+            headers={**SSE_HEADERS, **warnings_header(warnings), "X-Request-Id": context.request_id},
         )
     done = await gateway.dispatcher.complete(chat, resolution, context)
     return Response(
         _encode(to_chat_completion(done, completion_id, body.model, created)),
         media_type="application/json",
-        headers={**billing_headers(done.billing), "X-Request-Id": context.request_id},
+        headers={
+            **billing_headers(done.billing),
+            **warnings_header(done.response.warnings),
+            "X-Request-Id": context.request_id,
+        },
     )
 
 
