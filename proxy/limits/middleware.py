@@ -21,7 +21,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from proxy.identity.auth import MAX_KEY_LENGTH, lookup, presented_key
 from proxy.identity.keys import KeyRecord, KeyStore
 from proxy.limits.memory import KeyLimiter
-from proxy.limits.rules import EXEMPT_OPT, Lease, effective_limits
+from proxy.limits.rules import EXEMPT_OPT, SlotLease, effective_limits
 
 if TYPE_CHECKING:
     from proxy.limits.shared import SharedKeyLimiter
@@ -73,7 +73,7 @@ class KeyLimitMiddleware:
         """As above, with the leases given back just before the response's last message: a
         client that sends its next call the moment this one ends finds the slot free on any
         replica, as it would with the in-process limiter."""
-        leases: list[Lease] = []
+        leases: list[SlotLease] = []
 
         async def release() -> None:
             while leases:
