@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -18,6 +17,7 @@ from proxy.server.redaction import install_redaction
 from proxy.settings import Settings, load_settings
 from proxy.surfaces.admin.handlers import UsageReport, admin_router, check_admin_config, own_usage
 from proxy.surfaces.anthropic.handlers import anthropic_router
+from proxy.surfaces.dependencies import KEY, constant
 from proxy.surfaces.native.errors import (
     handle_client_gone,
     handle_gateway_error,
@@ -37,8 +37,7 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", name="readyz", include_in_schema=False)
-async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-    gateway: Gateway = request.app.state.gateway
+async def readyz(gateway: NamedDependency[Gateway]) -> Response[dict[str, str]]:
     if gateway.draining:
         return Response({"status": "draining"}, status_code=503)
     return Response({"status": "ready"})
@@ -86,6 +85,12 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
             DefineMiddleware(KeyLimitMiddleware, limiter=limiter, keys=gateway.keys),
             BodyGuard,
         ],
+        dependencies={
+            "gateway": constant(gateway),
+            "usage_report": constant(usage_report),
+            "response_store": constant(response_store),
+            "key": KEY,
+        },
         exception_handlers={
             ClientDisconnected: handle_client_gone,
             GatewayError: handle_gateway_error,
@@ -100,7 +105,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         debug=False,
         logging_config=None,  # logging is configured once by `unigate serve`, redaction installed
     )
-    app.state.gateway = gateway
+    app.state.gateway = gateway  # for the guards and middleware, which run before injection
     app.state.usage_report = usage_report
     app.state.response_store = response_store
     app.state.observatory = observatory

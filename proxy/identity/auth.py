@@ -1,12 +1,24 @@
-"""Proxy API key authentication: `Authorization: Key <key>`, `Bearer <key>`, or the bare key."""
+"""Proxy API key authentication: `Authorization: Key <key>`, `Bearer <key>`, or the bare key.
+
+A request's key is looked up once. The limit middleware (proxy/limits/middleware.py) runs
+first and looks up every key a model call presents; it leaves what it found in the ASGI
+scope, and the handler's `authenticate` reads it from there instead of asking the store
+again. A GET, which the middleware does not count, is looked up by the handler alone.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from litestar.types import Scope
 
 from proxy.identity.keys import KeyRecord, KeyStore
 from schemas.errors import Code, GatewayError
 
 _SCHEMES = ("key ", "bearer ")
 MAX_KEY_LENGTH = 512
+_LOOKED_UP = "unigate.looked_up_keys"
+"""scope["state"][_LOOKED_UP]: presented key → its record (None: not a valid key)."""
 
 
 def presented_key(authorization: str | None) -> str | None:
@@ -21,7 +33,23 @@ def presented_key(authorization: str | None) -> str | None:
     return value or None
 
 
-async def authenticate(store: KeyStore, authorization: str | None) -> KeyRecord:
+async def lookup(store: KeyStore, key: str, scope: Scope | None = None) -> KeyRecord | None:
+    """The key's record, asked of the store at most once per request (`scope` given)."""
+    if scope is None:
+        return await store.lookup(key)
+    looked_up: dict[str, KeyRecord | None] = _state(scope).setdefault(_LOOKED_UP, {})
+    if key in looked_up:
+        return looked_up[key]
+    record = await store.lookup(key)
+    looked_up[key] = record
+    return record
+
+
+def _state(scope: Scope) -> dict[str, Any]:
+    return scope.setdefault("state", {})
+
+
+async def authenticate(store: KeyStore, authorization: str | None, scope: Scope | None = None) -> KeyRecord:
     key = presented_key(authorization)
     if key is None:
         raise GatewayError(
@@ -29,7 +57,7 @@ async def authenticate(store: KeyStore, authorization: str | None) -> KeyRecord:
         )
     if len(key) > MAX_KEY_LENGTH:
         raise GatewayError(Code.AUTHENTICATION, "invalid API key")
-    record = await store.lookup(key)
+    record = await lookup(store, key, scope)
     if record is None:
         raise GatewayError(Code.AUTHENTICATION, "invalid API key")
     return record

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxy.limits.memory import KeyLimiter
 from proxy.limits.middleware import KeyLimitMiddleware
-from proxy.limits.rules import EXEMPT_OPT, WINDOW, KeyLimits, Lease, effective_limits
+from proxy.limits.rules import EXEMPT_OPT, WINDOW, KeyLimits, SlotLease, effective_limits
 from schemas.config import LimitsConfig
 
 if TYPE_CHECKING:
@@ -28,8 +28,8 @@ __all__ = [
     "KeyLimitMiddleware",
     "KeyLimiter",
     "KeyLimits",
-    "Lease",
     "SharedKeyLimiter",
+    "SlotLease",
     "build_limiter",
     "effective_limits",
 ]

@@ -5,9 +5,10 @@ handler remembering to call it, and its `await app(...)` returns only when the r
 has been sent to the end — a stream included — or the client has left, which is exactly
 when a concurrency slot may be given back.
 
-It identifies the key the way proxy/identity/auth.py does (`presented_key` + the cached
-`KeyStore.lookup`); a request without a valid key passes through untouched and the
-handler answers 401. Only model calls count: GET and HEAD (the catalogue, usage) do not.
+It identifies the key the way proxy/identity/auth.py does (`presented_key` + `lookup`),
+and `lookup` leaves the records in the ASGI scope, so the handler's `authenticate` does not
+ask the store again; a request without a valid key passes through untouched and the handler
+answers 401. Only model calls count: GET and HEAD (the catalogue, usage) do not.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxy import observability as observe
-from proxy.identity.auth import MAX_KEY_LENGTH, presented_key
+from proxy.identity.auth import MAX_KEY_LENGTH, lookup, presented_key
 from proxy.identity.keys import KeyRecord, KeyStore
 from proxy.limits.memory import KeyLimiter
-from proxy.limits.rules import EXEMPT_OPT, Lease, effective_limits
+from proxy.limits.rules import EXEMPT_OPT, SlotLease, effective_limits
 
 if TYPE_CHECKING:
     from proxy.limits.shared import SharedKeyLimiter
@@ -49,7 +50,7 @@ class KeyLimitMiddleware:
                 key = presented_key(value.decode("latin-1"))
                 if key is not None and len(key) <= MAX_KEY_LENGTH:
                     presented.add(key)
-        records = [await self.keys.lookup(key) for key in sorted(presented)]
+        records = [await lookup(self.keys, key, scope) for key in sorted(presented)]
         found = [record for record in records if record is not None]
         if found:
             observe.identified(found[0].id)
@@ -76,7 +77,7 @@ class KeyLimitMiddleware:
         """As above, with the leases given back just before the response's last message: a
         client that sends its next call the moment this one ends finds the slot free on any
         replica, as it would with the in-process limiter."""
-        leases: list[Lease] = []
+        leases: list[SlotLease] = []
 
         async def release() -> None:
             while leases:

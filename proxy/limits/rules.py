@@ -61,7 +61,7 @@ def limited(message: str, retry_after: float) -> GatewayError:
 
 
 @dataclass(frozen=True, slots=True)
-class Lease:
+class SlotLease:
     """A concurrency slot held in the shared store, by the call's own random token."""
 
     key_id: str

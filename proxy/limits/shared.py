@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from proxy.accounting.ledger import Ledger, UsageRow
 from proxy.identity.request_ids import new_request_id
-from proxy.limits.rules import WINDOW, KeyLimits, Lease, concurrency_limited, rpm_limited, tpm_limited
+from proxy.limits.rules import WINDOW, KeyLimits, SlotLease, concurrency_limited, rpm_limited, tpm_limited
 from proxy.limits.scripts import ADMIT, CHARGE, REFRESH, Script
 from schemas.config import LimitsConfig
 from schemas.errors import Code, GatewayError
@@ -64,7 +64,7 @@ class SharedKeyLimiter:
         self._down_until = 0.0
         self._warned_at = -WARN_EVERY
 
-    async def admit(self, key_id: str, limits: KeyLimits) -> Lease | None:
+    async def admit(self, key_id: str, limits: KeyLimits) -> SlotLease | None:
         """Take a slot for one call (a lease when concurrency is limited), or raise 429."""
         if limits.tpm is None:
             self._metered.discard(key_id)
@@ -101,10 +101,10 @@ class SharedKeyLimiter:
             raise tpm_limited(limits, wait_ms / 1000)
         if limits.concurrency is None:
             return None
-        self._track(Lease(key_id, token))
-        return Lease(key_id, token)
+        self._track(SlotLease(key_id, token))
+        return SlotLease(key_id, token)
 
-    async def release(self, lease: Lease) -> None:
+    async def release(self, lease: SlotLease) -> None:
         """Give the slot back; if Redis does not hear it, the lease expires on its own."""
         tokens = self._leases.get(lease.key_id)
         if tokens is not None:
@@ -144,7 +144,7 @@ class SharedKeyLimiter:
 
         ledger.observers.append(observe)
 
-    def _track(self, lease: Lease) -> None:
+    def _track(self, lease: SlotLease) -> None:
         self._leases.setdefault(lease.key_id, set()).add(lease.token)
         if self._refresher is None or self._refresher.done():
             self._refresher = asyncio.get_running_loop().create_task(self._keep_leases())

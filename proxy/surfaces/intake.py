@@ -1,5 +1,6 @@
 """What every compatible-surface handler does before it speaks its own wire: read the body,
-authenticate, route, and open the call's context, exactly as the native surface does.
+route, and open the call's context, exactly as the native surface does (the gateway and the
+caller's key arrive by dependency injection: proxy/surfaces/dependencies.py).
 
 Shared by the OpenAI and Anthropic surfaces; each renders the errors raised here its own way.
 """
@@ -15,7 +16,6 @@ from litestar import Request
 from proxy.dispatch.call import CallContext
 from proxy.gateway import Gateway
 from proxy.identity import idempotency
-from proxy.identity.auth import authenticate
 from proxy.identity.keys import KeyRecord
 from proxy.routing.routes import Resolution
 from proxy.surfaces.native.handlers import client_gone, provider_keys
@@ -27,13 +27,6 @@ T = TypeVar("T")
 
 def invalid(message: str) -> GatewayError:
     return GatewayError(Code.INVALID_REQUEST, message)
-
-
-async def admit(request: Request[Any, Any, Any], *authorizations: str | None) -> tuple[Gateway, KeyRecord]:
-    """The gateway and the caller's key, from the first of `authorizations` that is set."""
-    gateway: Gateway = request.app.state.gateway
-    presented = next((value for value in authorizations if value), None)
-    return gateway, await authenticate(gateway.keys, presented)
 
 
 def read_json_object(raw: bytes) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """One scenario matrix for every adapter, against its fake vendor over real sockets.
 
-Each vendor contributes a `KIT` in tests/fakes/<vendor>.py; an adapter opts out of a
-scenario only through its declared `Capabilities`.
+Each vendor contributes a `KIT` in tests/fakes/<vendor>.py; a registered vendor without one
+fails. An adapter opts out of a scenario only through its declared `Capabilities`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import msgspec
 import pytest
 
 from adapters.base import Adapter, UpstreamCall
+from proxy.dispatch.adapter_registry import FACTORIES
 from schemas.chat import (
     ChatRequest,
     FunctionDefinition,
@@ -31,17 +32,23 @@ from schemas.events import Finish, Start, StreamEvent, TextDelta, ToolCallDelta,
 from tests.fakes.kit import VendorKit
 from tests.fakes.server import FakeVendor, ServerThread
 
-VENDORS = ["openai", "anthropic", "gemini", "cohere", "mistral"]
+VENDORS = sorted(FACTORIES)
+"""Every vendor the gateway can dispatch to (proxy/dispatch/adapter_registry.py)."""
 KEY = "sk-conformance-0123456789abcdef"
 PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 
 def _kit(name: str) -> VendorKit:
+    """A registered vendor without a kit fails the matrix: an adapter nobody ran through
+    these scenarios is not done, so there is no skipping it."""
     try:
         module = importlib.import_module(f"tests.fakes.{name}")
     except ModuleNotFoundError:
-        pytest.skip(f"no fake for {name} yet")
-    return module.KIT  # type: ignore[no-any-return]
+        pytest.fail(f"{name} is registered but has no fake: add tests/fakes/{name}.py with a KIT")
+    kit = getattr(module, "KIT", None)
+    if not isinstance(kit, VendorKit):
+        pytest.fail(f"tests/fakes/{name}.py defines no KIT (a VendorKit) for the conformance matrix")
+    return kit
 
 
 @pytest.fixture(scope="module", params=VENDORS)
@@ -257,3 +264,10 @@ async def test_connection_refused(vendor: tuple[VendorKit, FakeVendor, str, Adap
     with pytest.raises(UpstreamError) as raised:
         await adapter.complete(_call(kit, kit.base_url(f"http://127.0.0.1:{port}")))
     assert raised.value.code == Code.CONNECTION
+
+
+def test_a_registered_vendor_without_a_kit_fails_the_matrix() -> None:
+    with pytest.raises(pytest.fail.Exception, match="has no fake"):
+        _kit("no_such_vendor")
+    with pytest.raises(pytest.fail.Exception, match="defines no KIT"):
+        _kit("server")  # tests/fakes/server.py exists but is no vendor's kit

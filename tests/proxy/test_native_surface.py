@@ -9,7 +9,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from proxy.accounting.ledger import Ledger
 from proxy.storage import sqlite_path
 from tests.conftest import RunningGateway
 from tests.fakes.server import FakeVendor, Reply
@@ -384,7 +383,3 @@ def test_each_request_leaves_one_ledger_row(gateway: RunningGateway, fake_openai
     assert rows[0]["cost"] == pytest.approx(8.85e-6)
     assert rows[2]["error_code"] == "not_found"
     assert all(row["key_id"] for row in rows)
-
-
-def test_ledger_is_a_class_with_a_writer_thread() -> None:
-    assert hasattr(Ledger, "record")

@@ -284,3 +284,34 @@ def test_idle_keys_are_forgotten_and_busy_ones_kept() -> None:
     assert len(limiter._states) == 2  # busy and next
     with pytest.raises(GatewayError):
         limiter.admit("busy", limits)  # its slot is still held
+
+
+def test_a_model_call_looks_its_key_up_once(
+    make_gateway: MakeGateway, fake_openai_vendor: FakeVendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit middleware's lookup is the handler's (kept in the ASGI scope): one store
+    lookup per request, on the native and the Anthropic surface, and still one for a GET,
+    which only the handler looks up."""
+    gateway = make_gateway()
+    key = _key(gateway, rpm=100)
+    assert gateway.gateway is not None
+    store = gateway.gateway.keys
+    looked_up: list[str] = []
+    original = store.lookup
+
+    async def counting(presented: str) -> object:
+        looked_up.append(presented)
+        return await original(presented)
+
+    monkeypatch.setattr(store, "lookup", counting)
+    fake_openai_vendor.enqueue(Reply.fixture("openai/chat.json"))
+    assert _post(gateway, key).status_code == 200
+    assert looked_up == [key]
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        listed = client.get("/models/v2/list/tasks", headers={"Authorization": f"Key {key}"})
+        assert listed.status_code == 200
+        assert looked_up == [key, key]
+        refused = client.post(MODEL, json=SEED, headers={"Authorization": "Key not-a-key"})
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "authentication"
+    assert looked_up == [key, key, "not-a-key"]

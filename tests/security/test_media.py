@@ -137,8 +137,9 @@ def fetcher(resolver: Resolver | None = None, **config: object) -> tuple[MediaFe
 def refused(media: MediaFetcher, url: str, kind: str = "image") -> str:
     with pytest.raises(GatewayError) as caught:
         asyncio.run(media.fetch(url, kind))
-    assert caught.value.status in (400, 413)
-    assert caught.value.code in ("invalid_request", "payload_too_large")
+    # every refusal of a media URL is the client's bad input, whatever the cause: a 400
+    # `invalid_request` (a 413 is for the gateway's own request body limit)
+    assert (caught.value.status, caught.value.code) == (400, "invalid_request")
     return caught.value.message
 
 
@@ -308,12 +309,9 @@ def test_a_lying_content_length_never_yields_more_than_it_declared(server: RawSe
         + PNG[:8]
         + b"y" * 100_000
     )
-    outcome: object
-    try:
-        outcome = asyncio.run(media.fetch(f"http://media.test:{server.port}/a.png", "image")).data
-    except GatewayError as error:  # aiohttp calls the extra bytes a protocol error: refused
-        outcome = error.status
-    assert outcome in (PNG[:8], 400)
+    # head, body and surplus leave in one send, so the client's parser meets the surplus in
+    # the segment that completes the body: a protocol error, refused, never bytes past the 8
+    refused(media, f"http://media.test:{server.port}/a.png")
 
 
 def test_gzip_bomb_is_refused_undecompressed(server: RawServer) -> None:

@@ -23,13 +23,14 @@ import time
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Router, delete, get, post, put
+from litestar import Router, delete, get, post, put
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from proxy.gateway import Gateway
-from proxy.identity.auth import authenticate, presented_key
+from proxy.identity.auth import presented_key
 from proxy.identity.keys import KeyRecord
 from proxy.limits import EXEMPT_OPT
 from proxy.server.openapi import described
@@ -164,16 +165,6 @@ class UsageReport:
                 self._connection = None
 
 
-def _gateway(request: Request[Any, Any, Any]) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
-    return gateway
-
-
-def _report(request: Request[Any, Any, Any]) -> UsageReport:
-    report: UsageReport = request.app.state.usage_report
-    return report
-
-
 def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Runs before the body is read: an unauthenticated caller learns nothing from /admin."""
     gateway: Gateway = connection.app.state.gateway
@@ -197,8 +188,8 @@ _OPT = {EXEMPT_OPT: True}
 
 
 @post("/keys", name="admin_create_key", status_code=201, opt=_OPT, operation_class=described())
-async def create_key(request: Request[Any, Any, Any], data: JSONBody[CreateKey]) -> CreatedKey:
-    keys = _gateway(request).keys
+async def create_key(gateway: NamedDependency[Gateway], data: JSONBody[CreateKey]) -> CreatedKey:
+    keys = gateway.keys
     record, key = await asyncio.to_thread(
         keys.create, data.name, data.rpm, data.tpm, data.concurrency, data.budget
     )
@@ -207,9 +198,9 @@ async def create_key(request: Request[Any, Any, Any], data: JSONBody[CreateKey])
 
 @put("/keys/{key_id:str}/budget", name="admin_set_budget", opt=_OPT, operation_class=described())
 async def set_budget(
-    request: Request[Any, Any, Any], key_id: FromPath[str], data: JSONBody[SetBudget]
+    gateway: NamedDependency[Gateway], key_id: FromPath[str], data: JSONBody[SetBudget]
 ) -> KeyInfo:
-    keys = _gateway(request).keys
+    keys = gateway.keys
     if not await asyncio.to_thread(keys.set_budget, key_id, data.budget):
         raise GatewayError(Code.NOT_FOUND, "no key with that id")
     record = await asyncio.to_thread(keys.get, key_id)
@@ -218,41 +209,42 @@ async def set_budget(
 
 
 @get("/keys", name="admin_list_keys", opt=_OPT, operation_class=described())
-async def list_keys(request: Request[Any, Any, Any]) -> KeyList:
-    records = await asyncio.to_thread(_gateway(request).keys.list)
+async def list_keys(gateway: NamedDependency[Gateway]) -> KeyList:
+    records = await asyncio.to_thread(gateway.keys.list)
     return KeyList([_info(record) for record in records])
 
 
 @delete("/keys/{key_id:str}", name="admin_revoke_key", status_code=200, opt=_OPT, operation_class=described())
-async def revoke_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> Revoked:
-    if not await asyncio.to_thread(_gateway(request).keys.revoke, key_id):
+async def revoke_key(gateway: NamedDependency[Gateway], key_id: FromPath[str]) -> Revoked:
+    if not await asyncio.to_thread(gateway.keys.revoke, key_id):
         raise GatewayError(Code.NOT_FOUND, "no active key with that id")
     return Revoked(id=key_id, revoked=True)
 
 
 @get("/keys/{key_id:str}/usage", name="admin_key_usage", opt=_OPT, operation_class=described())
 async def key_usage(
-    request: Request[Any, Any, Any],
+    gateway: NamedDependency[Gateway],
+    usage_report: NamedDependency[UsageReport],
     key_id: FromPath[str],
     since: FromQuery[float | None] = None,
     until: FromQuery[float | None] = None,
 ) -> UsageSummary:
     _window(since, until)
-    if await asyncio.to_thread(_gateway(request).keys.get, key_id) is None:
+    if await asyncio.to_thread(gateway.keys.get, key_id) is None:
         raise GatewayError(Code.NOT_FOUND, "no key with that id")
-    return await _report(request).summary(key_id, since, until)
+    return await usage_report.summary(key_id, since, until)
 
 
 @get("/v1/usage", name="own_usage", operation_class=described())
 async def own_usage(
-    request: Request[Any, Any, Any],
+    key: NamedDependency[KeyRecord],
+    usage_report: NamedDependency[UsageReport],
     since: FromQuery[float | None] = None,
     until: FromQuery[float | None] = None,
 ) -> UsageSummary:
     """The calling key's own usage; there is no parameter naming another key."""
-    key = await authenticate(_gateway(request).keys, request.headers.get("authorization"))
     _window(since, until)
-    return await _report(request).summary(key.id, since, until)
+    return await usage_report.summary(key.id, since, until)
 
 
 admin_router = Router(

@@ -10,17 +10,20 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, post
+from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from adapters.base import Timeouts, UpstreamCall
 from proxy.accounting.budgets import input_tokens
 from proxy.accounting.metering import billing_headers
+from proxy.gateway import Gateway
 from proxy.identity.credentials import first_target_access
+from proxy.identity.keys import KeyRecord
 from proxy.surfaces.anthropic.decode import to_chat_request
 from proxy.surfaces.anthropic.encode import EventEncoder, anthropic_events, to_message
 from proxy.surfaces.anthropic.errors import EXCEPTION_HANDLERS
+from proxy.surfaces.dependencies import KEY_OR_API_KEY
 from proxy.surfaces.intake import (
-    admit,
     call_context,
     convert,
     first_provider,
@@ -36,9 +39,9 @@ _encode = msgspec.json.encode
 
 
 @post(["/v1/messages", "/models/v2/anthropic/v1/messages"], name="anthropic_messages", status_code=200)
-async def messages(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-    headers = request.headers
-    gateway, key = await admit(request, headers.get("x-api-key"), headers.get("authorization"))
+async def messages(
+    request: Request[Any, Any, Any], gateway: NamedDependency[Gateway], key: NamedDependency[KeyRecord]
+) -> Response[bytes] | Stream:
     fields = read_json_object(await request.body())
     body = convert(fields, MessagesBody)
     resolution = resolve(gateway, body.model)
@@ -70,12 +73,13 @@ async def messages(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
     name="anthropic_count_tokens",
     status_code=200,
 )
-async def count_tokens(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def count_tokens(
+    request: Request[Any, Any, Any], gateway: NamedDependency[Gateway], key: NamedDependency[KeyRecord]
+) -> Response[bytes]:
     """`{"input_tokens": N}` for a Messages body (no `max_tokens` needed). Anthropic counts its
     own models' tokens, for free; for a model routed elsewhere the answer is an upper estimate
     from the body's size, said so in `Token-Count: estimated`. No ledger row: nothing is spent."""
     headers = request.headers
-    gateway, _ = await admit(request, headers.get("x-api-key"), headers.get("authorization"))
     fields = read_json_object(await request.body())
     fields.setdefault("max_tokens", 1)
     body = convert(fields, MessagesBody)
@@ -109,5 +113,6 @@ async def count_tokens(request: Request[Any, Any, Any]) -> Response[bytes]:
 anthropic_router = Router(
     path="/",
     route_handlers=[messages, count_tokens],
+    dependencies=KEY_OR_API_KEY,
     exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
 )

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import Headers
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 from litestar.types import Receive
@@ -17,7 +18,7 @@ from proxy.accounting.metering import billing_headers
 from proxy.dispatch.call import CallContext
 from proxy.gateway import Gateway
 from proxy.identity import idempotency
-from proxy.identity.auth import authenticate
+from proxy.identity.keys import KeyRecord
 from proxy.routing.catalogue import catalogue_models, catalogue_tasks
 from proxy.routing.routes import Resolution
 from proxy.server.openapi import ModelList, TaskList, described
@@ -80,10 +81,13 @@ def wants_raw_text(headers: Headers) -> bool:
     status_code=200,
     operation_class=described(NativeBody, Envelope, streams=True),
 )
-async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> Response[bytes] | Stream:
-    gateway: Gateway = request.app.state.gateway
+async def run_model(
+    request: Request[Any, Any, Any],
+    model_id: FromPath[str],
+    gateway: NamedDependency[Gateway],
+    key: NamedDependency[KeyRecord],
+) -> Response[bytes] | Stream:
     headers = request.headers
-    key = await authenticate(gateway.keys, headers.get("authorization"))
     model_id = model_id.lstrip("/")
     resolution = gateway.router.resolve(model_id)
     if resolution is None:
@@ -152,7 +156,7 @@ async def run_model(request: Request[Any, Any, Any], model_id: FromPath[str]) ->
 
 
 async def answer_task(
-    gateway: Gateway, task: RunRequest, resolution: Resolution, context: CallContext
+    gateway: NamedDependency[Gateway], task: RunRequest, resolution: Resolution, context: CallContext
 ) -> Response[bytes]:
     """A non-chat task's envelope: `output` exactly as the worker gave it, and its billing;
     generated media asked for with `"json": false` is the bytes alone (billing in headers)."""
@@ -175,12 +179,11 @@ async def answer_task(
 
 @get("/models/v2/list/models", name="list_models", operation_class=described(answer=ModelList))
 async def list_models(
-    request: Request[Any, Any, Any],
+    gateway: NamedDependency[Gateway],
+    key: NamedDependency[KeyRecord],
     task: FromQuery[str | None] = None,
     modelId: FromQuery[str | None] = None,
 ) -> Response[bytes]:
-    gateway: Gateway = request.app.state.gateway
-    await authenticate(gateway.keys, request.headers.get("authorization"))
     entries = catalogue_models(gateway, task=None, model_id=modelId)
     if modelId and not entries:
         raise GatewayError(Code.NOT_FOUND, f"no route for model {modelId!r}")
@@ -189,7 +192,5 @@ async def list_models(
 
 
 @get("/models/v2/list/tasks", name="list_tasks", operation_class=described(answer=TaskList))
-async def list_tasks(request: Request[Any, Any, Any]) -> Response[bytes]:
-    gateway: Gateway = request.app.state.gateway
-    await authenticate(gateway.keys, request.headers.get("authorization"))
+async def list_tasks(gateway: NamedDependency[Gateway], key: NamedDependency[KeyRecord]) -> Response[bytes]:
     return Response(_encode(CatalogueAnswer(output=catalogue_tasks(gateway))), media_type="application/json")

@@ -13,10 +13,13 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from proxy.accounting.metering import billing_headers
-from proxy.surfaces.intake import admit, call_context, convert, read_json_object, resolve
+from proxy.gateway import Gateway
+from proxy.identity.keys import KeyRecord
+from proxy.surfaces.intake import call_context, convert, read_json_object, resolve
 from proxy.surfaces.native.encode import SSE_HEADERS
 from proxy.surfaces.openai.encode import DONE, FINISH_REASONS, PING, completion_usage
 from proxy.surfaces.openai.errors import openai_error
@@ -109,8 +112,9 @@ async def _frames(
 
 
 @post(["/v1/completions", "/models/v2/openai/v1/completions"], name="openai_completions", status_code=200)
-async def completions(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-    gateway, key = await admit(request, request.headers.get("authorization"))
+async def completions(
+    request: Request[Any, Any, Any], gateway: NamedDependency[Gateway], key: NamedDependency[KeyRecord]
+) -> Response[bytes] | Stream:
     body = convert(read_json_object(await request.body()), CompletionsBody)
     resolution = resolve(gateway, body.model)
     chat, prompt = to_chat_request(body)

@@ -15,15 +15,18 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream
 
 from proxy.accounting.metering import billing_headers
 from proxy.dispatch.embeddings import embed
+from proxy.gateway import Gateway
+from proxy.identity.keys import KeyRecord
 from proxy.routing.catalogue import catalogue_models
 from proxy.surfaces.anthropic.encode import to_anthropic_model_list
+from proxy.surfaces.dependencies import KEY_OR_API_KEY
 from proxy.surfaces.intake import (
-    admit,
     call_context,
     convert,
     first_provider,
@@ -49,8 +52,9 @@ def _paths(suffix: str) -> list[str]:
 
 
 @post(_paths("/chat/completions"), name="openai_chat_completions", status_code=200)
-async def chat_completions(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-    gateway, key = await admit(request, request.headers.get("authorization"))
+async def chat_completions(
+    request: Request[Any, Any, Any], gateway: NamedDependency[Gateway], key: NamedDependency[KeyRecord]
+) -> Response[bytes] | Stream:
     fields = read_json_object(await request.body())
     body = convert(fields, ChatCompletionBody)
     resolution = resolve(gateway, body.model)
@@ -80,8 +84,9 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Response[bytes] |
 
 
 @post(_paths("/embeddings"), name="openai_embeddings", status_code=200)
-async def embeddings(request: Request[Any, Any, Any]) -> Response[bytes]:
-    gateway, key = await admit(request, request.headers.get("authorization"))
+async def embeddings(
+    request: Request[Any, Any, Any], gateway: NamedDependency[Gateway], key: NamedDependency[KeyRecord]
+) -> Response[bytes]:
     fields = read_json_object(await request.body())
     body = convert(fields, EmbeddingsBody)
     resolution = resolve(gateway, body.model)
@@ -113,11 +118,12 @@ def _model(entry: CatalogueEntry) -> Model:
     )
 
 
-@get(_paths("/models"), name="openai_models")
-async def models(request: Request[Any, Any, Any]) -> Response[bytes]:
+@get(_paths("/models"), name="openai_models", dependencies=KEY_OR_API_KEY)
+async def models(
+    request: Request[Any, Any, Any], gateway: NamedDependency[Gateway], key: NamedDependency[KeyRecord]
+) -> Response[bytes]:
     """OpenAI's list; the Anthropic SDK (it sends `anthropic-version`) gets Anthropic's list."""
     headers = request.headers
-    gateway, _ = await admit(request, headers.get("x-api-key"), headers.get("authorization"))
     entries = catalogue_models(gateway, task=None, model_id=None)
     if "anthropic-version" in headers:
         return Response(_encode(to_anthropic_model_list(entries)), media_type="application/json")
@@ -125,8 +131,9 @@ async def models(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @get("/v1/models/{model_id:path}", name="openai_model")
-async def model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> Response[bytes]:
-    gateway, _ = await admit(request, request.headers.get("authorization"))
+async def model(
+    model_id: FromPath[str], gateway: NamedDependency[Gateway], key: NamedDependency[KeyRecord]
+) -> Response[bytes]:
     model_id = model_id.lstrip("/")
     entries = catalogue_models(gateway, task=None, model_id=model_id)
     if not entries:

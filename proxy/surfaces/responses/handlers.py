@@ -15,13 +15,15 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream
 
 from proxy.accounting.metering import billing_headers
+from proxy.gateway import Gateway
+from proxy.identity.keys import KeyRecord
 from proxy.limits import EXEMPT_OPT
 from proxy.surfaces.intake import (
-    admit,
     call_context,
     convert,
     first_provider,
@@ -46,11 +48,6 @@ from schemas.responses_surface import DeletedResponse, InputItemList, ResponseOb
 _encode = msgspec.json.encode
 WARNINGS_HEADER = "X-Unigate-Warnings"
 _ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "reasoning": "rs", "custom_tool_call": "ctc"}
-
-
-def _store(request: Request[Any, Any, Any]) -> ResponseStore:
-    store: ResponseStore = request.app.state.response_store
-    return store
 
 
 def _missing(response_id: str) -> GatewayError:
@@ -88,14 +85,18 @@ async def _save(
 
 
 @post(["/v1/responses", "/models/v2/openai/v1/responses"], name="responses_create", status_code=200)
-async def create_response(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-    gateway, key = await admit(request, request.headers.get("authorization"))
+async def create_response(
+    request: Request[Any, Any, Any],
+    gateway: NamedDependency[Gateway],
+    key: NamedDependency[KeyRecord],
+    response_store: NamedDependency[ResponseStore],
+) -> Response[bytes] | Stream:
     fields = read_json_object(await request.body())
     body = convert(fields, ResponsesBody)
     if body.previous_response_id == "":
         raise invalid("previous_response_id must not be empty")
     resolution = resolve(gateway, body.model)
-    store = _store(request)
+    store = response_store
     earlier: list[dict[str, Any]] = []
     if body.previous_response_id:
         previous = await store.get(key.id, body.previous_response_id)
@@ -143,11 +144,15 @@ def _include(request: Request[Any, Any, Any]) -> list[str]:
 
 
 @get("/v1/responses/{response_id:str}", name="responses_get")
-async def get_response(request: Request[Any, Any, Any], response_id: FromPath[str]) -> Response[bytes]:
-    _, key = await admit(request, request.headers.get("authorization"))
+async def get_response(
+    request: Request[Any, Any, Any],
+    response_id: FromPath[str],
+    key: NamedDependency[KeyRecord],
+    response_store: NamedDependency[ResponseStore],
+) -> Response[bytes]:
     if request.query_params.get("stream") in ("true", "1"):
         raise GatewayError(Code.UNSUPPORTED, "a stored response cannot be streamed again; retrieve it whole")
-    stored = await _store(request).get(key.id, response_id)
+    stored = await response_store.get(key.id, response_id)
     if stored is None:
         raise _missing(response_id)
     response = msgspec.convert(stored.response, ResponseObject)
@@ -155,18 +160,25 @@ async def get_response(request: Request[Any, Any, Any], response_id: FromPath[st
 
 
 @delete("/v1/responses/{response_id:str}", name="responses_delete", status_code=200, opt={EXEMPT_OPT: True})
-async def delete_response(request: Request[Any, Any, Any], response_id: FromPath[str]) -> Response[bytes]:
-    _, key = await admit(request, request.headers.get("authorization"))
-    if not await _store(request).delete(key.id, response_id):
+async def delete_response(
+    response_id: FromPath[str],
+    key: NamedDependency[KeyRecord],
+    response_store: NamedDependency[ResponseStore],
+) -> Response[bytes]:
+    if not await response_store.delete(key.id, response_id):
         raise _missing(response_id)
     return Response(_encode(DeletedResponse(id=response_id)), media_type="application/json")
 
 
 @get("/v1/responses/{response_id:str}/input_items", name="responses_input_items")
-async def input_items(request: Request[Any, Any, Any], response_id: FromPath[str]) -> Response[bytes]:
+async def input_items(
+    request: Request[Any, Any, Any],
+    response_id: FromPath[str],
+    key: NamedDependency[KeyRecord],
+    response_store: NamedDependency[ResponseStore],
+) -> Response[bytes]:
     """OpenAI's cursor list: newest first unless `order=asc`, `limit` 1-100 (20), `after` an item id."""
-    _, key = await admit(request, request.headers.get("authorization"))
-    stored = await _store(request).get(key.id, response_id)
+    stored = await response_store.get(key.id, response_id)
     if stored is None:
         raise _missing(response_id)
     query = request.query_params

@@ -1,0 +1,35 @@
+# The tasks CI runs, one name each. `make ci` is what .ci/run does on a fresh checkout;
+# every other target uses the virtual environment you already have (VENV=path to override).
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: help lint format typecheck test cov ci
+
+help:
+	@echo "make lint       ruff check + ruff format --check"
+	@echo "make format     ruff format + ruff check --fix"
+	@echo "make typecheck  mypy (strict)"
+	@echo "make test       the whole suite (PYTEST_ARGS='-x tests/adapters' to narrow it)"
+	@echo "make cov        the suite with coverage, then the total on one line"
+	@echo "make ci         lint, typecheck, then cov: what .ci/run runs"
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck:
+	$(BIN)/mypy
+
+test:
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+cov:
+	$(BIN)/python -m pytest --cov --cov-report= $(PYTEST_ARGS)
+	@echo "coverage (lines, proxy/ adapters/ schemas/): $$($(BIN)/coverage report --format=total)%"
+
+ci: lint typecheck cov
