@@ -29,7 +29,7 @@
         interaction: { mode: "index", intersect: false },
         scales: {
           x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true } },
-          y: { stacked: true, beginAtZero: true, ticks: money ? { callback: (value) => "$" + value } : { precision: 0 } },
+          y: { stacked: true, beginAtZero: true, ticks: money ? { callback: (value) => "$" + Number(value.toPrecision(3)) } : { precision: 0 } },
         },
         plugins: { legend: { position: "bottom" } },
       },
