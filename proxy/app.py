@@ -7,7 +7,9 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler
 
+from proxy.accounting.usage import UsageReport
 from proxy.gateway import Gateway
 from proxy.limits import KeyLimiter, KeyLimitMiddleware, build_limiter
 from proxy.observability.logs import configure_logging
@@ -15,8 +17,9 @@ from proxy.observability.observatory import Observatory
 from proxy.server.guards import BodyGuard, HeaderGuard
 from proxy.server.redaction import install_redaction
 from proxy.settings import Settings, load_settings
-from proxy.surfaces.admin.handlers import UsageReport, admin_router, check_admin_config, own_usage
+from proxy.surfaces.admin.handlers import admin_router, check_admin_config, own_usage
 from proxy.surfaces.anthropic.handlers import anthropic_router
+from proxy.surfaces.console import console_handlers
 from proxy.surfaces.dependencies import KEY, constant
 from proxy.surfaces.native.errors import (
     handle_client_gone,
@@ -67,19 +70,23 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         usage_report.close()
         response_store.close()
 
+    handlers: list[ControllerRouterHandler] = [
+        run_model,
+        list_models,
+        list_tasks,
+        healthz,
+        readyz,
+        openai_router,
+        anthropic_router,
+        responses_router,
+        admin_router,
+        own_usage,
+    ]
+    if config.ui.enabled:
+        handlers.extend(console_handlers())
+
     app = Litestar(
-        route_handlers=[
-            run_model,
-            list_models,
-            list_tasks,
-            healthz,
-            readyz,
-            openai_router,
-            anthropic_router,
-            responses_router,
-            admin_router,
-            own_usage,
-        ],
+        route_handlers=handlers,
         middleware=[
             HeaderGuard,
             DefineMiddleware(KeyLimitMiddleware, limiter=limiter, keys=gateway.keys),

@@ -27,11 +27,36 @@ def _settings(path: str | None) -> Settings:
         sys.exit(f"unigate: {error}")
 
 
+def _announce(settings: Settings, host: str, port: int) -> None:
+    """First run: where it listens, the console, the routes, and how to make a first key."""
+    config = settings.config
+    everywhere = host in ("0.0.0.0", "::", "")  # noqa: S104 - a comparison, not a bind
+    url = f"http://{'127.0.0.1' if everywhere else host}:{port}"
+    print(f"unigate: listening on {host}:{port}{' (all interfaces)' if everywhere else ''}", flush=True)
+    if config.ui.enabled:
+        operators = "behind the admin token" if config.admin.token else "off (set [admin] token)"
+        print(f"console: {url}/ui (playground; operator views {operators})")
+    print("routes, in matching order:")
+    for pattern, destination in Router(config).routes():
+        print(f"  {pattern:<32} -> {destination}")
+    store = KeyStore(settings.database_url)
+    try:
+        has_key = any(record.revoked_at is None for record in store.list())
+    finally:
+        store.close()
+    if not has_key:
+        where = f" --config {settings.path}" if settings.path is not None else ""
+        print(f"no proxy key exists yet; make one with:\n  unigate keys create --name NAME{where}")
+    sys.stdout.flush()
+
+
 def _serve(arguments: argparse.Namespace) -> None:
     import uvicorn
 
     settings = _settings(arguments.config)
     server = settings.config.server
+    host = arguments.host or server.host
+    port = arguments.port if arguments.port is not None else server.port
     if settings.path is not None:
         os.environ["UNIGATE_CONFIG"] = str(settings.path.resolve())
     os.environ.setdefault("UNIGATE_DATABASE_URL", settings.database_url)
@@ -46,11 +71,12 @@ def _serve(arguments: argparse.Namespace) -> None:
             from proxy.observability.metrics import merged_exposition
 
             serve_separately(arguments.host or server.host, metrics.port, metrics.token, merged_exposition)
+    _announce(settings, host, port)
     uvicorn.run(
         "proxy.app:app_from_environment",
         factory=True,
-        host=arguments.host or server.host,
-        port=arguments.port if arguments.port is not None else server.port,
+        host=host,
+        port=port,
         workers=arguments.workers or server.workers,
         loop="uvloop",
         http=ReceiptDeadlineProtocol,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Struct
@@ -210,6 +210,14 @@ class AdminConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """Guards /admin (key management); unset disables it. Never a proxy key."""
 
 
+class UiConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """The web console at /ui (proxy/surfaces/console/)."""
+
+    enabled: bool = True
+    session_hours: Annotated[float, msgspec.Meta(gt=0, le=720)] = 12.0
+    """How long an operator's console login lasts."""
+
+
 class BudgetConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """How a call's reservation against a key's spend budget is estimated (proxy/accounting/budgets.py)."""
 
@@ -295,3 +303,4 @@ class Config(Struct, frozen=True, forbid_unknown_fields=True):
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    ui: UiConfig = msgspec.field(default_factory=UiConfig)

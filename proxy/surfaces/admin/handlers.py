@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import threading
-import time
 from typing import Annotated, Any
 
 import msgspec
@@ -29,13 +27,13 @@ from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from proxy.accounting.usage import UsageReport, UsageSummary
 from proxy.gateway import Gateway
 from proxy.identity.auth import presented_key
 from proxy.identity.keys import KeyRecord
 from proxy.limits import EXEMPT_OPT
 from proxy.server.openapi import described
 from proxy.settings import ConfigError
-from proxy.storage import Database, connect
 from schemas.config import Config
 from schemas.errors import Code, GatewayError
 
@@ -87,20 +85,7 @@ class Revoked(msgspec.Struct):
     revoked: bool
 
 
-class UsageSummary(msgspec.Struct):
-    key_id: str
-    since: float
-    until: float
-    requests: int
-    input_tokens: int
-    output_tokens: int
-    cached_input_tokens: int
-    reasoning_tokens: int
-    cost: float
-    by_status: dict[str, int]
-
-
-def _info(record: KeyRecord) -> KeyInfo:
+def key_info(record: KeyRecord) -> KeyInfo:
     return KeyInfo(
         record.id,
         record.name,
@@ -120,49 +105,6 @@ def check_admin_config(config: Config) -> None:
     token = config.admin.token
     if token and len(token) < MIN_TOKEN_LENGTH:
         raise ConfigError(f"[admin] token must be at least {MIN_TOKEN_LENGTH} characters")
-
-
-class UsageReport:
-    """Read-only sums over the ledger, off the event loop, on a connection of its own."""
-
-    def __init__(self, database_url: str) -> None:
-        self._database_url = database_url
-        self._connection: Database | None = None
-        self._lock = threading.Lock()
-
-    def _summary(self, key_id: str, since: float, until: float) -> UsageSummary:
-        with self._lock:
-            if self._connection is None:
-                self._connection = connect(self._database_url)
-            rows = self._connection.execute(
-                "SELECT status, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_input_tokens),"
-                " SUM(reasoning_tokens), SUM(COALESCE(cost, 0)) FROM usage"
-                " WHERE key_id = ? AND started_at >= ? AND started_at < ? GROUP BY status",
-                (key_id, since, until),
-            ).fetchall()
-        totals = [sum(row[column] or 0 for row in rows) for column in range(1, 7)]
-        return UsageSummary(
-            key_id=key_id,
-            since=since,
-            until=until,
-            requests=int(totals[0]),
-            input_tokens=int(totals[1]),
-            output_tokens=int(totals[2]),
-            cached_input_tokens=int(totals[3]),
-            reasoning_tokens=int(totals[4]),
-            cost=round(float(totals[5]), 10),
-            by_status={row[0]: row[1] for row in rows},
-        )
-
-    async def summary(self, key_id: str, since: float | None, until: float | None) -> UsageSummary:
-        end = until if until is not None else time.time() + 1
-        return await asyncio.to_thread(self._summary, key_id, since or 0.0, end)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
 
 
 def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -193,7 +135,7 @@ async def create_key(gateway: NamedDependency[Gateway], data: JSONBody[CreateKey
     record, key = await asyncio.to_thread(
         keys.create, data.name, data.rpm, data.tpm, data.concurrency, data.budget
     )
-    return CreatedKey(key=key, info=_info(record))
+    return CreatedKey(key=key, info=key_info(record))
 
 
 @put("/keys/{key_id:str}/budget", name="admin_set_budget", opt=_OPT, operation_class=described())
@@ -205,13 +147,13 @@ async def set_budget(
         raise GatewayError(Code.NOT_FOUND, "no key with that id")
     record = await asyncio.to_thread(keys.get, key_id)
     assert record is not None
-    return _info(record)
+    return key_info(record)
 
 
 @get("/keys", name="admin_list_keys", opt=_OPT, operation_class=described())
 async def list_keys(gateway: NamedDependency[Gateway]) -> KeyList:
     records = await asyncio.to_thread(gateway.keys.list)
-    return KeyList([_info(record) for record in records])
+    return KeyList([key_info(record) for record in records])
 
 
 @delete("/keys/{key_id:str}", name="admin_revoke_key", status_code=200, opt=_OPT, operation_class=described())
