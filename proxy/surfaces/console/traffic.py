@@ -8,14 +8,17 @@ The log's rows are a fragment that htmx polls with the filter form's values.
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 
 from proxy.accounting.usage import GROUP_COLUMNS, Grouping, LogFilter, UsageReport, UsageSeries
 from proxy.surfaces.console.access import session_of
 from proxy.surfaces.console.rendering import page
+
+# `key` is the app-wide dependency that authenticates a proxy key (proxy/surfaces/dependencies.py):
+# the log filter's `?key=` query parameter is read under another name so it never resolves to it.
 
 WINDOWS: dict[str, int] = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 Window = Literal["1h", "24h", "7d", "30d"]
@@ -61,14 +64,14 @@ def _filter(
 @get("/log", name="console_log", include_in_schema=False)
 async def log_page(
     request: Request[Any, Any, Any],
-    key: FromQuery[str | None] = None,
+    key_id: Annotated[str | None, QueryParameter(name="key")] = None,
     model: FromQuery[str | None] = None,
     provider: FromQuery[str | None] = None,
     status: FromQuery[str | None] = None,
     code: FromQuery[str | None] = None,
 ) -> Response[str]:
     report = _report(request)
-    where = _filter(key, model, provider, status, code)
+    where = _filter(key_id, model, provider, status, code)
     return page(
         "log.html",
         title="Request log",
@@ -85,11 +88,11 @@ async def log_page(
 @get("/log/rows", name="console_log_rows", include_in_schema=False)
 async def log_rows(
     request: Request[Any, Any, Any],
-    key: FromQuery[str | None] = None,
+    key_id: Annotated[str | None, QueryParameter(name="key")] = None,
     model: FromQuery[str | None] = None,
     provider: FromQuery[str | None] = None,
     status: FromQuery[str | None] = None,
     code: FromQuery[str | None] = None,
 ) -> Response[str]:
-    rows = await _report(request).log(_filter(key, model, provider, status, code))
+    rows = await _report(request).log(_filter(key_id, model, provider, status, code))
     return page("log_rows.html", rows=rows)
