@@ -29,6 +29,9 @@ class UpstreamCall:
     api_key: str
     base_url: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra request headers: a worker pool's W3C `traceparent` (proxy/observability/tracing.py).
+    Worker adapters send them; vendor adapters do not."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ from litestar.types import ControllerRouterHandler
 from proxy.accounting.usage import UsageReport
 from proxy.gateway import Gateway
 from proxy.limits import KeyLimiter, KeyLimitMiddleware, build_limiter
+from proxy.observability.logs import configure_logging
+from proxy.observability.observatory import Observatory
 from proxy.server.guards import BodyGuard, HeaderGuard
 from proxy.server.redaction import install_redaction
 from proxy.settings import Settings, load_settings
@@ -55,12 +57,15 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     limiter.watch(gateway.ledger)
     usage_report = UsageReport(gateway.settings.database_url)
     response_store = ResponseStore(gateway.settings.database_url, config.responses.retention_days)
+    observatory = Observatory(gateway)
 
     async def start() -> None:
         gateway.start()
+        observatory.start()
 
     async def stop() -> None:
         await gateway.stop()
+        await observatory.stop()
         if not isinstance(limiter, KeyLimiter):
             await limiter.aclose()
         usage_report.close()
@@ -94,6 +99,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
+        after_exception=[observatory.after_exception_hook],
         on_startup=[start],
         on_shutdown=[stop],
         openapi_config=OpenAPIConfig(title="unigate", version="0.1.0", path="/schema"),
@@ -104,9 +110,14 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.state.gateway = gateway
     app.state.usage_report = usage_report
     app.state.response_store = response_store
+    app.state.observatory = observatory
+    app.asgi_handler = observatory.wrap(app.asgi_handler)  # outermost, as Litestar's own OpenTelemetry plugin
     return app
 
 
 def app_from_environment() -> Litestar:
-    """The factory `unigate serve` hands the ASGI server (one call per worker process)."""
-    return create_app()
+    """The factory `unigate serve` hands the ASGI server (one call per worker process, where
+    the logging `unigate serve` set up in its own process does not reach)."""
+    settings = load_settings()
+    configure_logging(settings.config.logging)
+    return create_app(settings)

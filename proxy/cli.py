@@ -4,16 +4,19 @@ docs/design.md and the README's "Use it")."""
 from __future__ import annotations
 
 import argparse
-import logging
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from proxy.identity.keys import KeyStore
+from proxy.observability.logs import configure_logging, resolved_format
 from proxy.routing.routes import Router
 from proxy.server.protocol import ReceiptDeadlineProtocol
-from proxy.server.redaction import install_redaction, masked_url
+from proxy.server.redaction import masked_url
 from proxy.settings import ConfigError, Settings, load_settings
 
 
@@ -57,8 +60,17 @@ def _serve(arguments: argparse.Namespace) -> None:
     if settings.path is not None:
         os.environ["UNIGATE_CONFIG"] = str(settings.path.resolve())
     os.environ.setdefault("UNIGATE_DATABASE_URL", settings.database_url)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_redaction()
+    # the workers decide `auto` as this process does (their standard error is the same)
+    os.environ.setdefault("UNIGATE_LOG_FORMAT", resolved_format(settings.config.logging))
+    configure_logging(settings.config.logging)
+    metrics = settings.config.metrics
+    if metrics.enabled:
+        _multiprocess_metrics()
+        if metrics.port is not None:
+            from proxy.observability.endpoint import serve_separately
+            from proxy.observability.metrics import merged_exposition
+
+            serve_separately(host, metrics.port, metrics.token, merged_exposition)
     _announce(settings, host, port)
     uvicorn.run(
         "proxy.app:app_from_environment",
@@ -69,11 +81,24 @@ def _serve(arguments: argparse.Namespace) -> None:
         loop="uvloop",
         http=ReceiptDeadlineProtocol,
         limit_concurrency=server.max_connections,
-        access_log=False,
+        access_log=False,  # unigate.access writes one line per request (proxy/observability)
+        log_config=None,  # uvicorn's loggers go through the root handler configure_logging set
         server_header=False,
         timeout_graceful_shutdown=int(settings.config.dispatch.shutdown_grace) + 5,
         log_level="info",
     )
+
+
+def _multiprocess_metrics() -> None:
+    """Every worker writes its metric values under one directory, which a scrape merges
+    (prometheus-client's multiprocess mode); a fresh one per `unigate serve`, removed at exit,
+    unless the operator named one in PROMETHEUS_MULTIPROC_DIR. Set before any worker imports
+    prometheus-client, which reads it at import."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = tempfile.mkdtemp(prefix="unigate-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
 
 
 def _when(timestamp: float | None) -> str:

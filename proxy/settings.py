@@ -70,7 +70,22 @@ def _apply_overrides(config: Config, environ: Mapping[str, str]) -> Config:
     redis_url = environ.get("UNIGATE_REDIS_URL")
     if redis_url:
         limits = msgspec.structs.replace(limits, redis_url=redis_url)
-    return msgspec.structs.replace(config, providers=providers, pools=tuple(pools), limits=limits)
+    tracing = config.tracing
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if endpoint and not tracing.otlp_endpoint:
+        tracing = msgspec.structs.replace(tracing, otlp_endpoint=endpoint)
+    log_format = environ.get("UNIGATE_LOG_FORMAT")
+    logging_config = config.logging
+    if log_format in ("json", "text") and logging_config.format == "auto":
+        logging_config = msgspec.structs.replace(logging_config, format=log_format)
+    return msgspec.structs.replace(
+        config,
+        providers=providers,
+        pools=tuple(pools),
+        limits=limits,
+        tracing=tracing,
+        logging=logging_config,
+    )
 
 
 def _check_prices(config: Config, origin: str) -> None:
@@ -100,9 +115,28 @@ def _check(config: Config) -> None:
     limits_problem = config.limits.problem()
     if limits_problem is not None:
         raise ConfigError(limits_problem)
+    _check_observability(config)
     for name in config.providers:
         if name not in VENDORS:
             raise ConfigError(f"[providers.{name}]: unknown provider; known: {', '.join(VENDORS)}")
+
+
+_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+
+
+def _check_observability(config: Config) -> None:
+    port = config.metrics.port
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError("[metrics] port must be between 1 and 65535")
+    if port is not None and port == config.server.port:
+        raise ConfigError("[metrics] port must differ from [server] port (leave it unset to share it)")
+    if not 0.0 <= config.tracing.sample_ratio <= 1.0:
+        raise ConfigError("[tracing] sample_ratio must be between 0 and 1")
+    for name, level in {"level": config.logging.level, **config.logging.levels}.items():
+        if level.upper() not in _LEVELS:
+            raise ConfigError(
+                f"[logging] {name}: unknown level {level!r}; known: {', '.join(sorted(_LEVELS))}"
+            )
 
 
 def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -243,6 +243,44 @@ class ResponsesConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """A stored response is served and continued this long, then swept (OpenAI keeps 30 days)."""
 
 
+class MetricsConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """`GET /metrics` in the Prometheus text format (proxy/observability/metrics.py)."""
+
+    enabled: bool = True
+    port: int | None = None
+    """Serve /metrics on this port only (not on the gateway's), for a scrape network of its own."""
+    token: str | None = None
+    """Scrapes must send `Authorization: Bearer <token>`; `${ENV}` works. Unset: no token asked."""
+    per_key: bool = False
+    """Add a `key_id` label to request, cost and refusal counters (one series per proxy key)."""
+
+
+class TracingConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """OpenTelemetry traces (proxy/observability/tracing.py); off unless an endpoint is set."""
+
+    enabled: bool | None = None
+    """None: on exactly when an OTLP endpoint is set (here or OTEL_EXPORTER_OTLP_ENDPOINT)."""
+    otlp_endpoint: str | None = None
+    """OTLP over HTTP, like `http://collector:4318` (`/v1/traces` is added when missing)."""
+    service_name: str = "unigate"
+    sample_ratio: float = 1.0
+    """Share of requests traced when the client sent no `traceparent` (its decision wins)."""
+    capture_content: bool = False
+    """Record prompts and completions on spans. Off: never, whatever else is set."""
+
+
+class LoggingConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """Log format and levels (proxy/observability/logs.py)."""
+
+    format: Literal["auto", "json", "text"] = "auto"
+    """auto: JSON when standard error is not a terminal (`unigate serve` under a supervisor)."""
+    level: str = "INFO"
+    levels: dict[str, str] = msgspec.field(default_factory=dict)
+    """Per-logger levels, like `{ "unigate.dispatch" = "DEBUG" }`."""
+    access_log: bool = True
+    """One line per request on the `unigate.access` logger."""
+
+
 class Config(Struct, frozen=True, forbid_unknown_fields=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
@@ -262,3 +300,6 @@ class Config(Struct, frozen=True, forbid_unknown_fields=True):
     budgets: BudgetConfig = msgspec.field(default_factory=BudgetConfig)
     responses: ResponsesConfig = msgspec.field(default_factory=ResponsesConfig)
     ui: UiConfig = msgspec.field(default_factory=UiConfig)
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)

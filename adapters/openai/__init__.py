@@ -65,7 +65,8 @@ class OpenAIAdapter:
         """Only what differs per call: the key and the deadline. The client already has
         retries off and sends JSON; `stream=True` alone leaves the body unread."""
         timeout = httpx2.Timeout(call.timeouts.total, connect=call.timeouts.connect)
-        return {"headers": {"Authorization": f"Bearer {call.api_key}"}, "timeout": timeout}
+        extra = call.headers if isinstance(call, UpstreamCall) else {}  # a worker's traceparent
+        return {"headers": {**extra, "Authorization": f"Bearer {call.api_key}"}, "timeout": timeout}
 
     async def _post(
         self, call: UpstreamCall | EmbeddingCall, path: str, body: bytes, stream: bool = False

@@ -178,6 +178,16 @@ class Ledger:
         self.observers: list[Callable[[UsageRow], None]] = []
         """Called on the event loop with each final row (per-key token limits use it)."""
         self._next_beat = 0.0
+        self._watch: Callable[[float | None], None] = lambda oldest: None
+
+    def watch_writes(self, watch: Callable[[float | None], None]) -> None:
+        """Called by the writer thread with the time the oldest row of the batch it starts
+        writing was queued, then with None once that batch is committed (write lag)."""
+        self._watch = watch
+
+    def backlog(self) -> int:
+        """Rows queued and not yet taken by the writer."""
+        return self._queue.qsize()
 
     def start(self) -> None:
         connection = connect(self._database_url)
@@ -260,7 +270,9 @@ class Ledger:
                 except queue.Empty:
                     item = None
             if batch:
+                self._watch(min(item.row.finished_at or item.row.started_at for item in batch))
                 self._write(connection, batch)
+                self._watch(None)
             if time.monotonic() >= self._next_beat:
                 try:
                     self._retrying(connection, lambda: self._beat(connection, sweep=True))

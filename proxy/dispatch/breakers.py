@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from schemas.config import BreakerConfig
@@ -66,6 +67,15 @@ class BreakerBoard:
             and breaker.open_until != 0.0
             and (self._now() < breaker.open_until or breaker.probing)
         )
+
+    def states(self) -> Iterator[tuple[str, str]]:
+        """(target, closed | half_open | open) for every breaker, for the metrics."""
+        now = self._now()
+        for (target, _), breaker in list(self._breakers.items()):
+            if breaker.open_until == 0.0:
+                yield target, "closed"
+            else:
+                yield target, "open" if now < breaker.open_until and not breaker.probing else "half_open"
 
     def record(self, key: tuple[str, str], code: Code | None) -> None:
         """Record a call's outcome: None for success, else the error's code."""

@@ -22,6 +22,7 @@ import msgspec
 
 from adapters.base import Adapter, Timeouts, UpstreamCall
 from adapters.workers import TaskAdapter
+from proxy import observability as observe
 from proxy.accounting.accounts import Accounts
 from proxy.accounting.ledger import Ledger
 from proxy.accounting.metering import Meter
@@ -193,7 +194,10 @@ class Dispatcher:
                 attempts.lease = lease
                 attempts.breaker = breaker
                 try:
-                    result = await run(lease, call, min(remaining, timeouts.first_byte))
+                    first_byte = min(remaining, timeouts.first_byte)
+                    result = await observe.attempt(
+                        run(lease, call, first_byte), lease, call, retry=attempt > 0
+                    )
                 except UpstreamError as error:
                     lease.release(False)
                     self.breakers.record(breaker, error.code)

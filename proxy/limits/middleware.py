@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from proxy import observability as observe
 from proxy.identity.auth import MAX_KEY_LENGTH, presented_key
 from proxy.identity.keys import KeyRecord, KeyStore
 from proxy.limits.memory import KeyLimiter
@@ -49,7 +50,10 @@ class KeyLimitMiddleware:
                 if key is not None and len(key) <= MAX_KEY_LENGTH:
                     presented.add(key)
         records = [await self.keys.lookup(key) for key in sorted(presented)]
-        return [record for record in records if record is not None]
+        found = [record for record in records if record is not None]
+        if found:
+            observe.identified(found[0].id)
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         records = await self._records(scope)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from proxy import observability as observe
 from proxy.identity.keys import KeyRecord
 from schemas.config import LimitsConfig
 from schemas.errors import Code, GatewayError
@@ -38,14 +39,17 @@ def effective_limits(record: KeyRecord, defaults: LimitsConfig) -> KeyLimits:
 
 
 def concurrency_limited(limits: KeyLimits) -> GatewayError:
+    observe.refused("concurrency")
     return limited(f"this key already has {limits.concurrency} calls in flight", 1.0)
 
 
 def rpm_limited(limits: KeyLimits, retry_after: float) -> GatewayError:
+    observe.refused("rpm")
     return limited(f"this key may make {limits.rpm} calls per minute", retry_after)
 
 
 def tpm_limited(limits: KeyLimits, retry_after: float) -> GatewayError:
+    observe.refused("tpm")
     return limited(f"this key may use {limits.tpm} tokens per minute", retry_after)
 
 

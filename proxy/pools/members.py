@@ -28,6 +28,7 @@ import msgspec
 from adapters.base import EmbeddingCall, Timeouts
 from adapters.bytez_worker import DEFAULT_MAX_OUTPUT_BYTES, BytezWorkerAdapter
 from adapters.openai_compat import OpenAICompatAdapter
+from proxy import observability as observe
 from proxy.accounting.metering import pool_meter
 from proxy.dispatch.call import CallContext, Lease
 from proxy.routing.routes import ResolvedTarget
@@ -196,6 +197,7 @@ class Pools:
             member = chosen.pick(exclude)
             if member is not None:
                 member.outstanding += 1
+                observe.pool_waited(pool, chosen.config.acquire_timeout - (deadline - loop.time()))
                 return Lease(
                     adapter=chosen.adapter,
                     provider=chosen.provider,

@@ -1,0 +1,110 @@
+"""Logs: one handler on the root logger, JSON lines or text, levels from `[logging]`.
+
+Every logger goes through it: ours, uvicorn's (`unigate serve` gives uvicorn no logging
+config of its own) and the SDKs'. The access line is a record on `unigate.access` whose
+fields ride in `record.fields`; the JSON formatter puts them at the top level of the line.
+
+Redaction: the record factory (proxy/server/redaction.py) already rewrote each message and
+traceback; the formatters redact every string field as well, so a secret in a model id, a
+path or any other field is removed the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from typing import IO, Any
+
+import msgspec
+
+from proxy.server.redaction import install_redaction, redact
+from schemas.config import LoggingConfig
+
+ACCESS = logging.getLogger("unigate.access")
+_encode = msgspec.json.Encoder().encode
+_MARK = "_unigate_handler"
+
+
+def _clean(value: object) -> object:
+    return redact(value) if isinstance(value, str) else value
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+    return f"{seconds}.{int(record.msecs):03d}Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, then the record's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": _timestamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        fields: Mapping[str, object] | None = getattr(record, "fields", None)
+        if fields:
+            for name, value in fields.items():
+                line[name] = _clean(value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = redact(record.exc_text)
+        if record.stack_info:
+            line["stack"] = redact(record.stack_info)
+        return _encode(line).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger: message key=value ...`, for a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields: Mapping[str, object] | None = getattr(record, "fields", None)
+        if not fields:
+            return redact(text)
+        pairs = " ".join(f"{name}={_text(value)}" for name, value in fields.items() if value is not None)
+        return redact(f"{text} {pairs}")
+
+
+def _text(value: object) -> str:
+    text = f"{value:.6g}" if isinstance(value, float) else str(value)
+    return f'"{text}"' if " " in text or not text else text
+
+
+def resolved_format(config: LoggingConfig, stream: IO[str] | None = None) -> str:
+    """`auto` is JSON unless the stream (standard error) is a terminal."""
+    if config.format != "auto":
+        return config.format
+    stream = stream or sys.stderr
+    return "text" if stream.isatty() else "json"
+
+
+def configure_logging(config: LoggingConfig, stream: IO[str] | None = None) -> None:
+    """Install the one root handler (replacing ours from an earlier call) and the levels."""
+    install_redaction()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _MARK, False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    setattr(handler, _MARK, True)
+    handler.setFormatter(JsonFormatter() if resolved_format(config, stream) == "json" else TextFormatter())
+    root.addHandler(handler)
+    root.setLevel(config.level.upper())
+    for name, level in config.levels.items():
+        logging.getLogger(name).setLevel(level.upper())
+    ACCESS.disabled = not config.access_log
+
+
+def access(fields: dict[str, object]) -> None:
+    """The request's access line (fields already chosen by the caller)."""
+    if ACCESS.isEnabledFor(logging.INFO):
+        ACCESS.info("request", extra={"fields": fields})

@@ -1,0 +1,320 @@
+"""The one ASGI place that observes every request, and the sink its hooks report into.
+
+Wrapped around the whole Litestar app (outside its guards, limiter and exception handling),
+so a request refused by a guard, the limiter or a 404 is counted like any other, and the
+wrapper sees the status actually sent. When the last byte has gone (a stream included) it
+counts the request, ends its span and writes its access line, from:
+- the wire: status, first body bytes (a stream's first token), duration, client address;
+- the final ledger row (an observer of the ledger): model, provider, tokens, cost, attempts;
+- the exception Litestar handled (`after_exception`): the error code;
+- the hooks (proxy/observability/exchange.py): attempts, retries, fallbacks, refusals.
+Probes and scrapes (`/healthz`, `/readyz`, `/metrics`) are not counted nor logged.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from proxy.identity.request_ids import new_request_id
+from proxy.observability import endpoint, exchange, logs, tracing
+from proxy.observability.exchange import Exchange
+from proxy.observability.metrics import UNROUTED, Metrics, ModelLabels
+from proxy.observability.sampler import LedgerLag, Sampler
+from proxy.observability.tracing import Tracing
+from schemas.errors import ClientDisconnected, GatewayError, code_for_status
+
+if TYPE_CHECKING:
+    from adapters.base import UpstreamCall
+    from proxy.accounting.ledger import UsageRow
+    from proxy.dispatch.call import Lease
+    from proxy.gateway import Gateway
+
+_UNOBSERVED = frozenset({"/healthz", "/readyz"})
+_OPERATIONS = {"chat": "chat", "text-generation": "text_completion", "feature-extraction": "embeddings"}
+DISCONNECTED = "client_disconnected"
+
+
+def surface_of(path: str) -> str:
+    if path.startswith("/admin"):
+        return "admin"
+    if path.startswith(("/v1/messages", "/models/v2/anthropic/")):
+        return "anthropic"
+    if path.startswith(("/v1/", "/models/v2/openai/")):
+        return "openai"
+    if path.startswith("/models/v2/"):
+        return "native"
+    return "other"
+
+
+def _operation(path: str, task: str | None) -> str:
+    if path.endswith("/embeddings"):
+        return "embeddings"
+    return _OPERATIONS.get(task or "chat", task or "chat")
+
+
+class Observatory:
+    def __init__(self, gateway: Gateway) -> None:
+        config = gateway.settings.config
+        self.config = config
+        self.metrics_on = config.metrics.enabled
+        self.metrics = Metrics(config)
+        self.tracing = Tracing(config.tracing)
+        self.models = ModelLabels(config, gateway.router.resolve, [p for p, _ in gateway.router.routes()])
+        self.ledger_lag = LedgerLag()
+        self.sampler = Sampler(self.metrics, gateway, self.ledger_lag)
+        self._tasks: dict[str, str] = {}
+        self._here = self.metrics_on and config.metrics.port is None
+        """Whether /metrics is answered on the gateway's own port."""
+        gateway.ledger.observers.append(self.row)
+        gateway.ledger.watch_writes(self.ledger_lag.writing)
+        self._resolve = gateway.router.resolve
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.metrics_on:
+            self.sampler.start()
+
+    async def stop(self) -> None:
+        await self.sampler.stop()
+        if self.tracing.provider is not None:
+            self.tracing.provider.shutdown()
+        Metrics.process_exited()
+
+    def exposition(self) -> bytes:
+        self.sampler.sample()
+        return self.metrics.exposition()
+
+    # -- the ASGI wrapper --------------------------------------------------------------
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        async def observed(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+            path: str = scope["path"]
+            if path == endpoint.PATH and self._here:
+                await endpoint.answer(scope, send, self.config.metrics.token, self.exposition)
+                return
+            if path in _UNOBSERVED:
+                await app(scope, receive, send)
+                return
+            await self._observe(app, scope, receive, send)
+
+        return observed
+
+    async def _observe(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        path: str = scope["path"]
+        surface = surface_of(path)
+        record = Exchange(
+            self,
+            time.perf_counter(),
+            surface,
+            str(scope.get("method", "")),
+            path,
+            client[0] if client else "",
+        )
+        record.span = self.tracing.request_span(scope["headers"], record.method, surface)
+        token = exchange.begin(record)
+
+        async def observed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record.status = message["status"]
+                headers = list(message.get("headers", ()))
+                for name, value in headers:
+                    if name.lower() == b"x-request-id":
+                        record.request_id = value.decode("latin-1")
+                        break
+                else:
+                    record.request_id = record.row.request_id if record.row is not None else new_request_id()
+                    headers.append((b"x-request-id", record.request_id.encode()))
+                    message["headers"] = headers
+            elif (
+                message["type"] == "http.response.body"
+                and record.first_byte is None
+                and message.get("more_body")
+            ):
+                record.first_byte = time.perf_counter()
+            await send(message)
+
+        try:
+            await app(scope, receive, observed_send)
+        except BaseException as error:
+            record.status = record.status or 500
+            record.code = record.code or _code_of(error)
+            raise
+        finally:
+            exchange.end(token)
+            self.finish(record)
+
+    def after_exception(self, error: Exception, _: Scope) -> None:
+        """Litestar's hook: the exception a handler, guard or limiter raised, before it is
+        rendered; the only place the error's code is known for every surface alike."""
+        record = exchange.current()
+        if record is None:
+            return
+        record.code = _code_of(error)
+        if isinstance(error, GatewayError) and error.provider is not None:
+            record.provider_error = True
+
+    async def after_exception_hook(self, error: Exception, scope: Scope) -> None:
+        self.after_exception(error, scope)
+
+    # -- what the gateway reports --------------------------------------------------------
+
+    def row(self, row: UsageRow) -> None:
+        """The ledger's observer: each final row, on the event loop, in its request's context."""
+        record = exchange.current()
+        if record is not None:
+            record.row = row
+
+    def attempt_started(self, record: Exchange, lease: Lease, call: UpstreamCall, kind: str) -> Any:
+        if kind == "retry":
+            self.metrics.retries.labels(lease.provider).inc()
+        elif kind == "fallback":
+            self.metrics.fallbacks.labels(lease.provider).inc()
+        return self.tracing.attempt_span(record.span, lease, call, kind, record.attempts)
+
+    def attempt_ended(self, record: Exchange, span: Any, result: object, error: BaseException | None) -> None:
+        if error is None:
+            model = getattr(result, "model", None)
+            record.response_model = model if isinstance(model, str) else record.response_model
+            reason = getattr(result, "finish_reason", None)
+            if isinstance(reason, str):
+                record.finish_reasons.append(reason)
+        self.tracing.attempt_ended(span, result, error)
+
+    def pool_waited(self, pool: str, seconds: float) -> None:
+        self.metrics.pool_queue_wait.labels(pool).observe(seconds)
+
+    # -- the end of a request ------------------------------------------------------------
+
+    def finish(self, record: Exchange) -> None:
+        now = time.perf_counter()
+        duration = now - record.started
+        row = record.row
+        if row is not None and row.status == DISCONNECTED:
+            record.code = DISCONNECTED
+        elif row is not None and row.error_code and not record.code:
+            record.code = row.error_code
+        elif not record.code and record.status >= 400:
+            record.code = code_for_status(record.status).value
+        if record.status == 499:
+            record.code = DISCONNECTED
+        model = self.models.label(row.model) if row is not None else ""
+        provider = row.provider or "" if row is not None else ""
+        upstream = record.upstream if record.attempts else (row.inference_time if row is not None else 0.0)
+        until = record.first_byte if record.first_byte is not None else now
+        overhead = max(0.0, (until - record.started) - upstream)
+        if self.metrics_on:
+            self._count(record, model, provider, duration, overhead, now)
+        fields = self._access_fields(record, duration, overhead)
+        logs.access(fields)
+        if record.span is not None:
+            self._end_span(record, model, fields)
+
+    def _count(
+        self, record: Exchange, model: str, provider: str, duration: float, overhead: float, now: float
+    ) -> None:
+        metrics = self.metrics
+        key = (record.key_id or (record.row.key_id if record.row else None) or "",) if metrics.per_key else ()
+        metrics.requests.labels(record.surface, model, provider, str(record.status), record.code, *key).inc()
+        metrics.duration.labels(record.surface).observe(duration)
+        metrics.overhead.labels(record.surface).observe(overhead)
+        if record.code == DISCONNECTED:
+            metrics.client_disconnects.labels(record.surface).inc()
+        elif record.code == "authentication" and not record.provider_error and record.status == 401:
+            metrics.unauthenticated.labels(record.surface).inc()
+        elif record.code == "budget_exceeded":
+            metrics.budget_refusals.labels(*key).inc()
+        if record.refusal is not None and record.status == 429:
+            metrics.limiter_refusals.labels(record.refusal, *key).inc()
+        row = record.row
+        if row is None:
+            return
+        if row.cost:
+            metrics.cost.labels(model, provider, *key).inc(row.cost)
+        operation = _operation(record.path, self._task(row.model))
+        genai = (operation, provider, model)
+        failed = record.code if record.code else ""
+        metrics.operation_duration.labels(*genai, failed).observe(duration)
+        if row.input_tokens:
+            metrics.token_usage.labels(*genai, "input").observe(row.input_tokens)
+        if row.output_tokens:
+            metrics.token_usage.labels(*genai, "output").observe(row.output_tokens)
+        if record.first_byte is not None:
+            metrics.time_to_first_token.labels(*genai).observe(record.first_byte - record.started)
+            if row.output_tokens > 1:
+                per_token = (now - record.first_byte) / (row.output_tokens - 1)
+                metrics.time_per_output_token.labels(*genai).observe(per_token)
+
+    def _task(self, model_id: str) -> str | None:
+        resolution = self._resolve(model_id)
+        return resolution.task if resolution is not None else None
+
+    def _access_fields(self, record: Exchange, duration: float, overhead: float) -> dict[str, object]:
+        row = record.row
+        return {
+            "request_id": record.request_id,
+            "key_id": record.key_id or (row.key_id if row else None),
+            "surface": record.surface,
+            "method": record.method,
+            "path": record.path,
+            "model": row.model if row else None,
+            "provider": row.provider if row else None,
+            "status": record.status,
+            "code": record.code or None,
+            "input_tokens": row.input_tokens if row else None,
+            "output_tokens": row.output_tokens if row else None,
+            "cost": row.cost if row else None,
+            "attempts": row.attempts if row else record.attempts,
+            "duration": round(duration, 6),
+            "overhead": round(overhead, 6),
+            "ttft": round(record.first_byte - record.started, 6) if record.first_byte is not None else None,
+            "client": record.client,
+        }
+
+    def _end_span(self, record: Exchange, model: str, fields: dict[str, object]) -> None:
+        row = record.row
+        operation = _operation(record.path, self._task(row.model) if row else None)
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": operation,
+            "gen_ai.system": row.provider if row else None,
+            "gen_ai.provider.name": row.provider if row else None,
+            "gen_ai.request.model": row.model if row else None,
+            "gen_ai.response.model": record.response_model,
+            "gen_ai.usage.input_tokens": row.input_tokens if row else None,
+            "gen_ai.usage.output_tokens": row.output_tokens if row else None,
+            "gen_ai.response.finish_reasons": record.finish_reasons or None,
+            "http.response.status_code": record.status,
+            "url.path": record.path,
+            "client.address": record.client,
+            "unigate.request_id": record.request_id,
+            "unigate.key_id": fields["key_id"],
+            "unigate.attempts": fields["attempts"],
+            "unigate.cost_usd": row.cost if row else None,
+            "unigate.overhead_seconds": fields["overhead"],
+        }
+        name = (
+            f"{operation} {model}"
+            if row is not None and model != UNROUTED
+            else f"{record.method} {record.surface}"
+        )
+        failed = record.code if record.code and (record.status >= 500 or row is not None) else None
+        tracing.end_request(record.span, attributes, name, failed)
+
+
+def _code_of(error: BaseException) -> str:
+    if isinstance(error, GatewayError):
+        return str(error.code)
+    if isinstance(error, ClientDisconnected):
+        return DISCONNECTED
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        return code_for_status(status).value if status < 500 else "internal_error"
+    return "internal_error"
