@@ -52,12 +52,20 @@ class ModelLabels:
     """Model id → its label: the configured route's `match`, else the id when it is
     catalogued (priced, or a pool's exact model), else the pattern that routes it."""
 
-    def __init__(self, config: Config, resolve: Callable[[str], object], patterns: list[str]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        resolve: Callable[[str], object],
+        patterns: list[str],
+        catalogued: Callable[[str], str | None] = lambda model_id: None,
+    ) -> None:
         self._catalogued = set(config.prices)
         for pool in config.pools:
             self._catalogued.update(p for p in pool.models if not set("*?[") & set(p))
         self._resolve = resolve
         self._patterns = patterns
+        self._shipped = catalogued
+        """The shipped catalogue's own id for a model id it knows (an alias: its entry's id)."""
         self.label = lru_cache(maxsize=4096)(self._label)
 
     def _label(self, model_id: str) -> str:
@@ -69,6 +77,9 @@ class ModelLabels:
             return str(route)
         if model_id in self._catalogued:
             return model_id
+        shipped = self._shipped(model_id)
+        if shipped is not None:
+            return shipped
         return next((p for p in self._patterns if fnmatchcase(model_id, p)), "*")
 
 

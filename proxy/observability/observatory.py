@@ -63,7 +63,13 @@ class Observatory:
         self.metrics_on = config.metrics.enabled
         self.metrics = Metrics(config)
         self.tracing = Tracing(config.tracing)
-        self.models = ModelLabels(config, gateway.router.resolve, [p for p, _ in gateway.router.routes()])
+        catalogue = gateway.catalogue
+        self.models = ModelLabels(
+            config,
+            gateway.router.resolve,
+            [p for p, _ in gateway.router.routes()],
+            lambda model_id: catalogue.canonical(model_id) if catalogue.get(model_id) is not None else None,
+        )
         self.ledger_lag = LedgerLag()
         self.sampler = Sampler(self.metrics, gateway, self.ledger_lag)
         self._tasks: dict[str, str] = {}
