@@ -90,7 +90,9 @@ def test_two_workers_add_up_on_the_metrics_port(tmp_path: Path, vendor_url: str)
         while requests_total(httpx.get(metrics_url, headers=bearer, timeout=5).text) - before < 13:
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        assert requests_total(httpx.get(metrics_url, headers=bearer, timeout=5).text) - before == 13  # and the 404
+        assert (
+            requests_total(httpx.get(metrics_url, headers=bearer, timeout=5).text) - before == 13
+        )  # and the 404
     finally:
         process.terminate()
         process.wait(20)
