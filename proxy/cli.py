@@ -70,7 +70,7 @@ def _serve(arguments: argparse.Namespace) -> None:
             from proxy.observability.endpoint import serve_separately
             from proxy.observability.metrics import merged_exposition
 
-            serve_separately(arguments.host or server.host, metrics.port, metrics.token, merged_exposition)
+            serve_separately(host, metrics.port, metrics.token, merged_exposition)
     _announce(settings, host, port)
     uvicorn.run(
         "proxy.app:app_from_environment",

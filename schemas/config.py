@@ -304,3 +304,6 @@ class Config(Struct, frozen=True, forbid_unknown_fields=True):
     tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     ui: UiConfig = msgspec.field(default_factory=UiConfig)
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
