@@ -299,11 +299,7 @@ class Config(Struct, frozen=True, forbid_unknown_fields=True):
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     budgets: BudgetConfig = msgspec.field(default_factory=BudgetConfig)
     responses: ResponsesConfig = msgspec.field(default_factory=ResponsesConfig)
-
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     ui: UiConfig = msgspec.field(default_factory=UiConfig)
-    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
-    tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
-    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
