@@ -49,7 +49,7 @@ _OURS = frozenset({"return_full_text", "do_sample"})
 
 def worker_dialect(provider: str) -> Dialect:
     """What the OpenAI-compatible servers share: `max_tokens`, and `top_k` accepted."""
-    return Dialect(provider=provider, max_tokens_field="max_tokens", supports_top_k=True)
+    return Dialect(provider=provider, max_tokens_field="max_tokens", supports_top_k=True, documents=None)
 
 
 def to_completions_body(request: RunRequest, model: str) -> dict[str, Any]:

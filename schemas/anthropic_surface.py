@@ -1,8 +1,9 @@
 """The Anthropic-compatible surface's wire: Messages requests, replies, stream events and errors,
 as the official `anthropic` SDK sends and reads them (Claude Code among its users).
 
-Request Structs are tolerant: fields we do not map (`citations`) are ignored;
-an unknown block type is a 400 naming it. Reply Structs are wire-exact.
+Request Structs are tolerant: fields they do not name are kept aside by the decoder for an
+Anthropic target (newer clients send fields we do not know yet); a known field of the wrong
+shape, or an unknown block type, is a 400 naming it. Reply Structs are wire-exact.
 """
 
 from __future__ import annotations
@@ -37,10 +38,28 @@ class ToolUseBlockIn(Struct, tag="tool_use", tag_field="type"):
     input: Any = None
 
 
+class DocumentSource(Struct, omit_defaults=True):
+    """`base64` (a PDF), `url` (a PDF), `text` (plain text in `data`), `content` (blocks)."""
+
+    type: Literal["base64", "url", "text", "content", "file"]
+    media_type: str | UnsetType = UNSET
+    data: str | UnsetType = UNSET
+    url: str | UnsetType = UNSET
+    content: str | list[TextBlockIn | ImageBlockIn] | UnsetType = UNSET
+    file_id: str | UnsetType = UNSET
+
+
+class DocumentBlockIn(Struct, tag="document", tag_field="type", omit_defaults=True):
+    source: DocumentSource
+    title: str | UnsetType | None = UNSET
+    context: str | UnsetType | None = UNSET
+    cache_control: dict[str, Any] | UnsetType = UNSET
+
+
 class ToolResultBlockIn(Struct, tag="tool_result", tag_field="type", omit_defaults=True):
     tool_use_id: str
-    content: str | list[TextBlockIn | ImageBlockIn] = ""
-    is_error: bool = False
+    content: str | list[TextBlockIn | ImageBlockIn | DocumentBlockIn] = ""
+    is_error: bool | UnsetType = UNSET
     cache_control: dict[str, Any] | UnsetType = UNSET
 
 
@@ -56,6 +75,7 @@ class RedactedThinkingBlockIn(Struct, tag="redacted_thinking", tag_field="type")
 BlockIn = (
     TextBlockIn
     | ImageBlockIn
+    | DocumentBlockIn
     | ToolUseBlockIn
     | ToolResultBlockIn
     | ThinkingBlockIn
@@ -64,7 +84,8 @@ BlockIn = (
 
 
 class MessageIn(Struct):
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "system"]
+    """`system`: a system turn among the others, as Claude Code sends (text blocks only)."""
     content: str | list[BlockIn]
 
 
@@ -89,8 +110,44 @@ class OutputFormat(Struct):
     schema: dict[str, Any]
 
 
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+
+
 class OutputConfig(Struct, omit_defaults=True):
     format: OutputFormat | UnsetType = UNSET
+    effort: Effort | UnsetType = UNSET
+
+
+ThinkingDisplay = Literal["summarized", "omitted"]
+
+
+class ThinkingEnabled(Struct, tag="enabled", tag_field="type", omit_defaults=True):
+    budget_tokens: int
+    display: ThinkingDisplay | UnsetType = UNSET
+
+
+class ThinkingAdaptive(Struct, tag="adaptive", tag_field="type", omit_defaults=True):
+    """The model decides whether and how much to think (with `output_config.effort`)."""
+
+    display: ThinkingDisplay | UnsetType = UNSET
+
+
+class ThinkingDisabled(Struct, tag="disabled", tag_field="type"):
+    pass
+
+
+Thinking = ThinkingEnabled | ThinkingAdaptive | ThinkingDisabled
+
+
+class ContextEdit(Struct):
+    """One of `context_management.edits` (`clear_tool_uses_20250919`, `clear_thinking_20251015`,
+    ...); its other fields are Anthropic's to check and travel as the caller wrote them."""
+
+    type: str
+
+
+class ContextManagement(Struct):
+    edits: list[ContextEdit]
 
 
 class MessagesBody(Struct, omit_defaults=True):
@@ -108,22 +165,11 @@ class MessagesBody(Struct, omit_defaults=True):
     tools: list[ToolIn] | UnsetType = UNSET
     tool_choice: ToolChoiceIn | UnsetType = UNSET
     output_config: OutputConfig | UnsetType = UNSET
+    thinking: Thinking | UnsetType = UNSET
+    context_management: ContextManagement | UnsetType = UNSET
+    """Checked here, then sent to Anthropic as the caller wrote it."""
+    metadata: dict[str, Any] | UnsetType = UNSET
 
-
-ANTHROPIC_ONLY_FIELDS = frozenset(
-    {
-        "container",
-        "context_management",
-        "inference_geo",
-        "mcp_servers",
-        "metadata",
-        "service_tier",
-        "speed",
-        "thinking",
-    }
-)
-"""Anthropic parameters the unified schema has no name for: they travel only to Anthropic.
-`output_config` travels too, less its `format` (mapped to `response_format`)."""
 
 # -- replies -----------------------------------------------------------------------------
 

@@ -11,6 +11,10 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
+VendorExtra = dict[str, dict[str, Any]]
+"""Parameters only one vendor takes, keyed by that vendor's name (`{"anthropic": {...}}`):
+each target's adapter sends its own vendor's and names the others' in its warnings."""
+
 CacheControl = dict[str, Any]
 """A prompt-caching breakpoint, as Anthropic spells it (`{"type": "ephemeral", "ttl": "1h"}`):
 only Anthropic takes it; other vendors cache on their own and get a warning instead."""
@@ -40,7 +44,23 @@ class VideoPart(Struct, tag="video", tag_field="type", omit_defaults=True):
     base64: str | UnsetType = UNSET
 
 
-ContentPart = TextPart | ImagePart | AudioPart | VideoPart
+class DocumentPart(Struct, tag="document", tag_field="type", omit_defaults=True):
+    """A document to read: a PDF by `url` or by `base64` (a data URL), or plain `text`.
+
+    Anthropic takes all three (its `document` block); OpenAI and Gemini take a PDF inline,
+    Mistral by URL or inline; a plain-text document is sent as text where a vendor has no
+    document type. `title` and `context` travel where the vendor has a place for them.
+    """
+
+    url: str | UnsetType = UNSET
+    base64: str | UnsetType = UNSET
+    text: str | UnsetType = UNSET
+    title: str | UnsetType = UNSET
+    context: str | UnsetType = UNSET
+    cache_control: CacheControl | UnsetType = UNSET
+
+
+ContentPart = TextPart | ImagePart | AudioPart | VideoPart | DocumentPart
 Content = str | list[ContentPart]
 
 
@@ -70,11 +90,18 @@ class ReasoningPart(Struct, omit_defaults=True):
 
 class SystemMessage(Struct, tag="system", tag_field="role", omit_defaults=True):
     content: Content
+    inline: bool | UnsetType = UNSET
+    """True when the caller put this system message among the turns on Anthropic's wire
+    (Claude Code's mid-conversation system turns): Anthropic receives it there; a vendor with
+    a single system prompt folds it in, in order, with the others."""
+    vendor_extra: VendorExtra = msgspec.field(default_factory=dict)
+    """A turn's own vendor fields (Claude Code's per-turn `output_config`)."""
 
 
 class UserMessage(Struct, tag="user", tag_field="role", omit_defaults=True):
     content: Content
     name: str | UnsetType = UNSET
+    vendor_extra: VendorExtra = msgspec.field(default_factory=dict)
 
 
 class AssistantMessage(Struct, tag="assistant", tag_field="role", omit_defaults=True):
@@ -90,6 +117,8 @@ class ToolMessage(Struct, tag="tool", tag_field="role", omit_defaults=True):
     name: str | UnsetType = UNSET
     cache_control: CacheControl | UnsetType = UNSET
     """A prompt-caching breakpoint on the tool result as a whole (Anthropic's `tool_result`)."""
+    is_error: bool | UnsetType = UNSET
+    """The tool failed and `content` says how (Anthropic's `is_error`, Gemini's `error`)."""
 
 
 Message = SystemMessage | UserMessage | AssistantMessage | ToolMessage
@@ -106,6 +135,8 @@ class Tool(Struct, omit_defaults=True):
     function: FunctionDefinition
     type: Literal["function"] = "function"
     cache_control: CacheControl | UnsetType = UNSET
+    vendor_extra: VendorExtra = msgspec.field(default_factory=dict)
+    """A tool's own vendor fields (Anthropic's `defer_loading`, `input_examples`, ...)."""
 
 
 class NamedFunction(Struct):
@@ -155,6 +186,34 @@ class Sampling(Struct, omit_defaults=True):
     presence_penalty: float | UnsetType = UNSET
 
 
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+"""OpenAI's `reasoning_effort` scale, the widest: Anthropic's `output_config.effort` is low to
+max, Gemini's `thinkingLevel` minimal to high (xhigh), Mistral's the same as OpenAI's."""
+ReasoningSummary = Literal["auto", "concise", "detailed", "none"]
+
+
+class Reasoning(Struct, omit_defaults=True):
+    """How much the model thinks before it answers, and whether its thinking comes back.
+
+    Each adapter maps what its vendor has (OpenAI and Mistral `reasoning_effort`, Anthropic
+    `thinking` + `output_config.effort`, Gemini `thinkingConfig`, Cohere `thinking`) and
+    names in its warnings what it could not.
+    """
+
+    enabled: bool | UnsetType = UNSET
+    """False: no thinking. True without `budget_tokens`: as much as the model decides
+    (Anthropic's adaptive thinking, Gemini's dynamic budget)."""
+    effort: ReasoningEffort | UnsetType = UNSET
+    budget_tokens: int | UnsetType = UNSET
+    """A cap on thinking tokens (Anthropic's `budget_tokens`, Gemini's `thinkingBudget`,
+    Cohere's `token_budget`)."""
+    summary: ReasoningSummary | UnsetType = UNSET
+    """Whether the thinking's text comes back: `none` returns at most an opaque signature
+    (Anthropic's `display: omitted`); the others ask for it (summarized where the vendor
+    summarizes: Anthropic `display: summarized`, OpenAI Responses `summary`, Gemini
+    `includeThoughts`)."""
+
+
 class ChatRequest(Struct, omit_defaults=True):
     """One chat call as every adapter sees it, whatever surface it arrived on."""
 
@@ -165,8 +224,18 @@ class ChatRequest(Struct, omit_defaults=True):
     tools: list[Tool] | UnsetType = UNSET
     tool_choice: ToolChoice | UnsetType = UNSET
     response_format: ResponseFormat | UnsetType = UNSET
+    parallel_tool_calls: bool | UnsetType = UNSET
+    """False: at most one tool call per turn (OpenAI's `parallel_tool_calls`, Anthropic's
+    `disable_parallel_tool_use`)."""
+    reasoning: Reasoning | UnsetType = UNSET
+    anthropic_betas: list[str] | UnsetType = UNSET
+    """The beta names the caller sent in `anthropic-beta`; only an Anthropic target gets them."""
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
-    """Vendor-specific parameters the unified schema does not know; sent verbatim."""
+    """Parameters the unified schema does not know, sent verbatim to whichever target serves
+    the call (the native surface's `params`, an OpenAI client's `extra_body`)."""
+    vendor_extra: VendorExtra = msgspec.field(default_factory=dict)
+    """Parameters the caller wrote for one vendor's wire (Anthropic's `context_management`,
+    OpenAI's `logprobs`): only that vendor's adapter sends them, every other reports them."""
 
 
 class Usage(Struct, omit_defaults=True):

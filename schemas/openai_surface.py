@@ -13,7 +13,16 @@ from typing import Any, Literal
 
 from msgspec import UNSET, Struct, UnsetType
 
-from schemas.chat import ResponseFormat, Tool, ToolCall, ToolChoice
+from schemas.chat import (
+    FunctionCall,
+    FunctionDefinition,
+    NamedFunction,
+    ReasoningEffort,
+    ResponseFormat,
+    Tool,
+    ToolCall,
+    ToolChoice,
+)
 
 # -- requests ----------------------------------------------------------------------------
 
@@ -71,6 +80,8 @@ class UserMessageIn(Struct, tag="user", tag_field="role", omit_defaults=True):
 class AssistantMessageIn(Struct, tag="assistant", tag_field="role", omit_defaults=True):
     content: str | list[AssistantContent] | None = None
     tool_calls: list[ToolCall] | None = None
+    function_call: FunctionCall | None = None
+    """Legacy function calling: the one call of this turn, without an id."""
     name: str | UnsetType = UNSET
     refusal: str | None = None
 
@@ -80,7 +91,21 @@ class ToolMessageIn(Struct, tag="tool", tag_field="role"):
     content: str | list[TextContent]
 
 
-MessageIn = SystemMessageIn | DeveloperMessageIn | UserMessageIn | AssistantMessageIn | ToolMessageIn
+class FunctionMessageIn(Struct, tag="function", tag_field="role"):
+    """Legacy function calling: the result of the previous turn's `function_call`."""
+
+    name: str
+    content: str | None = None
+
+
+MessageIn = (
+    SystemMessageIn
+    | DeveloperMessageIn
+    | UserMessageIn
+    | AssistantMessageIn
+    | ToolMessageIn
+    | FunctionMessageIn
+)
 
 
 class StreamOptions(Struct, omit_defaults=True):
@@ -106,7 +131,12 @@ class ChatCompletionBody(Struct, omit_defaults=True):
     n: int | None = None
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: ReasoningEffort | None = None
     response_format: ResponseFormat | None = None
+    functions: list[FunctionDefinition] | None = None
+    """Legacy function calling (`tools` replaced it): read as function tools."""
+    function_call: Literal["none", "auto"] | NamedFunction | None = None
 
 
 OPENAI_ONLY_FIELDS = frozenset(
@@ -116,11 +146,9 @@ OPENAI_ONLY_FIELDS = frozenset(
         "logprobs",
         "metadata",
         "modalities",
-        "parallel_tool_calls",
         "prediction",
         "prompt_cache_key",
         "prompt_cache_retention",
-        "reasoning_effort",
         "safety_identifier",
         "service_tier",
         "store",
@@ -130,9 +158,8 @@ OPENAI_ONLY_FIELDS = frozenset(
         "web_search_options",
     }
 )
-"""OpenAI parameters the unified schema has no name for: they travel only to OpenAI itself."""
-DROPPED_FIELDS = frozenset({"functions", "function_call"})
-"""Legacy function calling; `tools` replaced it."""
+"""OpenAI parameters the unified schema has no name for: they travel only to OpenAI itself
+(`vendor_extra["openai"]`); any other target reports them."""
 
 
 class EmbeddingsBody(Struct):

@@ -13,6 +13,8 @@ body is our own msgspec-encoded bytes; replies are decoded with msgspec wire Str
 - OpenTelemetry tracing is off: the gateway logs and meters calls itself, and with the option
   left unset the SDK would read its tracing settings from the environment.
 - `max_tokens` is required by Anthropic: a request without one gets 4096 (see request.py).
+- The caller's `anthropic-beta` names (`ChatRequest.anthropic_betas`) go in that header, and
+  no others: the gateway asks for no beta of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import anthropic
 import httpx2
 import msgspec
+from msgspec import UNSET
 
 from adapters.anthropic.errors import classify_anthropic_error_body
 from adapters.anthropic.request import DEFAULT_MAX_TOKENS, to_anthropic_body
@@ -33,7 +36,7 @@ from adapters.sse import SSEDecoder
 from adapters.transport import reading_stream
 from schemas.chat import ChatResponse
 from schemas.errors import Code, UpstreamError
-from schemas.events import StreamEvent
+from schemas.events import Start, StreamEvent
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_TOKENS", "AnthropicAdapter"]
 
@@ -79,6 +82,9 @@ class AnthropicAdapter:
 
     def _options(self, call: UpstreamCall) -> anthropic.RequestOptions:
         headers = {"Authorization": f"Bearer {call.api_key}", "Content-Type": "application/json"}
+        betas = call.request.anthropic_betas
+        if betas is not UNSET and betas:
+            headers["anthropic-beta"] = ",".join(betas)
         timeout = httpx2.Timeout(call.timeouts.total, connect=call.timeouts.connect)
         return {"headers": headers, "timeout": timeout, "max_retries": 0}
 
@@ -129,6 +135,8 @@ class AnthropicAdapter:
             async for chunk in response.aiter_bytes():
                 for sse in frames.feed(chunk):
                     for event in decoder.feed(sse.event, sse.data):
+                        if warnings and isinstance(event, Start):
+                            event.warnings = warnings
                         yield event
                 if decoder.done:
                     return

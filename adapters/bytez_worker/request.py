@@ -13,7 +13,15 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from schemas.chat import ChatRequest, JsonObjectFormat, JsonSchemaFormat, Sampling, cache_control_unsent
+from adapters.vendor_extra import own_vendor_extra
+from schemas.chat import (
+    ChatRequest,
+    DocumentPart,
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    Sampling,
+    cache_control_unsent,
+)
 from schemas.errors import Code, GatewayError
 from schemas.tasks import RunRequest
 
@@ -39,10 +47,19 @@ def to_bytez_params(sampling: Sampling, provider: str, warnings: list[str]) -> d
 def to_bytez_messages(request: ChatRequest) -> list[dict[str, Any]]:
     """The unified messages are already the Bytez shape (content parts `{type, text|url|base64}`);
     reasoning blocks from earlier turns mean nothing to a Hugging Face chat template."""
+    for unified in request.messages:
+        content = unified.content
+        if isinstance(content, list) and any(isinstance(part, DocumentPart) for part in content):
+            raise GatewayError(
+                Code.UNSUPPORTED, "a Bytez model container cannot take a document part", provider="bytez"
+            )
     messages: list[dict[str, Any]] = msgspec.to_builtins(request.messages)
     for message in messages:
         message.pop("reasoning", None)
         message.pop("cache_control", None)
+        message.pop("inline", None)
+        message.pop("vendor_extra", None)
+        message.pop("is_error", None)
         for part in message["content"] if isinstance(message.get("content"), list) else ():
             part.pop("cache_control", None)
     return messages
@@ -60,6 +77,9 @@ def to_bytez_chat_body(request: ChatRequest, provider: str, warnings: list[str])
             provider=provider,
         )
     cache_control_unsent(request, provider, warnings)
+    own_vendor_extra(request, provider, warnings)
+    if request.reasoning is not UNSET:
+        warnings.append(f"reasoning settings are not supported by {provider}; they were not sent")
     params = {**request.extra, **to_bytez_params(request.sampling, provider, warnings)}
     params["compliance_format"] = OPENAI_CHAT_MODE
     return {"text": to_bytez_messages(request), "stream": True, "params": params}

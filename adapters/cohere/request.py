@@ -7,6 +7,11 @@ Decisions worth knowing:
   reads a plan from); on other turns it goes back as `thinking` content items.
 - A named `tool_choice` has no Cohere equivalent: it becomes `REQUIRED` with only the named
   tool offered, which forces that tool, and a warning says so.
+- `reasoning` becomes `thinking` (`disabled`, or `enabled` with a `token_budget` when a budget
+  was given); Cohere has no effort level or thinking display, so those are reported.
+- A text document is sent as text; a PDF is a 400 (Cohere's `documents` take text only).
+  `parallel_tool_calls: false` and `is_error` on a tool result have no Cohere field and are
+  reported; `vendor_extra["cohere"]` travels, every other vendor's is reported.
 """
 
 from __future__ import annotations
@@ -16,16 +21,19 @@ from typing import Any
 from msgspec import UNSET
 
 from adapters.media import to_data_url
+from adapters.vendor_extra import own_vendor_extra
 from schemas.chat import (
     AssistantMessage,
     AudioPart,
     ChatRequest,
     Content,
+    DocumentPart,
     ImagePart,
     JsonObjectFormat,
     JsonSchemaFormat,
     Message,
     NamedToolChoice,
+    Reasoning,
     ReasoningPart,
     ResponseFormat,
     Sampling,
@@ -52,7 +60,19 @@ def _warn(warnings: list[str], text: str) -> None:
         warnings.append(text)
 
 
-_PART_NAMES = {ImagePart: "an image part", AudioPart: "an audio part", VideoPart: "a video part"}
+_PART_NAMES = {
+    ImagePart: "an image part",
+    AudioPart: "an audio part",
+    VideoPart: "a video part",
+    DocumentPart: "a PDF document",
+}
+
+
+def _text_document(part: DocumentPart) -> dict[str, Any] | None:
+    if part.text is UNSET:
+        return None
+    heading = f"{part.title}\n\n" if part.title is not UNSET else ""
+    return {"type": "text", "text": heading + part.text}
 
 
 def to_cohere_text_parts(content: Content, where: str) -> str | list[dict[str, Any]]:
@@ -61,9 +81,13 @@ def to_cohere_text_parts(content: Content, where: str) -> str | list[dict[str, A
         return content
     parts: list[dict[str, Any]] = []
     for part in content:
-        if not isinstance(part, TextPart):
+        document = _text_document(part) if isinstance(part, DocumentPart) else None
+        if document is not None:
+            parts.append(document)
+        elif not isinstance(part, TextPart):
             raise _unsupported(f"{_PART_NAMES[type(part)]} in {where}")
-        parts.append({"type": "text", "text": part.text})
+        else:
+            parts.append({"type": "text", "text": part.text})
     return parts
 
 
@@ -80,6 +104,8 @@ def to_cohere_user_content(content: Content) -> str | list[dict[str, Any]]:
             if part.detail is not UNSET:
                 image["detail"] = part.detail
             parts.append({"type": "image_url", "image_url": image})
+        elif isinstance(part, DocumentPart) and (document := _text_document(part)) is not None:
+            parts.append(document)
         else:
             raise _unsupported(_PART_NAMES[type(part)])
     return parts
@@ -142,6 +168,10 @@ def to_cohere_message(message: Message, warnings: list[str]) -> dict[str, Any]:
         return {"role": "user", "content": to_cohere_user_content(message.content)}
     if isinstance(message, AssistantMessage):
         return to_cohere_assistant_message(message, warnings)
+    if message.is_error is True:
+        _warn(
+            warnings, f"is_error on tool results is not supported by {PROVIDER}; the result was sent as text"
+        )
     return {
         "role": "tool",
         "tool_call_id": message.tool_call_id,
@@ -223,6 +253,21 @@ def to_cohere_sampling(sampling: Sampling) -> dict[str, Any]:
     return out
 
 
+def to_cohere_thinking(reasoning: Reasoning, warnings: list[str]) -> dict[str, Any] | None:
+    if reasoning.enabled is False or reasoning.effort == "none":
+        return {"type": "disabled"}
+    thinking: dict[str, Any] | None = None
+    if reasoning.budget_tokens is not UNSET:
+        thinking = {"type": "enabled", "token_budget": reasoning.budget_tokens}
+    elif reasoning.enabled is True or reasoning.effort is not UNSET:
+        thinking = {"type": "enabled"}
+    if reasoning.effort is not UNSET:
+        _warn(warnings, f"reasoning effort is not supported by {PROVIDER}; thinking was enabled without it")
+    if reasoning.summary is not UNSET:
+        _warn(warnings, f"a reasoning summary setting is not supported by {PROVIDER}; it was not sent")
+    return thinking
+
+
 def to_cohere_body(request: ChatRequest, model: str, warnings: list[str]) -> dict[str, Any]:
     cache_control_unsent(request, "cohere", warnings)
     body: dict[str, Any] = {"model": model, "messages": to_cohere_messages(request.messages, warnings)}
@@ -238,9 +283,17 @@ def to_cohere_body(request: ChatRequest, model: str, warnings: list[str]) -> dic
             body["tool_choice"] = choice
     if tools:
         body["tools"] = tools
+    if request.parallel_tool_calls is False:
+        _warn(warnings, f"parallel_tool_calls: false is not supported by {PROVIDER}; it was not sent")
     if request.response_format is not UNSET:
         body["response_format"] = to_cohere_response_format(request.response_format)
+    if request.reasoning is not UNSET:
+        thinking = to_cohere_thinking(request.reasoning, warnings)
+        if thinking is not None:
+            body["thinking"] = thinking
     body["stream"] = request.stream
+    for name, value in own_vendor_extra(request, PROVIDER, warnings).items():
+        body.setdefault(name, value)
     for name, value in request.extra.items():
         body.setdefault(name, value)
     return body

@@ -29,6 +29,7 @@ from schemas.chat import (
     AudioPart,
     Content,
     ContentPart,
+    DocumentPart,
     ImagePart,
     Message,
     ReasoningPart,
@@ -57,6 +58,10 @@ def to_gemini_parts(content: Content, warnings: list[str]) -> list[dict[str, Any
         if isinstance(part, TextPart):
             parts.append({"text": part.text})
             continue
+        if isinstance(part, DocumentPart) and part.text is not UNSET:
+            heading = f"{part.title}\n\n" if part.title is not UNSET else ""
+            parts.append({"text": heading + part.text})
+            continue
         if part.base64 is not UNSET:
             parts.append(to_gemini_inline_data(part.base64))
         elif part.url is not UNSET:
@@ -69,7 +74,8 @@ def to_gemini_parts(content: Content, warnings: list[str]) -> list[dict[str, Any
 
 
 def _kind(part: ContentPart) -> str:
-    return {ImagePart: "an image", AudioPart: "an audio", VideoPart: "a video"}.get(type(part), "a text")
+    kinds = {ImagePart: "an image", AudioPart: "an audio", VideoPart: "a video", DocumentPart: "a document"}
+    return kinds.get(type(part), "a text")
 
 
 def _warn(warnings: list[str], text: str) -> None:
@@ -179,7 +185,11 @@ def _function_response(
         value = _decode_json(text) if text.strip() else None
     except msgspec.DecodeError:
         value = None
-    response: dict[str, Any] = value if isinstance(value, dict) else {"result": text}
+    response: dict[str, Any]
+    if message.is_error is True:
+        response = {"error": value if isinstance(value, dict) else text}
+    else:
+        response = value if isinstance(value, dict) else {"result": text}
     function_response: dict[str, Any] = {"name": name, "response": response}
     own_id = gemini_call_id(message.tool_call_id)
     if own_id is not None:

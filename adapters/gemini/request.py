@@ -2,6 +2,12 @@
 
 The body is built here and sent as bytes: the SDK's pydantic request types and converters
 are skipped (see `adapters/gemini/__init__.py`), so what is written here is what Gemini gets.
+
+- `reasoning` becomes `generationConfig.thinkingConfig`: a budget `thinkingBudget` (-1, the
+  model decides, for thinking on without one; 0 for off), an effort `thinkingLevel` (Gemini 3;
+  a budget wins when both are set, since Gemini refuses the pair), `summary` `includeThoughts`.
+- Gemini cannot turn parallel tool calls off: `parallel_tool_calls: false` is reported.
+- `vendor_extra["gemini"]` travels; every other vendor's is reported.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from typing import Any
 from msgspec import UNSET
 
 from adapters.gemini.messages import to_gemini_contents, to_gemini_system_instruction
+from adapters.vendor_extra import own_vendor_extra
 from schemas.chat import (
     ChatRequest,
     JsonObjectFormat,
     JsonSchemaFormat,
     NamedToolChoice,
+    Reasoning,
     ResponseFormat,
     Sampling,
     Tool,
@@ -73,6 +81,40 @@ def to_gemini_generation_config(sampling: Sampling, response_format: ResponseFor
     return config
 
 
+_LEVELS = {
+    "minimal": "MINIMAL",
+    "low": "LOW",
+    "medium": "MEDIUM",
+    "high": "HIGH",
+    "xhigh": "HIGH",
+    "max": "HIGH",
+}
+"""Unified efforts → Gemini 3's `thinkingLevel`; xhigh and max are sent as HIGH, the highest
+level every Gemini 3 model takes."""
+
+
+def to_gemini_thinking_config(reasoning: Reasoning, warnings: list[str]) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if reasoning.enabled is False or reasoning.effort == "none":
+        config["thinkingBudget"] = 0
+    elif reasoning.budget_tokens is not UNSET:
+        config["thinkingBudget"] = reasoning.budget_tokens
+        if reasoning.effort is not UNSET:
+            _warn(warnings, "gemini takes a thinking budget or a level, not both; the budget was sent")
+    elif reasoning.effort is not UNSET:
+        config["thinkingLevel"] = _LEVELS[reasoning.effort]
+    elif reasoning.enabled is True:
+        config["thinkingBudget"] = -1
+    if reasoning.summary is not UNSET and config.get("thinkingBudget") != 0:
+        config["includeThoughts"] = reasoning.summary != "none"
+    return config
+
+
+def _warn(warnings: list[str], sentence: str) -> None:
+    if sentence not in warnings:
+        warnings.append(sentence)
+
+
 def _merge_extra(body: dict[str, Any], extra: dict[str, Any]) -> None:
     """Extras go in verbatim; inside an object both sides set (`generationConfig` carrying a
     `thinkingConfig`), the extra's keys are added and the unified ones still win."""
@@ -94,10 +136,16 @@ def to_gemini_body(request: ChatRequest, warnings: list[str]) -> dict[str, Any]:
         body["tools"] = to_gemini_tools(request.tools)
     if request.tool_choice is not UNSET:
         body["toolConfig"] = to_gemini_tool_config(request.tool_choice)
+    if request.parallel_tool_calls is False:
+        _warn(warnings, "parallel_tool_calls: false is not supported by gemini; it was not sent")
     response_format = request.response_format if request.response_format is not UNSET else None
     generation = to_gemini_generation_config(request.sampling, response_format)
+    if request.reasoning is not UNSET:
+        thinking = to_gemini_thinking_config(request.reasoning, warnings)
+        if thinking:
+            generation["thinkingConfig"] = thinking
     if generation:
         body["generationConfig"] = generation
-    if request.extra:
-        _merge_extra(body, request.extra)
+    _merge_extra(body, own_vendor_extra(request, "gemini", warnings))
+    _merge_extra(body, request.extra)
     return body

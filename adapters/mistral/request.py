@@ -35,6 +35,7 @@ MISTRAL = Dialect(
     audio=True,
     whole_tool_calls=True,
     classify_error=classify_mistral_error,
+    documents="document_url",
 )
 
 _TOOL_CALL_ID = re.compile(r"[A-Za-z0-9]{9}")

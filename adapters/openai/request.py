@@ -1,21 +1,30 @@
 """ChatRequest → an OpenAI Chat Completions body. Pure functions; `warnings` collects what
-the target cannot take, so nothing is dropped silently."""
+the target cannot take, so nothing is dropped silently.
+
+- `reasoning` becomes `reasoning_effort` (adapters/reasoning.py), `parallel_tool_calls`
+  travels, a PDF document a `file` part (Mistral: `document_url`), a text document a text
+  part; `is_error` on a tool result has no field here and is reported.
+- `vendor_extra` of this dialect's vendor travels verbatim; every other vendor's is reported.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from msgspec import UNSET
 
 from adapters.media import split_data_url, to_data_url
+from adapters.reasoning import to_reasoning_effort
+from adapters.vendor_extra import own_vendor_extra
 from schemas.chat import (
     AssistantMessage,
     AudioPart,
     ChatRequest,
     Content,
+    DocumentPart,
     ImagePart,
     Message,
     Sampling,
@@ -46,10 +55,29 @@ class Dialect:
     (Mistral), so calls are numbered in the order they arrive."""
     classify_error: Callable[[int, bytes, str, Mapping[str, str]], UpstreamError] | None = None
     """The server's own classifier for an error inside a 200 body; None means OpenAI's."""
+    documents: Literal["file", "document_url"] | None = "file"
+    """How a PDF travels: OpenAI's `file` part (inline only), Mistral's `document_url` (a URL
+    or a data URL), or not at all (None: a 400 naming the server)."""
 
 
 def _unsupported(provider: str, what: str) -> GatewayError:
     return GatewayError(Code.UNSUPPORTED, f"{provider} cannot take {what}", provider=provider)
+
+
+def to_openai_document(part: DocumentPart, dialect: Dialect) -> dict[str, Any]:
+    if part.text is not UNSET:
+        heading = f"{part.title}\n\n" if part.title is not UNSET else ""
+        return {"type": "text", "text": heading + part.text}
+    if dialect.documents == "document_url":
+        url = part.url if part.url is not UNSET else part.base64
+        if url is not UNSET:
+            return {"type": "document_url", "document_url": url}
+    elif dialect.documents == "file" and part.base64 is not UNSET:
+        filename = f"{part.title}.pdf" if part.title is not UNSET else "document.pdf"
+        return {"type": "file", "file": {"file_data": to_data_url(part.base64), "filename": filename}}
+    elif dialect.documents == "file":
+        raise _unsupported(dialect.provider, "a document by URL (send it as base64)")
+    raise _unsupported(dialect.provider, "a document part")
 
 
 def to_openai_content(content: Content, dialect: Dialect) -> str | list[dict[str, Any]]:
@@ -71,12 +99,14 @@ def to_openai_content(content: Content, dialect: Dialect) -> str | list[dict[str
             media_type, data = split_data_url(part.base64)
             audio_format = media_type.rpartition("/")[2].replace("mpeg", "mp3").replace("x-wav", "wav")
             parts.append({"type": "input_audio", "input_audio": {"data": data, "format": audio_format}})
+        elif isinstance(part, DocumentPart):
+            parts.append(to_openai_document(part, dialect))
         elif isinstance(part, VideoPart):
             raise _unsupported(dialect.provider, "a video part")
     return parts
 
 
-def to_openai_message(message: Message, dialect: Dialect) -> dict[str, Any]:
+def to_openai_message(message: Message, dialect: Dialect, warnings: list[str]) -> dict[str, Any]:
     if isinstance(message, UserMessage | SystemMessage):
         role = "user" if isinstance(message, UserMessage) else "system"
         out: dict[str, Any] = {"role": role, "content": to_openai_content(message.content, dialect)}
@@ -92,11 +122,21 @@ def to_openai_message(message: Message, dialect: Dialect) -> dict[str, Any]:
             out["tool_calls"] = _to_builtins(message.tool_calls)
         return out
     assert isinstance(message, ToolMessage)
+    if message.is_error is True:
+        _warn(
+            warnings,
+            f"is_error on tool results is not supported by {dialect.provider}; the result was sent as text",
+        )
     return {
         "role": "tool",
         "tool_call_id": message.tool_call_id,
         "content": to_openai_content(message.content, dialect),
     }
+
+
+def _warn(warnings: list[str], sentence: str) -> None:
+    if sentence not in warnings:
+        warnings.append(sentence)
 
 
 def to_openai_sampling(sampling: Sampling, dialect: Dialect, warnings: list[str]) -> dict[str, Any]:
@@ -126,9 +166,13 @@ def to_openai_sampling(sampling: Sampling, dialect: Dialect, warnings: list[str]
 def to_openai_body(request: ChatRequest, model: str, dialect: Dialect, warnings: list[str]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
-        "messages": [to_openai_message(message, dialect) for message in request.messages],
+        "messages": [to_openai_message(message, dialect, warnings) for message in request.messages],
     }
     body.update(to_openai_sampling(request.sampling, dialect, warnings))
+    if request.reasoning is not UNSET:
+        effort = to_reasoning_effort(request.reasoning, dialect.provider, warnings)
+        if effort is not None:
+            body["reasoning_effort"] = effort
     cache_control_unsent(request, dialect.provider, warnings)
     if request.tools is not UNSET and request.tools:
         body["tools"] = [
@@ -136,11 +180,14 @@ def to_openai_body(request: ChatRequest, model: str, dialect: Dialect, warnings:
         ]
     if request.tool_choice is not UNSET:
         body["tool_choice"] = _to_builtins(request.tool_choice)
+    if request.parallel_tool_calls is not UNSET and "tools" in body:
+        body["parallel_tool_calls"] = request.parallel_tool_calls
     if request.response_format is not UNSET:
         body["response_format"] = _to_builtins(request.response_format)
-    if request.extra:
-        for name, value in request.extra.items():
-            body.setdefault(name, value)
+    for name, value in own_vendor_extra(request, dialect.provider, warnings).items():
+        body.setdefault(name, value)
+    for name, value in request.extra.items():
+        body.setdefault(name, value)
     if request.stream:
         body["stream"] = True
         if dialect.stream_usage_option:

@@ -208,22 +208,28 @@ def test_tool_results_round_trip(running: RunningGateway, fakes: dict[str, FakeV
 
 
 def test_openai_only_fields_reach_openai_alone(running: RunningGateway, fakes: dict[str, FakeVendor]) -> None:
+    """`user` is OpenAI's alone and reported elsewhere; `reasoning_effort` is unified and
+    reaches Mistral, which has the same field."""
+    answers = []
     with openai_client(running) as client:
         for vendor in ("openai", "mistral"):
-            client.chat.completions.create(
-                model=MODELS[vendor],
-                messages=HELLO,
-                reasoning_effort="low",
-                user="bob",
-                stop="END",
-                max_completion_tokens=50,
-                extra_body={"safe_prompt": True} if vendor == "mistral" else {},
+            answers.append(
+                client.chat.completions.with_raw_response.create(
+                    model=MODELS[vendor],
+                    messages=HELLO,
+                    reasoning_effort="low",
+                    user="bob",
+                    stop="END",
+                    max_completion_tokens=50,
+                    extra_body={"safe_prompt": True} if vendor == "mistral" else {},
+                )
             )
     to_openai = fakes["openai"].last.json()
     assert to_openai["reasoning_effort"] == "low" and to_openai["user"] == "bob"
     assert to_openai["stop"] == ["END"]
     to_mistral = fakes["mistral"].last.json()
-    assert "reasoning_effort" not in to_mistral and "user" not in to_mistral
+    assert to_mistral["reasoning_effort"] == "low" and "user" not in to_mistral
+    assert all(answer.status_code == 200 for answer in answers)
     assert to_mistral["safe_prompt"] is True
     assert to_mistral["max_tokens"] == 50
 

@@ -1,18 +1,24 @@
 """Anthropic Messages bodies → the unified ChatRequest. Pure.
 
-- `system` becomes the first message; a user turn's `tool_result` blocks become tool messages
-  (before the turn's own text and images, the order every vendor accepts), `tool_use` blocks
-  tool calls with their `input` as a JSON string, `thinking` / `redacted_thinking` blocks
-  ReasoningParts with their signature, so a tool loop with thinking round-trips to Anthropic.
-- `tool_choice` any → required, tool → the named function; `output_config.format` →
-  `response_format` json_schema; `stop_sequences` → stop; sampling by its unified names.
-- Anthropic's own parameters (`thinking`, `metadata`, `service_tier`, the rest of
-  `output_config`, ...) travel in `extra` only when the route's first target is Anthropic;
-  unknown fields travel verbatim, as on the other surfaces.
-- `cache_control` travels on system, text and image blocks, tool results and tools (to
-  Anthropic; other vendors get a warning). Not carried: `cache_control` on assistant turns'
-  blocks (their text is joined), citations, `is_error` on tool results, and
-  `disable_parallel_tool_use`; Anthropic's server tools and document blocks are a 400.
+- `system` becomes the first message; a `{"role": "system"}` turn among the others (Claude
+  Code sends them) becomes a system message marked `inline`, kept in its place. A user turn's
+  `tool_result` blocks become tool messages (before the turn's own text and images, the order
+  every vendor accepts) with their `is_error`, `tool_use` blocks tool calls with their
+  `input` as a JSON string, `thinking` / `redacted_thinking` blocks ReasoningParts with their
+  signature, so a tool loop with thinking round-trips to Anthropic; `document` blocks
+  DocumentParts.
+- `tool_choice` any → required, tool → the named function, `disable_parallel_tool_use` →
+  `parallel_tool_calls`; `output_config.format` → `response_format` json_schema;
+  `thinking` and `output_config.effort` → `reasoning`; `stop_sequences` → stop; sampling by
+  its unified names; the `anthropic-beta` header's names → `anthropic_betas`.
+- Everything else (`context_management`, `metadata`, `service_tier`, the rest of
+  `output_config`, fields newer clients send that we do not know yet, a tool's own fields such
+  as `defer_loading`, Anthropic's server tools) is Anthropic's: it rides in `vendor_extra`,
+  sent to an Anthropic target as written and reported by any other target's adapter. A known
+  field of the wrong shape is still a 400.
+- `cache_control` travels on system, text, image and document blocks, tool results and tools
+  (to Anthropic; other vendors get a warning). Not carried: `cache_control` on assistant
+  turns' blocks (their text is joined) and citations.
 """
 
 from __future__ import annotations
@@ -20,17 +26,22 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from proxy.surfaces.intake import invalid
 from schemas.anthropic_surface import (
-    ANTHROPIC_ONLY_FIELDS,
     BlockIn,
+    DocumentBlockIn,
+    Effort,
     ImageBlockIn,
+    MessageIn,
     MessagesBody,
     RedactedThinkingBlockIn,
     TextBlockIn,
+    Thinking,
+    ThinkingAdaptive,
     ThinkingBlockIn,
+    ThinkingEnabled,
     ToolChoiceIn,
     ToolIn,
     ToolResultBlockIn,
@@ -40,6 +51,7 @@ from schemas.chat import (
     AssistantMessage,
     ChatRequest,
     ContentPart,
+    DocumentPart,
     FunctionCall,
     FunctionDefinition,
     ImagePart,
@@ -48,6 +60,7 @@ from schemas.chat import (
     Message,
     NamedFunction,
     NamedToolChoice,
+    Reasoning,
     ReasoningPart,
     Sampling,
     SystemMessage,
@@ -61,7 +74,9 @@ from schemas.chat import (
 from schemas.errors import Code, GatewayError
 
 ANTHROPIC = "anthropic"
-_KNOWN = frozenset(MessagesBody.__struct_fields__)
+_MAPPED = frozenset(MessagesBody.__struct_fields__) - {"context_management", "metadata", "output_config"}
+"""Fields the unified schema holds; every other field is Anthropic's own (`vendor_extra`)."""
+_TOOL_FIELDS = frozenset({"name", "input_schema", "description", "strict", "type", "cache_control"})
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 _encode_json = msgspec.json.encode
 
@@ -81,11 +96,47 @@ def _text(block: TextBlockIn) -> TextPart:
     return TextPart(text=block.text, cache_control=block.cache_control)
 
 
-def _parts(blocks: list[TextBlockIn | ImageBlockIn], where: str) -> list[ContentPart]:
-    return [
-        _text(block) if isinstance(block, TextBlockIn) else _image(block, f"{where}[{i}]")
-        for i, block in enumerate(blocks)
-    ]
+def _document(block: DocumentBlockIn, where: str) -> DocumentPart:
+    source = block.source
+    part = DocumentPart(cache_control=block.cache_control)
+    if isinstance(block.title, str):
+        part.title = block.title
+    if isinstance(block.context, str):
+        part.context = block.context
+    if source.type == "base64" and source.data is not UNSET:
+        media_type = source.media_type if source.media_type is not UNSET else "application/pdf"
+        part.base64 = f"data:{media_type};base64,{source.data}"
+    elif source.type == "url" and source.url is not UNSET:
+        part.url = source.url
+    elif source.type == "text" and source.data is not UNSET:
+        part.text = source.data
+    elif source.type == "content" and source.content is not UNSET:
+        blocks = [source.content] if isinstance(source.content, str) else source.content
+        texts = [
+            item if isinstance(item, str) else item.text
+            for item in blocks
+            if not isinstance(item, ImageBlockIn)
+        ]
+        if len(texts) < len(blocks):
+            raise GatewayError(Code.UNSUPPORTED, f"{where}: images inside a document are not supported")
+        part.text = "\n\n".join(texts)
+    else:
+        raise GatewayError(
+            Code.UNSUPPORTED, f"{where}: a document source of type {source.type!r} is not supported"
+        )
+    return part
+
+
+def _parts(blocks: list[TextBlockIn | ImageBlockIn | DocumentBlockIn], where: str) -> list[ContentPart]:
+    parts: list[ContentPart] = []
+    for i, block in enumerate(blocks):
+        if isinstance(block, TextBlockIn):
+            parts.append(_text(block))
+        elif isinstance(block, ImageBlockIn):
+            parts.append(_image(block, f"{where}[{i}]"))
+        else:
+            parts.append(_document(block, f"{where}[{i}]"))
+    return parts
 
 
 def _user_turn(blocks: list[BlockIn], where: str) -> list[Message]:
@@ -97,13 +148,18 @@ def _user_turn(blocks: list[BlockIn], where: str) -> list[Message]:
             content = block.content if isinstance(block.content, str) else _parts(block.content, at)
             results.append(
                 ToolMessage(
-                    tool_call_id=block.tool_use_id, content=content, cache_control=block.cache_control
+                    tool_call_id=block.tool_use_id,
+                    content=content,
+                    cache_control=block.cache_control,
+                    is_error=block.is_error,
                 )
             )
         elif isinstance(block, TextBlockIn):
             parts.append(_text(block))
         elif isinstance(block, ImageBlockIn):
             parts.append(_image(block, at))
+        elif isinstance(block, DocumentBlockIn):
+            parts.append(_document(block, at))
         else:
             raise invalid(f"{at}: a {type(block).__struct_config__.tag} block belongs in an assistant turn")
     if parts:
@@ -139,7 +195,27 @@ def _assistant_turn(blocks: list[BlockIn], where: str) -> AssistantMessage:
     return message
 
 
-def to_messages(body: MessagesBody) -> list[Message]:
+def _system_turn(turn: MessageIn, where: str) -> SystemMessage:
+    if isinstance(turn.content, str):
+        return SystemMessage(content=turn.content, inline=True)
+    parts: list[ContentPart] = []
+    for i, block in enumerate(turn.content):
+        if not isinstance(block, TextBlockIn):
+            kind = type(block).__struct_config__.tag
+            raise invalid(f"{where}.content[{i}]: a system turn takes text blocks only, not {kind}")
+        parts.append(_text(block))
+    return SystemMessage(content=parts, inline=True)
+
+
+def _turn_extra(written: Any, turn: list[Message]) -> None:
+    """A turn's fields besides role and content (Claude Code's per-turn `output_config`) go
+    on its system or user message, for Anthropic."""
+    own = {name: value for name, value in written.items() if name not in ("role", "content")}
+    if own and turn and isinstance(turn[-1], SystemMessage | UserMessage):
+        turn[-1].vendor_extra = {ANTHROPIC: own}
+
+
+def to_messages(body: MessagesBody, written: list[Any] | None = None) -> list[Message]:
     messages: list[Message] = []
     if isinstance(body.system, str) and body.system:
         messages.append(SystemMessage(content=body.system))
@@ -147,7 +223,10 @@ def to_messages(body: MessagesBody) -> list[Message]:
         messages.append(SystemMessage(content=[_text(block) for block in body.system]))
     for index, turn in enumerate(body.messages):
         where = f"messages[{index}]"
-        if isinstance(turn.content, str):
+        start = len(messages)
+        if turn.role == "system":
+            messages.append(_system_turn(turn, where))
+        elif isinstance(turn.content, str):
             text = turn.content
             messages.append(
                 UserMessage(content=text) if turn.role == "user" else AssistantMessage(content=text)
@@ -156,22 +235,29 @@ def to_messages(body: MessagesBody) -> list[Message]:
             messages.extend(_user_turn(turn.content, where))
         else:
             messages.append(_assistant_turn(turn.content, where))
+        if written is not None and isinstance(written[index], dict):
+            _turn_extra(written[index], messages[start:])
     return messages
 
 
-def to_tools(tools: list[ToolIn]) -> list[Tool]:
+def to_tools(tools: list[ToolIn], raw: list[Any]) -> tuple[list[Tool], list[Any]]:
+    """(function tools, Anthropic's server tools as written). A tool's fields the unified
+    schema has no name for (`defer_loading`, `input_examples`, ...) ride in its `vendor_extra`."""
     out: list[Tool] = []
-    for tool in tools:
+    server: list[Any] = []
+    for tool, written in zip(tools, raw, strict=True):
         if tool.type not in (UNSET, "custom"):
-            raise GatewayError(
-                Code.UNSUPPORTED,
-                f"Anthropic's server tool {tool.type!r} is not supported; define it as a tool",
-            )
+            server.append(written)
+            continue
         schema = tool.input_schema if tool.input_schema is not UNSET else dict(_EMPTY_SCHEMA)
         definition = FunctionDefinition(name=tool.name, description=tool.description, parameters=schema)
         definition.strict = tool.strict
-        out.append(Tool(function=definition, cache_control=tool.cache_control))
-    return out
+        unified = Tool(function=definition, cache_control=tool.cache_control)
+        own = {name: value for name, value in written.items() if name not in _TOOL_FIELDS}
+        if own:
+            unified.vendor_extra = {ANTHROPIC: own}
+        out.append(unified)
+    return out, server
 
 
 def to_tool_choice(choice: ToolChoiceIn) -> ToolChoice:
@@ -182,23 +268,42 @@ def to_tool_choice(choice: ToolChoiceIn) -> ToolChoice:
     return "required" if choice.type == "any" else choice.type
 
 
-def _extras(fields: dict[str, Any], provider: str | None) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    anthropic = provider == ANTHROPIC
-    for name, value in fields.items():
-        if name == "output_config" and anthropic and isinstance(value, dict):
-            rest = {key: item for key, item in value.items() if key != "format"}
-            if rest:
-                extra[name] = rest
-        elif name in _KNOWN or (name in ANTHROPIC_ONLY_FIELDS and not anthropic):
-            continue
-        else:
-            extra[name] = value
-    return extra
+def to_reasoning(thinking: Thinking | UnsetType, effort: Effort | UnsetType) -> Reasoning | None:
+    """`thinking` and `output_config.effort` as the unified reasoning (None: neither sent)."""
+    reasoning = Reasoning()
+    if isinstance(thinking, ThinkingEnabled | ThinkingAdaptive):
+        reasoning.enabled = True
+        if isinstance(thinking, ThinkingEnabled):
+            reasoning.budget_tokens = thinking.budget_tokens
+        if thinking.display is not UNSET:
+            reasoning.summary = "auto" if thinking.display == "summarized" else "none"
+    elif thinking is not UNSET:
+        reasoning.enabled = False
+    if effort is not UNSET:
+        reasoning.effort = effort
+    return None if reasoning == Reasoning() else reasoning
+
+
+def anthropic_betas(header: str | None) -> list[str]:
+    """The names in an `anthropic-beta` header (comma-separated), each once, in order."""
+    names = (name.strip() for name in (header or "").split(","))
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def _vendor_extra(fields: dict[str, Any], server_tools: list[Any]) -> dict[str, Any]:
+    own = {name: value for name, value in fields.items() if name not in _MAPPED}
+    output_config = own.pop("output_config", None)
+    if isinstance(output_config, dict):
+        rest = {key: item for key, item in output_config.items() if key not in ("format", "effort")}
+        if rest:
+            own["output_config"] = rest
+    if server_tools:
+        own["tools"] = server_tools
+    return own
 
 
 def to_chat_request(
-    model_id: str, body: MessagesBody, fields: dict[str, Any], provider: str | None
+    model_id: str, body: MessagesBody, fields: dict[str, Any], betas: str | None = None
 ) -> ChatRequest:
     if not body.messages:
         raise invalid("messages: at least one message is required")
@@ -207,18 +312,28 @@ def to_chat_request(
     )
     if body.stop_sequences is not UNSET and body.stop_sequences:
         sampling.stop = body.stop_sequences
-    request = ChatRequest(
-        model=model_id,
-        messages=to_messages(body),
-        stream=body.stream,
-        sampling=sampling,
-        extra=_extras(fields, provider),
-    )
+    messages = to_messages(body, fields.get("messages"))
+    request = ChatRequest(model=model_id, messages=messages, stream=body.stream, sampling=sampling)
+    server_tools: list[Any] = []
     if body.tools is not UNSET and body.tools:
-        request.tools = to_tools(body.tools)
+        tools, server_tools = to_tools(body.tools, fields["tools"])
+        if tools:
+            request.tools = tools
     if body.tool_choice is not UNSET:
         request.tool_choice = to_tool_choice(body.tool_choice)
-    if body.output_config is not UNSET and body.output_config.format is not UNSET:
-        schema = body.output_config.format.schema
+        if body.tool_choice.disable_parallel_tool_use is not UNSET:
+            request.parallel_tool_calls = not body.tool_choice.disable_parallel_tool_use
+    output_config = body.output_config if body.output_config is not UNSET else None
+    if output_config is not None and output_config.format is not UNSET:
+        schema = output_config.format.schema
         request.response_format = JsonSchemaFormat(json_schema=JsonSchema(schema=schema))
+    reasoning = to_reasoning(body.thinking, output_config.effort if output_config else UNSET)
+    if reasoning is not None:
+        request.reasoning = reasoning
+    names = anthropic_betas(betas)
+    if names:
+        request.anthropic_betas = names
+    own = _vendor_extra(fields, server_tools)
+    if own:
+        request.vendor_extra = {ANTHROPIC: own}
     return request

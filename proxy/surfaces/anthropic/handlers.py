@@ -1,6 +1,8 @@
 """The Anthropic-compatible handler: `POST /v1/messages`, with streaming, tool use and thinking,
 for any routed model. `x-api-key` or `Authorization: Bearer` carries the unigate key (SDK 2.x
-sends Bearer), and `Provider-Key` the vendor's, as on the other surfaces.
+sends Bearer), and `Provider-Key` the vendor's, as on the other surfaces. The `anthropic-beta`
+header's names travel with the call, to an Anthropic target only; the `?beta=true` that
+Claude Code and the SDK's `beta.messages` add to the path changes nothing here.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ async def messages(
     fields = read_json_object(await request.body())
     body = convert(fields, MessagesBody)
     resolution = resolve(gateway, body.model)
-    chat = to_chat_request(body.model, body, fields, first_provider(resolution))
+    chat = to_chat_request(body.model, body, fields, headers.get("anthropic-beta"))
     context = call_context(key, body.model, request)
     message_id = f"msg_{context.request_id}"
     response_headers = {"X-Request-Id": context.request_id, "request-id": context.request_id}
@@ -85,7 +87,7 @@ async def count_tokens(
     body = convert(fields, MessagesBody)
     resolution = resolve(gateway, body.model)
     provider = first_provider(resolution)
-    chat = to_chat_request(body.model, body, fields, provider)
+    chat = to_chat_request(body.model, body, fields, headers.get("anthropic-beta"))
     # the adapter by what it offers, not its class: importing the class would load the SDK
     adapter = gateway.adapters.get(provider) if provider == "anthropic" else None
     counter: Callable[[UpstreamCall], Awaitable[int]] | None = getattr(adapter, "count_tokens", None)

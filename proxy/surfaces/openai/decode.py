@@ -1,10 +1,15 @@
 """OpenAI request bodies → the unified ChatRequest and EmbeddingRequest. Pure.
 
-Fields the unified schema names map to it; OpenAI's own parameters it has no name for
-(`logprobs`, `reasoning_effort`, `parallel_tool_calls`, ...) travel in `extra` only when the
-route's first target is OpenAI, since no other vendor takes them; anything else unknown
-(what a client puts in `extra_body` for its vendor) travels verbatim, like the native
-surface's `params`.
+Fields the unified schema names map to it (`reasoning_effort` → `reasoning.effort`,
+`parallel_tool_calls`, legacy `functions` / `function_call` → function tools and their
+choice, an assistant's `function_call` and `function` results → a tool call and its result
+under an id made from the turn's place); OpenAI's own parameters it has no name for
+(`logprobs`, `service_tier`, ...) ride in `vendor_extra["openai"]`, sent to an OpenAI target
+and reported by any other; anything else unknown (what a client puts in `extra_body` for its
+vendor) travels verbatim, like the native surface's `params`.
+
+Embeddings never fall back to another vendor, so their OpenAI-only fields are kept only
+when the route's first target is OpenAI.
 """
 
 from __future__ import annotations
@@ -19,21 +24,26 @@ from schemas.chat import (
     ContentPart,
     ImagePart,
     Message,
+    NamedToolChoice,
+    Reasoning,
     Sampling,
     SystemMessage,
     TextPart,
+    Tool,
+    ToolCall,
+    ToolChoice,
     ToolMessage,
     UserMessage,
 )
 from schemas.embeddings import EmbeddingRequest
 from schemas.errors import Code, GatewayError
 from schemas.openai_surface import (
-    DROPPED_FIELDS,
     OPENAI_ONLY_FIELDS,
     AssistantMessageIn,
     ChatCompletionBody,
     DeveloperMessageIn,
     EmbeddingsBody,
+    FunctionMessageIn,
     ImageContent,
     MessageIn,
     RefusalContent,
@@ -70,7 +80,13 @@ def _user_part(part: UserContent, where: str) -> ContentPart:
     return AudioPart(base64=f"data:audio/{audio.format};base64,{audio.data}")
 
 
-def _assistant(message: AssistantMessageIn) -> AssistantMessage:
+def legacy_call_id(position: int) -> str:
+    """The id of the legacy `function_call` in the turn at `position`; its `function` result
+    answers the latest call of the same name."""
+    return f"call_function_{position}"
+
+
+def _assistant(message: AssistantMessageIn, position: int) -> AssistantMessage:
     content: str | list[ContentPart] | None
     if isinstance(message.content, list):
         content = [
@@ -82,8 +98,32 @@ def _assistant(message: AssistantMessageIn) -> AssistantMessage:
     out = AssistantMessage(content=content, name=message.name)
     if message.tool_calls:
         out.tool_calls = message.tool_calls
+    elif message.function_call is not None:
+        out.tool_calls = [ToolCall(id=legacy_call_id(position), function=message.function_call)]
     elif content is None:
         out.content = message.refusal or ""
+    return out
+
+
+def to_messages(messages: list[MessageIn]) -> list[Message]:
+    out: list[Message] = []
+    calls: dict[str, str] = {}
+    """A legacy function's name → the id of its latest call."""
+    for position, message in enumerate(messages):
+        where = f"messages[{position}]"
+        if isinstance(message, FunctionMessageIn):
+            call_id = calls.get(message.name)
+            if call_id is None:
+                raise invalid(
+                    f"{where}: a function result answers no earlier function_call of {message.name!r}"
+                )
+            out.append(ToolMessage(tool_call_id=call_id, content=message.content or "", name=message.name))
+        elif isinstance(message, AssistantMessageIn):
+            if message.function_call is not None and not message.tool_calls:
+                calls[message.function_call.name] = legacy_call_id(position)
+            out.append(_assistant(message, position))
+        else:
+            out.append(to_message(message, where))
     return out
 
 
@@ -97,7 +137,9 @@ def to_message(message: MessageIn, where: str) -> Message:
         return UserMessage(content=parts, name=message.name)
     if isinstance(message, ToolMessageIn):
         return ToolMessage(tool_call_id=message.tool_call_id, content=_text(message.content))
-    return _assistant(message)
+    if isinstance(message, FunctionMessageIn):
+        raise invalid(f"{where}: a function result belongs in a conversation")  # to_messages pairs it
+    return _assistant(message, 0)
 
 
 def to_sampling(body: ChatCompletionBody) -> Sampling:
@@ -114,36 +156,55 @@ def to_sampling(body: ChatCompletionBody) -> Sampling:
     return sampling
 
 
-def extras(fields: dict[str, Any], known: frozenset[str], provider: str | None) -> dict[str, Any]:
-    """The body's fields the surface does not map, as `extra` for the route's first target."""
+def extras(fields: dict[str, Any], known: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The body's fields the surface does not map: (for any target, for OpenAI only)."""
     extra: dict[str, Any] = {}
+    own: dict[str, Any] = {}
     for name, value in fields.items():
-        if name in known or name in DROPPED_FIELDS:
+        if name in known:
             continue
-        if name in OPENAI_ONLY_FIELDS and provider != OPENAI:
-            continue
-        extra[name] = value
-    return extra
+        (own if name in OPENAI_ONLY_FIELDS else extra)[name] = value
+    return extra, own
 
 
-def to_chat_request(
-    model_id: str, body: ChatCompletionBody, fields: dict[str, Any], provider: str | None
-) -> ChatRequest:
+def _legacy_tools(body: ChatCompletionBody) -> tuple[list[Tool] | None, ToolChoice | None]:
+    if body.functions is not None and body.tools is not None:
+        raise invalid("send tools or the legacy functions, not both")
+    tools = body.tools if body.functions is None else [Tool(function=function) for function in body.functions]
+    if body.function_call is not None and body.tool_choice is not None:
+        raise invalid("send tool_choice or the legacy function_call, not both")
+    choice: ToolChoice | None = body.tool_choice
+    if isinstance(body.function_call, str):
+        choice = body.function_call
+    elif body.function_call is not None:
+        choice = NamedToolChoice(function=body.function_call)
+    return tools, choice
+
+
+def to_chat_request(model_id: str, body: ChatCompletionBody, fields: dict[str, Any]) -> ChatRequest:
     if not body.messages:
         raise invalid("messages must not be empty")
     if body.n is not None and body.n != 1:
         raise GatewayError(Code.UNSUPPORTED, "n must be 1: unigate returns one choice per request")
+    extra, own = extras(fields, _CHAT_FIELDS)
     request = ChatRequest(
         model=model_id,
-        messages=[to_message(message, f"messages[{i}]") for i, message in enumerate(body.messages)],
+        messages=to_messages(body.messages),
         stream=bool(body.stream),
         sampling=to_sampling(body),
-        extra=extras(fields, _CHAT_FIELDS, provider),
+        extra=extra,
     )
-    if body.tools:
-        request.tools = body.tools
-    if body.tool_choice is not None:
-        request.tool_choice = body.tool_choice
+    if own:
+        request.vendor_extra = {OPENAI: own}
+    tools, tool_choice = _legacy_tools(body)
+    if tools:
+        request.tools = tools
+    if tool_choice is not None:
+        request.tool_choice = tool_choice
+    if body.parallel_tool_calls is not None:
+        request.parallel_tool_calls = body.parallel_tool_calls
+    if body.reasoning_effort is not None:
+        request.reasoning = Reasoning(effort=body.reasoning_effort)
     if body.response_format is not None:
         request.response_format = body.response_format
     return request
@@ -154,9 +215,10 @@ def to_embedding_request(
 ) -> EmbeddingRequest:
     if isinstance(body.input, list) and not body.input:
         raise invalid("input must not be empty")
-    request = EmbeddingRequest(
-        model=model_id, input=body.input, extra=extras(fields, _EMBEDDING_FIELDS, provider)
-    )
+    extra, own = extras(fields, _EMBEDDING_FIELDS)
+    if provider == OPENAI:
+        extra.update(own)
+    request = EmbeddingRequest(model=model_id, input=body.input, extra=extra)
     if body.user is not None and provider == OPENAI:
         request.extra["user"] = body.user
     if body.dimensions is not None:

@@ -58,7 +58,7 @@ async def chat_completions(
     fields = read_json_object(await request.body())
     body = convert(fields, ChatCompletionBody)
     resolution = resolve(gateway, body.model)
-    chat = to_chat_request(body.model, body, fields, first_provider(resolution))
+    chat = to_chat_request(body.model, body, fields)
     context = call_context(key, body.model, request)
     completion_id = f"chatcmpl-{context.request_id}"
     created = int(time.time())
