@@ -47,7 +47,7 @@ async def messages(
     fields = read_json_object(await request.body())
     body = convert(fields, MessagesBody)
     resolution = resolve(gateway, body.model)
-    chat = to_chat_request(body.model, body, fields, headers.get("anthropic-beta"))
+    chat = to_chat_request(body.model, body, fields, request.headers.get("anthropic-beta"))
     context = call_context(key, body.model, request)
     message_id = f"msg_{context.request_id}"
     response_headers = {"X-Request-Id": context.request_id, "request-id": context.request_id}
