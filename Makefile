@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help lint format typecheck test cov ci
+.PHONY: help lint format typecheck test cov ci ui
 
 help:
 	@echo "make lint       ruff check + ruff format --check"
@@ -13,6 +13,7 @@ help:
 	@echo "make test       the whole suite (PYTEST_ARGS='-x tests/adapters' to narrow it)"
 	@echo "make cov        the suite with coverage, then the total on one line"
 	@echo "make ci         lint, typecheck, then cov: what .ci/run runs"
+	@echo "make ui         re-copy the console's vendored front-end files (npm)"
 
 lint:
 	$(BIN)/ruff check .
@@ -34,11 +35,9 @@ cov:
 
 ci: lint typecheck cov
 
-# Maintenance: the gateway itself needs none of this (`pip install .` ships the built console).
-
+# The console (the gateway itself needs none of this: `pip install .` ships the built console).
 CONSOLE := proxy/surfaces/console
 
-.PHONY: ui
 # Re-copy the console's vendored front-end files from the npm packages pinned in
 # $(CONSOLE)/assets/package-lock.json (bump a version there, then run `make ui`).
 ui:
