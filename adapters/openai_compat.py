@@ -28,6 +28,7 @@ from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
 from adapters.errors import stream_cut
 from adapters.openai import OpenAIAdapter
 from adapters.openai.errors import classify_openai_error_body
+from adapters.openai.media import run_openai_media
 from adapters.openai.request import Dialect
 from adapters.openai.response import from_openai_usage, map_openai_finish_reason
 from adapters.openai.wire import WireError, WireUsage
@@ -37,7 +38,7 @@ from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingRequest
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.events import Finish, Start, StreamEvent, TextDelta, UsageEvent
-from schemas.tasks import EMBEDDING_TASKS, TEXT_GENERATION, RunRequest, RunResponse
+from schemas.tasks import EMBEDDING_TASKS, OPENAI_MEDIA_TASKS, TEXT_GENERATION, RunRequest, RunResponse
 
 __all__ = ["OpenAICompatAdapter", "to_completions_body", "worker_dialect"]
 
@@ -200,10 +201,12 @@ class OpenAICompatAdapter(OpenAIAdapter):
             )
             embedded = await self.embed(embedding)
             return RunResponse(output=msgspec.Raw(_encode(embedded.vectors[0])), usage=embedded.usage)
+        if request.task in OPENAI_MEDIA_TASKS:
+            return await run_openai_media(self, call)
         raise GatewayError(
             Code.UNSUPPORTED,
-            f"{self.name} speaks the OpenAI protocol: it runs chat, text-generation and embeddings, "
-            f"not {request.task}",
+            f"{self.name} speaks the OpenAI protocol: it runs chat, text-generation, embeddings "
+            f"and OpenAI's media endpoints, not {request.task}",
             provider=self.name,
         )
 

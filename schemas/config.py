@@ -203,6 +203,9 @@ class MediaConfig(Struct, frozen=True, forbid_unknown_fields=True):
     max_parts: int = 16
     max_output_bytes: int = 32 * 1024 * 1024
     """The largest media a worker may generate (decoded bytes); more answers `output_too_large`."""
+    max_upload_bytes: int = 25 * 1024 * 1024
+    """The largest multipart upload (`/v1/audio/transcriptions`, OpenAI's own cap is 25 MB);
+    more answers 413 `payload_too_large` before the rest is read."""
 
 
 class AdminConfig(Struct, frozen=True, forbid_unknown_fields=True):

@@ -12,7 +12,8 @@ model's task), so an app written for the Bytez API keeps working.
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
@@ -106,6 +107,9 @@ STREAMING_TASKS = frozenset({TEXT_GENERATION})
 """Tasks whose output can stream (as raw text, the way Bytez streams text generation)."""
 
 EMBEDDING_TASKS = frozenset({"feature-extraction", "sentence-similarity", "embeddings"})
+OPENAI_MEDIA_TASKS = frozenset({"text-to-image", "text-to-speech", "automatic-speech-recognition"})
+"""Tasks an OpenAI-protocol upstream runs on `/v1/images/generations`, `/v1/audio/speech`
+and `/v1/audio/transcriptions` (schemas/media.py)."""
 
 
 class RunRequest(ChatRequest, kw_only=True, omit_defaults=True):
@@ -136,12 +140,29 @@ class GeneratedMedia(Struct, frozen=True):
     """Base64 (standard alphabet) as it came for a JSON answer; the decoded bytes for a raw one."""
 
 
+class MediaUsage(Struct, omit_defaults=True):
+    """What a vendor that prices media bills by, as the call measured it (proxy/accounting/
+    metering.py multiplies it out): images generated at a size and quality, seconds of
+    audio transcribed, characters of text spoken."""
+
+    images: int = 0
+    size: str | None = None
+    quality: str | None = None
+    audio_seconds: Decimal | None = None
+    characters: int = 0
+
+
 class RunResponse(Struct, omit_defaults=True):
     output: msgspec.Raw
     """The task's output exactly as the worker gave it (`[{"generated_text": ...}]`, vectors, ...)."""
     usage: Usage = msgspec.field(default_factory=Usage)
     media: GeneratedMedia | None = None
     """Set when the worker generated media; `output` is then `{"<field>": <base64>}`."""
+    wire: Literal["bytez", "openai"] = "bytez"
+    """The shape of `output` / `media`: a Bytez container's (`{"output_png": ...}`), or the
+    OpenAI media endpoint's reply passed through (schemas/media.py)."""
+    measured: MediaUsage | None = None
+    warnings: list[str] = msgspec.field(default_factory=list)
 
 
 class TaskResult(Struct):
@@ -177,9 +198,10 @@ def can_serve(task: str, protocol: str | None) -> bool:
     """Whether a target runs `task` on the native surface: a Bytez container runs whatever
     task it was declared (an unknown one gets the body's `input` as is); an OpenAI-protocol
     worker runs chat, text-generation and embeddings; a vendor (`protocol` None) runs the
-    chat path only, so a chat-capable task (with messages) and nothing else."""
+    chat path only, so a chat-capable task (with messages) and nothing else. An
+    OpenAI-protocol worker or vendor also runs the tasks of OpenAI's media endpoints."""
     if protocol == "bytez":
         return True
     if protocol == "openai":
-        return task in CHAT_CAPABLE_TASKS or task in EMBEDDING_TASKS
+        return task in CHAT_CAPABLE_TASKS or task in EMBEDDING_TASKS or task in OPENAI_MEDIA_TASKS
     return task in CHAT_CAPABLE_TASKS

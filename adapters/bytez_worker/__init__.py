@@ -17,7 +17,7 @@ import msgspec
 
 from adapters.base import Capabilities, EmbeddingCall, Timeouts, UpstreamCall
 from adapters.bytez_worker.errors import classify_bytez_error
-from adapters.bytez_worker.media import from_bytez_media, read_capped
+from adapters.bytez_worker.media import from_bytez_media, read_capped, run_bytez_media
 from adapters.bytez_worker.request import to_bytez_chat_body, to_bytez_task_body
 from adapters.bytez_worker.response import BytezStreamDecoder, from_bytez_chat, from_bytez_run, to_vector
 from adapters.transport import read_reply, reading_stream
@@ -26,6 +26,7 @@ from schemas.chat import ChatResponse, Usage
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.events import Start, StreamEvent
+from schemas.media import MediaRequest
 from schemas.tasks import MEDIA_OUTPUT_TASKS, TEXT_GENERATION, RunRequest, RunResponse
 
 __all__ = ["DEFAULT_MAX_OUTPUT_BYTES", "BytezWorkerAdapter"]
@@ -127,6 +128,8 @@ class BytezWorkerAdapter:
     async def run(self, call: UpstreamCall) -> RunResponse:
         request = call.request
         assert isinstance(request, RunRequest)
+        if isinstance(request, MediaRequest):
+            return await run_bytez_media(self, call)
         body = to_bytez_task_body(request, stream=False)
         if request.task not in MEDIA_OUTPUT_TASKS:
             raw = await self._read(call.base_url, call.timeouts, body)

@@ -7,51 +7,36 @@ image-to-image), `{"output_wav": ...}` (text-to-speech, text-to-audio) or
 uploads its result answers `{"output": "https://..."}` instead, passed on as the URL it is.
 The base64 is kept as it came: the gateway's JSON answer re-sends it without decoding, and
 only a raw (`"json": false`) answer decodes it once.
+
+A call from one of the OpenAI media endpoints (a `MediaRequest`) is translated here into the
+task request the container reads; its reply stays in the Bytez shapes, which the OpenAI
+surface turns into OpenAI's (proxy/surfaces/openai/media_encode.py).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
+from msgspec import UNSET
 
+from adapters.base import UpstreamCall
+from adapters.bytez_worker.response import from_bytez_run
 from adapters.errors import scrub
+from adapters.media_output import CONTENT_TYPES, reply_cap, too_large
 from schemas.errors import Code, GatewayError, UpstreamError
-from schemas.tasks import GeneratedMedia
+from schemas.media import MediaRequest
+from schemas.tasks import GeneratedMedia, RunResponse
 
-CONTENT_TYPES = {
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "webp": "image/webp",
-    "gif": "image/gif",
-    "wav": "audio/wav",
-    "mp3": "audio/mpeg",
-    "flac": "audio/flac",
-    "ogg": "audio/ogg",
-    "mp4": "video/mp4",
-    "webm": "video/webm",
-}
-"""`output_<ext>` → the Content-Type of a raw answer."""
+if TYPE_CHECKING:
+    from adapters.bytez_worker import BytezWorkerAdapter
 
-_SLACK = 64 * 1024
-"""Room in the JSON reply for what surrounds the base64 (keys, other fields)."""
-
-
-def reply_cap(max_output_bytes: int) -> int:
-    """The largest JSON reply that can carry `max_output_bytes` of media as base64."""
-    return (max_output_bytes + 2) // 3 * 4 + _SLACK
-
-
-def too_large(provider: str, max_output_bytes: int) -> GatewayError:
-    return GatewayError(
-        Code.OUTPUT_TOO_LARGE,
-        f"{provider} generated media larger than [media] max_output_bytes ({max_output_bytes} bytes)",
-        provider=provider,
-    )
+_encode = msgspec.json.encode
+_NULL = msgspec.Raw(b"null")
 
 
 async def read_capped(response: httpx.Response, provider: str, max_output_bytes: int) -> bytes:
@@ -139,3 +124,101 @@ def from_bytez_media(
     if len(content) > max_output_bytes:
         raise too_large(provider, max_output_bytes)
     return GeneratedMedia(field=field, content_type=content_type, data=content)
+
+
+# -- the OpenAI media endpoints on a container (schemas/media.py) ------------------------------
+
+_SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+_KEPT = {
+    "images": frozenset({"prompt", "n", "size", "response_format"}),
+    "speech": frozenset({"input", "voice", "response_format"}),
+    "transcriptions": frozenset({"response_format"}),
+}
+"""OpenAI fields each operation reads here; any other is reported as not sent. A Hugging
+Face pipeline has no voice, so `voice` (which the openai SDK always sends) is dropped quietly."""
+_QUIET = frozenset({"voice"})
+MAX_IMAGES = 10
+"""OpenAI's own cap on `n`; a container makes them one call after another."""
+
+
+def _invalid(message: str, provider: str) -> GatewayError:
+    return GatewayError(Code.INVALID_REQUEST, message, provider=provider)
+
+
+def to_bytez_media_params(request: MediaRequest, provider: str, warnings: list[str]) -> dict[str, Any]:
+    """The container's `params` for an OpenAI media body: `size` "WxH" → `width` / `height`
+    (what diffusers pipelines take); the rest of what OpenAI's body may hold is reported."""
+    params: dict[str, Any] = {}
+    body = request.openai
+    transcript = body.get("response_format")
+    if request.operation == "transcriptions" and transcript not in (None, "json", "text"):
+        raise GatewayError(
+            Code.UNSUPPORTED,
+            f"{provider} (a Bytez model container) answers a transcript as json or text, "
+            f"not {str(transcript)[:32]}",
+            provider=provider,
+        )
+    size = body.get("size")
+    if request.operation == "images" and isinstance(size, str) and size != "auto":
+        match = _SIZE.match(size)
+        if match is None:
+            raise _invalid(f"size must be WIDTHxHEIGHT (e.g. 1024x1024), not {size[:32]!r}", provider)
+        params["width"], params["height"] = int(match.group(1)), int(match.group(2))
+    for name in sorted(body):
+        if name not in _KEPT[request.operation] and name not in _QUIET and body[name] is not None:
+            warnings.append(f"{name} is not supported by {provider} (a Bytez container); it was not sent")
+    return params
+
+
+def to_bytez_media_body(request: MediaRequest, params: dict[str, Any]) -> dict[str, Any]:
+    """`{"text": ...}` for the generators, `{"url" | "base64": ...}` for speech recognition;
+    an upload becomes the base64 data URL the container decodes."""
+    body: dict[str, Any] = {}
+    if request.text is not UNSET:
+        body["text"] = request.text
+    if request.url is not UNSET:
+        body["url"] = request.url
+    elif request.base64 is not UNSET:
+        body["base64"] = request.base64
+    elif request.upload is not None:
+        encoded = base64.b64encode(request.upload.data).decode()
+        body["base64"] = f"data:{request.upload.content_type};base64,{encoded}"
+    if params:
+        body["params"] = params
+    body["stream"] = False
+    return body
+
+
+def image_count(request: MediaRequest, provider: str) -> int:
+    count = request.openai.get("n", 1)
+    if count is None:
+        return 1
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_IMAGES:
+        raise _invalid(f"n must be a whole number from 1 to {MAX_IMAGES}", provider)
+    return count
+
+
+async def run_bytez_media(adapter: BytezWorkerAdapter, call: UpstreamCall) -> RunResponse:
+    """One OpenAI media call on a container: `n` images are `n` runs, one after another
+    (a container runs one inference at a time); the answer keeps the container's shapes."""
+    request = call.request
+    assert isinstance(request, MediaRequest)
+    provider, cap = adapter.name, adapter.max_output_bytes
+    warnings: list[str] = []
+    body = to_bytez_media_body(request, to_bytez_media_params(request, provider, warnings))
+    if request.operation == "transcriptions":
+        raw = await read_capped(await adapter._post(call.base_url, call.timeouts, body), provider, cap)
+        return RunResponse(output=from_bytez_run(raw, provider), warnings=warnings)
+    count = image_count(request, provider) if request.operation == "images" else 1
+    outputs: list[Any] = []
+    media: GeneratedMedia | None = None
+    for _ in range(count):
+        raw = await read_capped(await adapter._post(call.base_url, call.timeouts, body), provider, cap)
+        media = from_bytez_media(raw, provider, cap, decode=request.raw_media)
+        if media is None:  # a container that uploads its result answers a URL
+            outputs.append(msgspec.json.decode(from_bytez_run(raw, provider)))
+        elif isinstance(media.data, str):
+            outputs.append({media.field: media.data})
+        del raw
+    output = msgspec.Raw(_encode(outputs[0] if len(outputs) == 1 else outputs)) if outputs else _NULL
+    return RunResponse(output=output, media=media if count == 1 else None, warnings=warnings)

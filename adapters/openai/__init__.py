@@ -17,6 +17,7 @@ import openai
 from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
 from adapters.openai.embeddings import from_openai_embeddings, to_openai_embeddings_body
 from adapters.openai.errors import classify_openai_error_body
+from adapters.openai.media import run_openai_media
 from adapters.openai.request import Dialect, to_openai_body
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
 from adapters.transport import decode_sse
@@ -24,6 +25,7 @@ from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
 from schemas.events import StreamEvent
+from schemas.tasks import RunResponse
 
 __all__ = ["OpenAIAdapter"]
 
@@ -105,6 +107,10 @@ class OpenAIAdapter:
         body = _encode(to_openai_embeddings_body(call.request, call.model))
         response = await self._post(call, "/embeddings", body)
         return from_openai_embeddings(response.content, self.name, len(call.request.texts))
+
+    async def run(self, call: UpstreamCall) -> RunResponse:
+        """Image generation, speech and transcription (adapters/openai/media.py)."""
+        return await run_openai_media(self, call)
 
     def _classify(self, error: openai.APIError, call: UpstreamCall | EmbeddingCall) -> UpstreamError:
         if isinstance(error, openai.APITimeoutError) and not _refused(error):

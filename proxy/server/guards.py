@@ -11,7 +11,10 @@ Two ASGI middlewares, registered on the app so every surface gets them:
   and free of duplicate keys (400), and replays it to the handler. It checks every body,
   whatever its Content-Type: every handler parses its body as JSON without asking what
   the client called it, so a body sent as `application/xml` or `octet-stream` must not
-  walk past the checks into a decoder (a 500, or one of two duplicate values).
+  walk past the checks into a decoder (a 500, or one of two duplicate values). The one
+  exception is a file upload: `multipart/form-data` to a path in `UPLOAD_PATHS` (OpenAI's
+  `/v1/audio/transcriptions`) is capped by `[media] max_upload_bytes` instead and left to
+  that handler's multipart parser, which reads nothing as JSON.
 
 The depth check runs before any recursive parser sees the body, so nesting can never
 raise a RecursionError (a 500) in a handler's decoder; all checks are linear in the
@@ -39,6 +42,8 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = bytes(set(range(256)) - set(b"[]{}"))
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+UPLOAD_PATHS = frozenset({"/v1/audio/transcriptions", "/models/v2/openai/v1/audio/transcriptions"})
+"""Paths whose handler takes a multipart file upload (proxy/surfaces/openai/media.py)."""
 
 
 def _config(scope: Scope) -> Config:
@@ -131,14 +136,23 @@ def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
-def _too_large(limit: int) -> GatewayError:
-    return GatewayError(Code.PAYLOAD_TOO_LARGE, f"the request body is larger than {limit} bytes")
+def _too_large(limit: int, what: str) -> GatewayError:
+    return GatewayError(Code.PAYLOAD_TOO_LARGE, f"{what} is larger than {limit} bytes")
 
 
-async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
+def _is_upload(scope: Scope, headers: list[tuple[bytes, bytes]]) -> bool:
+    if scope.get("path") not in UPLOAD_PATHS:
+        return False
+    content_type = next((value for name, value in headers if name.lower() == b"content-type"), b"")
+    return content_type.lower().startswith(b"multipart/form-data")
+
+
+async def read_body(
+    receive: Receive, limit: int, declared: int | None, what: str = "the request body"
+) -> bytes:
     """The whole body, or 413 the moment it is known to pass `limit` (nothing more is read)."""
     if declared is not None and declared > limit:
-        raise _too_large(limit)
+        raise _too_large(limit, what)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -149,7 +163,7 @@ async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes
         assert isinstance(chunk, bytes)
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise _too_large(limit, what)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
@@ -165,9 +179,14 @@ class BodyGuard:
             return
         config = _config(scope)
         headers: list[tuple[bytes, bytes]] = list(scope["headers"])
-        body = await read_body(receive, config.server.max_body_bytes, _declared_length(headers))
-        if body:  # every body the gateway reads is parsed as JSON, whatever its Content-Type says
-            check_json(body, config.limits.max_json_depth)
+        declared = _declared_length(headers)
+        if _is_upload(scope, headers):
+            limit = config.media.max_upload_bytes
+            body = await read_body(receive, limit, declared, "the upload ([media] max_upload_bytes)")
+        else:
+            body = await read_body(receive, config.server.max_body_bytes, declared)
+            if body:  # every body the gateway reads is parsed as JSON, whatever its Content-Type says
+                check_json(body, config.limits.max_json_depth)
         await self.app(scope, _replay(body, receive), send)
 
 

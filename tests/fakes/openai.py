@@ -1,15 +1,19 @@
-"""A fake OpenAI: Chat Completions, Embeddings and models, served from tests/fixtures/openai/."""
+"""A fake OpenAI: Chat Completions, Embeddings, models and the media endpoints (image
+generation, speech, transcription), served from tests/fixtures/openai/ and tests/fixtures/bytez/."""
 
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 from adapters.openai import OpenAIAdapter
 from schemas.errors import Code
 from tests.fakes.kit import VendorKit
-from tests.fakes.server import FakeVendor, Received, Reply
+from tests.fakes.server import FakeVendor, Received, Reply, fixture_bytes
 
 
 def fake_vector(text: str, dimensions: int = 8) -> list[float]:
@@ -42,9 +46,144 @@ def openai_embeddings(body: dict[str, Any]) -> Reply:
     )
 
 
+# -- media ------------------------------------------------------------------------------------
+
+FAKE_PNG = fixture_bytes("bytez/image.png")
+FAKE_WAV = fixture_bytes("bytez/speech.wav")
+FAKE_MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x64" + bytes(range(256)) * 40
+"""An ID3 tag and MPEG frame headers: what `/audio/speech` sends for mp3, in several chunks."""
+TRANSCRIPT = "Dreams are the mind sorting the day."
+TRANSCRIBED_SECONDS = 3.2
+IMAGE_USAGE = {
+    "input_tokens": 50,
+    "input_tokens_details": {"image_tokens": 40, "text_tokens": 10},
+    "output_tokens": 4160,
+    "total_tokens": 4210,
+}
+"""What gpt-image-1 reports (`usage`) for one image; DALL·E models report none."""
+SPEECH_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/ogg", "flac": "audio/flac"}
+
+
+def openai_images(body: dict[str, Any]) -> Reply:
+    """`/v1/images/generations`: `n` images, base64 or (DALL·E with `response_format: url`) URLs."""
+    model = body.get("model", "dall-e-2")
+    count = body.get("n", 1)
+    url = body.get("response_format", "url" if model.startswith("dall-e") else "b64_json") == "url"
+    data: list[dict[str, Any]] = []
+    for index in range(count):
+        image: dict[str, Any] = (
+            {"url": f"https://oaidalleapiprodscus.blob.core.windows.net/private/img-{index}.png"}
+            if url
+            else {"b64_json": base64.b64encode(FAKE_PNG).decode()}
+        )
+        if model == "dall-e-3":
+            image["revised_prompt"] = f"A detailed picture of {body.get('prompt', '')}"
+        data.append(image)
+    reply: dict[str, Any] = {"created": 1795651200, "data": data}
+    if model.startswith("gpt-image"):
+        reply.update(
+            background="opaque",
+            output_format=body.get("output_format", "png"),
+            quality=body.get("quality", "medium"),
+            size=body.get("size", "1024x1024"),
+            usage={**IMAGE_USAGE, "output_tokens": IMAGE_USAGE["output_tokens"] * count},
+        )
+    return Reply.json(reply)
+
+
+def openai_speech(body: dict[str, Any]) -> Reply:
+    """`/v1/audio/speech`: the audio itself, chunked, typed by `response_format` (mp3 default)."""
+    audio_format = body.get("response_format", "mp3")
+    audio = FAKE_WAV if audio_format == "wav" else FAKE_MP3
+    chunks = [audio[start : start + 4096] for start in range(0, len(audio), 4096)]
+    return Reply(headers={"Content-Type": SPEECH_TYPES.get(audio_format, "audio/mpeg")}, events=chunks)
+
+
+@dataclass
+class FormPart:
+    name: str
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+def form_parts(request: Received) -> list[FormPart]:
+    """A multipart/form-data body, part by part, as a server's parser reads it."""
+    head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
+    parts = []
+    for part in message.iter_parts():
+        payload = part.get_payload(decode=True)
+        parts.append(
+            FormPart(
+                name=str(part.get_param("name", header="content-disposition")),
+                filename=part.get_filename(),
+                content_type=part.get_content_type(),
+                data=payload if isinstance(payload, bytes) else b"",
+            )
+        )
+    return parts
+
+
+def openai_transcription(request: Received) -> Reply:
+    """`/v1/audio/transcriptions`: multipart with one `file`; json (whisper-1 reports the
+    audio's duration as `usage`), verbose_json, or the text alone (text, srt, vtt)."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return Reply.json({"error": {"message": "multipart expected", "type": "invalid_request_error"}}, 400)
+    parts = form_parts(request)
+    fields = {part.name: part.data.decode() for part in parts if part.filename is None}
+    files = [part for part in parts if part.filename is not None]
+    if "model" not in fields or len(files) != 1 or not files[0].data:
+        return Reply.json(
+            {"error": {"message": "file and model are required", "type": "invalid_request_error"}}, 400
+        )
+    answer = fields.get("response_format", "json")
+    if answer == "text":
+        return Reply(headers={"Content-Type": "text/plain; charset=utf-8"}, body=(TRANSCRIPT + "\n").encode())
+    if answer == "verbose_json":
+        return Reply.json(
+            {
+                "task": "transcribe",
+                "language": "english",
+                "duration": TRANSCRIBED_SECONDS,
+                "text": TRANSCRIPT,
+                "segments": [{"id": 0, "start": 0.0, "end": TRANSCRIBED_SECONDS, "text": TRANSCRIPT}],
+                "usage": {"type": "duration", "seconds": 4},
+            }
+        )
+    return Reply.json({"text": TRANSCRIPT, "usage": {"type": "duration", "seconds": 4}})
+
+
+MEDIA_PATHS = ("/v1/images/generations", "/v1/audio/speech", "/v1/audio/transcriptions")
+
+
+def openai_media(request: Received) -> Reply | None:
+    """The media endpoints' answer, or None when the request is for another path."""
+    if request.method != "POST" or request.path not in MEDIA_PATHS:
+        return None
+    if request.path == "/v1/audio/transcriptions":
+        return openai_transcription(request)
+    body = request.json() or {}
+    return openai_images(body) if request.path == "/v1/images/generations" else openai_speech(body)
+
+
+def openai_media_worker() -> FakeVendor:
+    """An OpenAI-protocol media server (LocalAI, Speaches, vLLM's transcription endpoint):
+    the same endpoints, no key required, 404 for anything else."""
+
+    def respond(request: Received) -> Reply:
+        answer = openai_media(request)
+        return answer if answer is not None else Reply.fixture("openai/error-404.json")
+
+    return FakeVendor(respond)
+
+
 def openai_responder(request: Received) -> Reply:
     if not request.headers.get("authorization", "").startswith("Bearer "):
         return Reply.fixture("openai/error-401.json")
+    media = openai_media(request)
+    if media is not None:
+        return media
     if request.method == "GET" and request.path == "/v1/models":
         return Reply.json(
             {

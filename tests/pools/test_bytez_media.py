@@ -298,8 +298,10 @@ def test_list_tasks_names_exactly_what_can_be_served(servers: Servers, pool_gate
             models=["openai/whisper-tiny"],
             task="automatic-speech-recognition",
         )
-        # an OpenAI-protocol server runs chat, text-generation and embeddings only
+        # an OpenAI-protocol server runs chat, text-generation, embeddings and OpenAI's media
+        # endpoints (text-to-image, text-to-speech, automatic-speech-recognition), no other task
         + pool_toml("openai-audio", ["http://127.0.0.1:9"], models=["x/tts"], task="text-to-speech")
+        + pool_toml("openai-depth", ["http://127.0.0.1:9"], models=["x/dpt"], task="depth-estimation")
         + pool_toml("vectors", ["http://127.0.0.1:9"], models=["x/bge"], task="feature-extraction")
         # a vendor runs the chat path only
         + '[[routes]]\nmatch = "team/voice"\nprovider = "openai"\nmodel = "tts-1"\ntask = "text-to-speech"\n'
@@ -314,6 +316,7 @@ def test_list_tasks_names_exactly_what_can_be_served(servers: Servers, pool_gate
         "feature-extraction",
         "image-text-to-text",
         "text-to-image",
+        "text-to-speech",
     ]
 
 

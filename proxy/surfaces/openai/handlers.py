@@ -38,6 +38,7 @@ from proxy.surfaces.openai.completions import completions
 from proxy.surfaces.openai.decode import to_chat_request, to_embedding_request
 from proxy.surfaces.openai.encode import ChunkEncoder, openai_chunks, to_chat_completion, to_embedding_list
 from proxy.surfaces.openai.errors import EXCEPTION_HANDLERS
+from proxy.surfaces.openai.media import MEDIA_HANDLERS
 from proxy.surfaces.warnings import opened, warnings_header
 from schemas.errors import Code, GatewayError
 from schemas.native import CatalogueEntry
@@ -143,6 +144,6 @@ async def model(
 
 openai_router = Router(
     path="/",
-    route_handlers=[chat_completions, completions, embeddings, models, model],
+    route_handlers=[chat_completions, completions, embeddings, models, model, *MEDIA_HANDLERS],
     exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
 )
