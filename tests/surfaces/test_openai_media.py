@@ -272,3 +272,18 @@ def test_the_openai_sdk_sees_a_vendor_failure_as_its_error(
         client.images.generate(model="openai/dall-e-3", prompt="something refused")
     assert "safety system" in str(raised.value)
     assert VENDOR_KEY not in str(raised.value)
+
+
+def test_multipart_elsewhere_is_still_read_as_json(
+    running: RunningGateway, fakes: dict[str, FakeVendor]
+) -> None:
+    """Only the upload path takes multipart: the body guard checks any other body as JSON."""
+    response = _post(
+        running,
+        "/v1/embeddings",
+        data={"model": "openai/text-embedding-3-small", "input": "x"},
+        files={"file": ("a.wav", FAKE_WAV, "audio/wav")},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert all(not fake.received for fake in fakes.values())
