@@ -3,6 +3,7 @@ built-in tools dropped with a warning or refused when forced; a cut stream ends 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -89,7 +90,12 @@ def test_built_in_tool_is_dropped_with_a_warning_or_refused_when_forced(
     body = {"model": MODELS["anthropic"], "input": "news?", "tools": [{"type": "web_search"}]}
     answer = _post(running, body)
     assert answer.status_code == 200
-    assert "web_search" in answer.headers["x-unigate-warnings"]
+    assert "x-unigate-warnings" not in answer.headers
+    warnings = json.loads(answer.headers["unigate-warnings"])
+    assert any("web_search" in warning for warning in warnings)
+    streamed = _post(running, {**body, "stream": True})
+    assert streamed.status_code == 200
+    assert any("web_search" in warning for warning in json.loads(streamed.headers["unigate-warnings"]))
     assert "tools" not in fakes["anthropic"].last.json()
     fakes["anthropic"].clear()
     forced = _post(running, {**body, "tool_choice": {"type": "web_search"}})

@@ -36,17 +36,17 @@ from proxy.surfaces.openai.errors import EXCEPTION_HANDLERS
 from proxy.surfaces.responses.decode import Decoded, to_chat_request
 from proxy.surfaces.responses.encode import (
     ResponseMeta,
-    ResponseStreamEncoder,
     client_bytes,
     for_client,
     to_response,
 )
 from proxy.surfaces.responses.store import ResponseStore, StoredResponse
+from proxy.surfaces.responses.stream import ResponseStreamEncoder
+from proxy.surfaces.warnings import opened, warnings_header
 from schemas.errors import Code, GatewayError
 from schemas.responses_surface import DeletedResponse, InputItemList, ResponseObject, ResponsesBody
 
 _encode = msgspec.json.encode
-WARNINGS_HEADER = "X-Unigate-Warnings"
 _ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "reasoning": "rs", "custom_tool_call": "ctc"}
 
 
@@ -64,10 +64,7 @@ def _with_ids(items: list[dict[str, Any]], response_id: str) -> list[dict[str, A
 
 
 def _headers(request_id: str, warnings: list[str]) -> dict[str, str]:
-    headers = {"X-Request-Id": request_id}
-    if warnings:
-        headers[WARNINGS_HEADER] = "; ".join(warnings).encode("ascii", "replace").decode()
-    return headers
+    return {"X-Request-Id": request_id, **warnings_header(warnings)}
 
 
 async def _save(
@@ -108,7 +105,9 @@ async def create_response(
     meta = ResponseMeta(id=f"resp_{context.request_id}", model=body.model, body=body, tools=decoded.tools)
     keep = body.store is not False
     if decoded.chat.stream:
-        events = await gateway.dispatcher.stream(decoded.chat, resolution, context)
+        upstream_warnings, events = await opened(
+            await gateway.dispatcher.stream(decoded.chat, resolution, context)
+        )
         encoder = ResponseStreamEncoder(meta, body.include)
 
         async def frames() -> Any:
@@ -125,7 +124,7 @@ async def create_response(
         return Stream(
             frames(),
             media_type="text/event-stream",
-            headers={**SSE_HEADERS, **_headers(context.request_id, decoded.warnings)},
+            headers={**SSE_HEADERS, **_headers(context.request_id, [*decoded.warnings, *upstream_warnings])},
         )
     done = await gateway.dispatcher.complete(decoded.chat, resolution, context)
     response = to_response(done.response, done.billing.cost, meta, done.provider)

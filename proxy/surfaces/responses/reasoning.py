@@ -1,0 +1,83 @@
+"""Reasoning across turns and vendors: a vendor's signature travels to the client as the
+opaque `encrypted_content`, marked with the vendor that made it, so a later turn hands it
+back only to a vendor that can verify it (another vendor gets the text, and a warning).
+`reasoning.effort` becomes each vendor's thinking switch in `reasoning_extra`, the one
+place to change once the unified schema has its own field.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import msgspec
+
+from proxy.surfaces.intake import invalid
+from schemas.chat import (
+    ReasoningPart,
+)
+from schemas.responses_surface import (
+    ReasoningItem,
+)
+
+_SIGNATURE_PREFIX = "ug1."
+_encode = msgspec.json.encode
+
+
+class _Signature(msgspec.Struct, omit_defaults=True):
+    p: str
+    s: str | None = None
+    r: str | None = None
+
+
+def encrypted_content(provider: str, part: ReasoningPart) -> str | None:
+    """A reasoning part's signature as the opaque `encrypted_content`, marked with the vendor
+    that made it, so a later turn gives it back only to a vendor that can verify it."""
+    signature = part.signature if isinstance(part.signature, str) else None
+    redacted = part.redacted if isinstance(part.redacted, str) else None
+    if signature is None and redacted is None:
+        return None
+    packed = _encode(_Signature(provider, signature, redacted))
+    return _SIGNATURE_PREFIX + base64.urlsafe_b64encode(packed).decode()
+
+
+def reasoning_part(item: ReasoningItem, provider: str | None, warnings: list[str]) -> ReasoningPart:
+    text = "\n\n".join(part.text for part in item.summary)
+    if item.content:
+        text = "\n\n".join(part.text for part in item.content)
+    part = ReasoningPart(text=text)
+    content = item.encrypted_content
+    if not isinstance(content, str) or not content.startswith(_SIGNATURE_PREFIX):
+        return part
+    try:
+        signature = msgspec.json.decode(
+            base64.urlsafe_b64decode(content.removeprefix(_SIGNATURE_PREFIX)), type=_Signature
+        )
+    except (ValueError, msgspec.DecodeError):
+        raise invalid("a reasoning item's encrypted_content is not one unigate produced") from None
+    if signature.p != provider:
+        note = f"reasoning signed by {signature.p} cannot be verified by {provider}; its text was kept"
+        if note not in warnings:
+            warnings.append(note)
+        return part
+    if signature.s is not None:
+        part.signature = signature.s
+    if signature.r is not None:
+        part.redacted = signature.r
+    return part
+
+
+def reasoning_extra(effort: str | None, summary: str | None, provider: str | None) -> dict[str, Any]:
+    """`reasoning.effort` as the route's first vendor's own thinking parameter."""
+    if effort is None or effort == "none":
+        return {}
+    budgets = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32000}
+    budget = budgets.get(effort, 8192)
+    if provider == "anthropic":
+        return {"thinking": {"type": "enabled", "budget_tokens": budget}}
+    if provider == "gemini":
+        config = {"thinkingBudget": budget, "includeThoughts": summary not in (None, "none")}
+        return {"generationConfig": {"thinkingConfig": config}}
+    if provider == "openai":
+        return {"reasoning_effort": "minimal" if effort == "minimal" else effort}
+    return {}
