@@ -197,7 +197,8 @@ BUILT_IN_TOOLS = frozenset(
 
 
 class TextFormatConfig(Struct, omit_defaults=True):
-    type: Literal["text", "json_object", "json_schema"] = "text"
+    type: Literal["text", "json_object", "json_schema"]
+    """No default: `omit_defaults` would drop it from the echo, and OpenAI always says it."""
     name: str | None = None
     schema: dict[str, Any] | None = None
     description: str | None = None
@@ -213,6 +214,14 @@ class ReasoningConfig(Struct, omit_defaults=True):
     effort: str | None = None
     summary: str | None = None
     generate_summary: str | None = None
+
+
+class ReasoningEcho(Struct):
+    """`reasoning` as a response object echoes it: both keys always there, null when unset,
+    as OpenAI answers."""
+
+    effort: str | None = None
+    summary: str | None = None
 
 
 class ResponsesBody(Struct, omit_defaults=True):
@@ -322,7 +331,7 @@ class ResponseObject(Struct):
     max_output_tokens: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     previous_response_id: str | None = None
-    reasoning: ReasoningConfig | None = None
+    reasoning: ReasoningEcho | None = None
     store: bool = True
     temperature: float | None = None
     top_p: float | None = None

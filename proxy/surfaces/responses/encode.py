@@ -29,7 +29,7 @@ from schemas.responses_surface import (
     OutputReasoning,
     OutputText,
     OutputTokensDetails,
-    ReasoningConfig,
+    ReasoningEcho,
     ResponseError,
     ResponseObject,
     ResponsesBody,
@@ -86,7 +86,9 @@ def response_object(
 ) -> ResponseObject:
     body = meta.body
     reasoning = body.reasoning
-    text = body.text if body.text is not None else TextConfig(format=TextFormatConfig())
+    text = body.text if body.text is not None else TextConfig()
+    if text.format is None:
+        text = TextConfig(format=TextFormatConfig("text"), verbosity=text.verbosity)
     return ResponseObject(
         id=meta.id,
         created_at=meta.created_at,
@@ -102,7 +104,7 @@ def response_object(
         max_output_tokens=body.max_output_tokens,
         metadata=body.metadata or {},
         previous_response_id=body.previous_response_id,
-        reasoning=ReasoningConfig(effort=reasoning.effort, summary=reasoning.summary) if reasoning else None,
+        reasoning=ReasoningEcho(reasoning.effort, reasoning.summary) if reasoning else ReasoningEcho(),
         store=body.store is not False,
         temperature=body.temperature,
         top_p=body.top_p,
