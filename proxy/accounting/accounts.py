@@ -12,7 +12,10 @@ from proxy.dispatch.call import CallContext, Lease, started_row
 from proxy.routing.routes import Resolution
 from schemas.chat import ChatRequest, Usage
 from schemas.config import Config
+from schemas.embeddings import EmbeddingRequest
 from schemas.events import Billing
+
+EMBEDDING_TASK = "feature-extraction"
 
 
 class Accounts:
@@ -21,12 +24,21 @@ class Accounts:
         self._ledger = ledger
         self._meter = meter
         self._pool_meters = {pool.name: pool_meter(pool) for pool in config.pools}
+        self._embedding_meters = {
+            f"pool:{pool.name}": pool_meter(pool, EMBEDDING_TASK) for pool in config.pools
+        }
 
-    async def begin(self, request: ChatRequest, context: CallContext, resolution: Resolution) -> None:
+    async def begin(
+        self, request: ChatRequest | EmbeddingRequest, context: CallContext, resolution: Resolution
+    ) -> None:
         """Commit the start row; an idempotent retry takes its earlier row back, a budgeted
-        key's call holds its estimated cost. Either may refuse the call before any vendor is."""
+        key's call holds its estimated cost. Either may refuse the call before any vendor is.
+        An embedding's cost is too small and too well known to need an estimate held for it:
+        a budgeted key holds nothing, and is refused only once its budget is spent."""
         reserve = None
-        if context.budgeted:
+        if isinstance(request, EmbeddingRequest):
+            reserve = 0.0 if context.budgeted else None
+        elif context.budgeted:
             reserve = budgets.estimate(
                 request, resolution, self._meter, self._config.budgets, self._pool_meters
             )
@@ -41,4 +53,13 @@ class Accounts:
     def bill(self, context: CallContext, lease: Lease, model: str, usage: Usage, elapsed: float) -> Billing:
         if lease.meter is not None:
             return self._meter.pool_billing(lease.meter, elapsed)
+        return self._meter.vendor_billing(context.model_id, lease.provider, model, usage, elapsed)
+
+    def bill_embedding(
+        self, context: CallContext, lease: Lease, model: str, usage: Usage, elapsed: float
+    ) -> Billing:
+        """As `bill`, but a pool bills on its meter for the embedding task: a bare instance
+        size on a chat pool is the instance's own price, not the language-model table's."""
+        if lease.meter is not None:
+            return self._meter.pool_billing(self._embedding_meters.get(lease.provider, lease.meter), elapsed)
         return self._meter.vendor_billing(context.model_id, lease.provider, model, usage, elapsed)

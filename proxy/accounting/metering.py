@@ -49,10 +49,11 @@ MILLION = Decimal(1_000_000)
 COST_QUANTUM = Decimal("1e-10")
 
 
-def pool_meter(pool: Pool) -> str:
-    """The meter a pool bills on: a bare instance size (`SM`) on a language-model pool reads
-    the language-model table (`LLM-SM`); any other name is taken as written."""
-    if pool.meter in INSTANCE_SIZES and pool.task in LANGUAGE_TASKS:
+def pool_meter(pool: Pool, task: str | None = None) -> str:
+    """The meter a pool bills on for `task` (default: the pool's declared task): a bare
+    instance size (`SM`) for a language-model task reads the language-model table
+    (`LLM-SM`); any other name is taken as written."""
+    if pool.meter in INSTANCE_SIZES and (task or pool.task) in LANGUAGE_TASKS:
         return LLM_PREFIX + pool.meter
     return pool.meter
 

@@ -15,6 +15,7 @@ from msgspec import UNSET
 from adapters.base import Adapter
 from proxy.accounting.ledger import UsageRow
 from schemas.chat import ChatResponse, Usage
+from schemas.embeddings import EmbeddingResponse
 from schemas.errors import ClientDisconnected, Code, GatewayError
 from schemas.events import Billing
 
@@ -45,6 +46,14 @@ class Completed:
     response: ChatResponse
     billing: Billing
     provider: str
+
+
+@dataclass(slots=True)
+class Embedded:
+    response: EmbeddingResponse
+    billing: Billing
+    provider: str
+    """The vendor, or `pool:<name>`."""
 
 
 @dataclass(slots=True)
@@ -146,11 +155,15 @@ def started_row(context: CallContext, provider: str) -> UsageRow:
 
 
 def failed_row(context: CallContext, attempts: Attempts, error: BaseException, elapsed: float) -> UsageRow:
-    """The final row of a call that produced no answer: the vendor's failure, or the client gone."""
+    """The final row of a call that produced no answer: the vendor's failure, the client
+    gone (cancelled, `ClientDisconnected`), or the gateway's own fault (`internal`)."""
     provider = attempts.lease.provider if attempts.lease else None
+    code: str | None
     if isinstance(error, GatewayError):
         status = "timeout" if error.code is Code.TIMEOUT else "upstream_error"
-        code: str | None = error.code
+        code = error.code
+    elif isinstance(error, Exception) and not isinstance(error, ClientDisconnected):
+        status, code = "upstream_error", Code.INTERNAL
     else:
         status, code = "client_disconnected", None
     return usage_row(context, provider, status, attempts.count, Usage(), elapsed, None, code)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from adapters.base import UpstreamCall
+    from adapters.base import EmbeddingCall, UpstreamCall
     from proxy.accounting.ledger import UsageRow
     from proxy.dispatch.call import Lease
 
@@ -26,7 +26,9 @@ T = TypeVar("T")
 class Sink(Protocol):
     """What an exchange reports into (proxy/observability/observatory.py)."""
 
-    def attempt_started(self, exchange: Exchange, lease: Lease, call: UpstreamCall, kind: str) -> Any: ...
+    def attempt_started(
+        self, exchange: Exchange, lease: Lease, call: UpstreamCall | EmbeddingCall, kind: str
+    ) -> Any: ...
 
     def attempt_ended(
         self, exchange: Exchange, span: Any, result: object, error: BaseException | None
@@ -83,7 +85,7 @@ def end(token: object) -> None:
 # -- hooks: one line at each call site ----------------------------------------------------
 
 
-async def attempt(work: Awaitable[T], lease: Lease, call: UpstreamCall, retry: bool) -> T:
+async def attempt(work: Awaitable[T], lease: Lease, call: UpstreamCall | EmbeddingCall, retry: bool) -> T:
     """Await one upstream attempt (dispatch's loop), timed and traced as a child span.
 
     A retry is another try at the same target; a first try at a target after an earlier

@@ -28,7 +28,7 @@ from proxy.observability.tracing import Tracing
 from schemas.errors import ClientDisconnected, GatewayError, code_for_status
 
 if TYPE_CHECKING:
-    from adapters.base import UpstreamCall
+    from adapters.base import EmbeddingCall, UpstreamCall
     from proxy.accounting.ledger import UsageRow
     from proxy.dispatch.call import Lease
     from proxy.gateway import Gateway
@@ -179,7 +179,9 @@ class Observatory:
         if record is not None:
             record.row = row
 
-    def attempt_started(self, record: Exchange, lease: Lease, call: UpstreamCall, kind: str) -> Any:
+    def attempt_started(
+        self, record: Exchange, lease: Lease, call: UpstreamCall | EmbeddingCall, kind: str
+    ) -> Any:
         if kind == "retry":
             self.metrics.retries.labels(lease.provider).inc()
         elif kind == "fallback":

@@ -21,12 +21,13 @@ import msgspec
 
 from proxy.server.redaction import masked_url, redact
 from schemas.config import TracingConfig
+from schemas.embeddings import EmbeddingRequest
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span
 
-    from adapters.base import UpstreamCall
+    from adapters.base import EmbeddingCall, UpstreamCall
     from proxy.dispatch.call import Lease
 
 _encode = msgspec.json.encode
@@ -90,12 +91,14 @@ class Tracing:
         )
 
     def attempt_span(
-        self, parent: Span | None, lease: Lease, call: UpstreamCall, kind: str, number: int
+        self, parent: Span | None, lease: Lease, call: UpstreamCall | EmbeddingCall, kind: str, number: int
     ) -> Span | None:
         if self.provider is None or parent is None:
             return None
+        request = call.request
+        operation = "embeddings" if isinstance(request, EmbeddingRequest) else "chat"
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": "chat",
+            "gen_ai.operation.name": operation,
             "gen_ai.system": lease.provider,
             "gen_ai.provider.name": lease.provider,
             "gen_ai.request.model": redact(call.model),
@@ -104,18 +107,19 @@ class Tracing:
         }
         if lease.base_url:
             attributes["server.address"] = redact(masked_url(lease.base_url))
-        if self.capture_content:
-            attributes["gen_ai.input.messages"] = redact(_encode(call.request.messages).decode())
+        if self.capture_content and not isinstance(request, EmbeddingRequest):
+            attributes["gen_ai.input.messages"] = redact(_encode(request.messages).decode())
         span = self._tracer.start_span(
-            f"chat {redact(call.model)}",
+            f"{operation} {redact(call.model)}",
             context=self._in_context(parent),
             kind=self._kinds.CLIENT,
             attributes=attributes,
         )
-        if lease.provider.startswith("pool:"):
+        outgoing: dict[str, str] | None = getattr(call, "headers", None)  # embeddings send none
+        if lease.provider.startswith("pool:") and outgoing is not None:
             headers: dict[str, str] = {}
             self._propagator.inject(headers, context=self._in_context(span))
-            call.headers.update(headers)
+            outgoing.update(headers)
         return span
 
     def attempt_ended(self, span: Span | None, result: object, error: BaseException | None) -> None:

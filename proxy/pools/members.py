@@ -25,15 +25,12 @@ from typing import Any, Literal
 import httpx
 import msgspec
 
-from adapters.base import EmbeddingCall, Timeouts
 from adapters.bytez_worker import DEFAULT_MAX_OUTPUT_BYTES, BytezWorkerAdapter
 from adapters.openai_compat import OpenAICompatAdapter
 from proxy import observability as observe
 from proxy.accounting.metering import pool_meter
-from proxy.dispatch.call import CallContext, Lease
-from proxy.routing.routes import ResolvedTarget
+from proxy.dispatch.call import Lease
 from schemas.config import Config, Pool
-from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from schemas.errors import Code, GatewayError, UpstreamError
 
 log = logging.getLogger("unigate.pools")
@@ -41,7 +38,6 @@ State = Literal["unknown", "healthy", "warming", "down"]
 WorkerAdapter = OpenAICompatAdapter | BytezWorkerAdapter
 _ALIVE: frozenset[State] = frozenset({"unknown", "healthy"})
 _PROBE_TIMEOUT = 5.0
-_EMBED_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -236,53 +232,6 @@ class Pools:
             pool.wake()
 
         return release
-
-    async def embed(
-        self, request: EmbeddingRequest, target: ResolvedTarget, context: CallContext
-    ) -> EmbeddingResponse:
-        """Embeddings on a pool member (`/v1/embeddings`, or a container's `/run`), failing
-        over to another member on a retryable error. Billing and the ledger stay with the caller."""
-        assert target.pool is not None
-        timeouts = self._config.dispatch.timeouts
-        exclude: frozenset[str] = frozenset()
-        last: UpstreamError | None = None
-        for _ in range(_EMBED_ATTEMPTS):
-            try:
-                lease = await self.acquire(target.pool, exclude)
-            except UpstreamError:
-                if last is not None:
-                    raise last from None
-                raise
-            adapter = lease.adapter
-            assert isinstance(adapter, OpenAICompatAdapter | BytezWorkerAdapter)
-            call = EmbeddingCall(
-                request=request,
-                model=target.model,
-                api_key="",
-                base_url=lease.base_url,
-                timeouts=Timeouts(connect=timeouts.connect, total=timeouts.total),
-            )
-            try:
-                async with asyncio.timeout(timeouts.total):
-                    response = await adapter.embed(call)
-            except TimeoutError:
-                lease.release(False)
-                raise UpstreamError(
-                    Code.TIMEOUT, f"{lease.provider} did not answer in time", provider=lease.provider
-                ) from None
-            except UpstreamError as error:
-                lease.release(False)
-                if not error.retryable:
-                    raise
-                last, exclude = error, exclude | {lease.endpoint}
-                continue
-            except BaseException:
-                lease.release(False)
-                raise
-            lease.release(True)
-            return response
-        assert last is not None
-        raise last
 
     # -- health ----------------------------------------------------------------------------
 

@@ -18,8 +18,8 @@ def test_a_route_overrides_only_the_timeouts_it_names(tmp_path: Path) -> None:
     )
     resolution = gateway.router.resolve("team/x")
     assert resolution is not None and resolution.route == "team/*"
-    timeouts = gateway.dispatcher._timeouts(resolution)
+    timeouts = gateway.dispatcher.timeouts(resolution)
     assert (timeouts.first_byte, timeouts.idle, timeouts.total, timeouts.connect) == (300.0, 7.0, 90.0, 5.0)
     builtin = gateway.router.resolve("openai/gpt-4o-mini")
     assert builtin is not None
-    assert gateway.dispatcher._timeouts(builtin).first_byte == 60.0
+    assert gateway.dispatcher.timeouts(builtin).first_byte == 60.0

@@ -9,10 +9,10 @@ from typing import Any
 import openai
 import pytest
 
-from proxy.dispatch.call import CallContext
-from proxy.routing.routes import ResolvedTarget
+from adapters.base import Capabilities, EmbeddingCall
+from proxy.dispatch.call import Lease
 from schemas.chat import Usage
-from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
+from schemas.embeddings import EmbeddingResponse
 from tests.conftest import RunningGateway, start_gateway
 from tests.fakes.openai import fake_vector
 from tests.fakes.server import FakeVendor
@@ -146,17 +146,41 @@ def test_token_inputs_are_refused(running: RunningGateway) -> None:
     assert caught.value.code == "invalid_request"
 
 
-class FakePools:
-    """Stands in for the pool subsystem: records what the seam hands it."""
+class RecordingEmbedder:
+    """A worker adapter that embeds without a worker: records the call dispatch built."""
+
+    name = "pool:gpu-a"
+    capabilities = Capabilities()
 
     def __init__(self) -> None:
-        self.calls: list[tuple[EmbeddingRequest, ResolvedTarget, CallContext]] = []
+        self.calls: list[EmbeddingCall] = []
 
-    async def embed(
-        self, request: EmbeddingRequest, target: ResolvedTarget, context: CallContext
-    ) -> EmbeddingResponse:
-        self.calls.append((request, target, context))
-        return EmbeddingResponse(vectors=[[0.5, 0.25] for _ in request.texts], usage=Usage(input_tokens=3))
+    async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
+        self.calls.append(call)
+        return EmbeddingResponse(
+            vectors=[[0.5, 0.25] for _ in call.request.texts], usage=Usage(input_tokens=3)
+        )
+
+
+class OneMemberPools:
+    """Stands in for the pool subsystem at the dispatcher's seam: one member, always free."""
+
+    def __init__(self) -> None:
+        self.embedder = RecordingEmbedder()
+        self.released: list[bool] = []
+
+    async def acquire(self, pool: str, exclude: frozenset[str]) -> Lease:
+        return Lease(
+            adapter=self.embedder,  # type: ignore[arg-type]  # embeds only, as a pool adapter may
+            provider=f"pool:{pool}",
+            endpoint="http://member-1",
+            base_url="http://member-1/v1",
+            meter="LLM-SM",
+            release=self.released.append,
+        )
+
+    def served(self, pool: str) -> frozenset[str] | None:
+        return None
 
 
 POOL_CONFIG = """
@@ -181,29 +205,35 @@ def pool_gateway(vendors: Vendors, tmp_path: Path) -> Iterator[RunningGateway]:
 def test_pool_target_without_pools_is_a_501(
     pool_gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delattr(pool_gateway.gateway, "pools", raising=False)
+    monkeypatch.setattr(pool_gateway.gateway.dispatcher, "pools", None)
     with openai_client(pool_gateway) as client, pytest.raises(openai.InternalServerError) as caught:
         client.embeddings.create(model="BAAI/bge-small-en-v1.5", input="x")
     assert caught.value.status_code == 501
     assert caught.value.code == "unsupported"
 
 
-def test_pool_target_goes_through_gateway_pools_embed(
+def test_pool_target_embeds_on_a_leased_member_billed_on_the_embedding_meter(
     pool_gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pools = FakePools()
-    monkeypatch.setattr(pool_gateway.gateway, "pools", pools, raising=False)
+    pools = OneMemberPools()
+    monkeypatch.setattr(pool_gateway.gateway.dispatcher, "pools", pools)
     with openai_client(pool_gateway) as client:
         raw = client.embeddings.with_raw_response.create(
             model="BAAI/bge-small-en-v1.5", input=["a", "b"], encoding_format="float"
         )
     answer = raw.parse()
     assert [item.embedding for item in answer.data] == [[0.5, 0.25], [0.5, 0.25]]
-    [(request, target, context)] = pools.calls
-    assert request.texts == ["a", "b"]
-    assert (target.pool, target.model) == ("gpu-a", "BAAI/bge-small-en-v1.5")
-    assert context.model_id == "BAAI/bge-small-en-v1.5"
+    [call] = pools.embedder.calls
+    assert call.request.texts == ["a", "b"]
+    assert (call.model, call.base_url, call.api_key) == ("BAAI/bge-small-en-v1.5", "http://member-1/v1", "")
+    assert pools.released == [True]
+    # the pool is a chat pool (`SM` reads LLM-SM for chat); an embedding bills the instance's own SM
     assert raw.headers["inference-meter"] == "SM"
     [row] = ledger_rows(pool_gateway, raw.headers["x-request-id"])
-    assert (row["status"], row["provider"], row["meter"]) == ("completed", "pool:gpu-a", "SM")
+    assert (row["status"], row["provider"], row["meter"], row["attempts"]) == (
+        "completed",
+        "pool:gpu-a",
+        "SM",
+        1,
+    )
     assert row["input_tokens"] == 3

@@ -20,8 +20,7 @@ from collections.abc import AsyncIterator
 import msgspec
 from msgspec import UNSET
 
-from proxy.dispatch.call import Completed
-from proxy.dispatch.embeddings import Embedded
+from proxy.dispatch.call import Completed, Embedded
 from proxy.surfaces.openai.errors import openai_error
 from schemas.chat import FinishReason, Usage
 from schemas.events import (

@@ -20,7 +20,6 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from proxy.accounting.metering import billing_headers
-from proxy.dispatch.embeddings import embed
 from proxy.gateway import Gateway
 from proxy.identity.keys import KeyRecord
 from proxy.routing.catalogue import catalogue_models
@@ -93,7 +92,7 @@ async def embeddings(
     resolution = resolve(gateway, body.model)
     embedding_request = to_embedding_request(body.model, body, fields, first_provider(resolution))
     context = call_context(key, body.model, request)
-    done = await embed(gateway, embedding_request, resolution, context)
+    done = await gateway.dispatcher.embed(embedding_request, resolution, context)
     answer = to_embedding_list(done, body.model, body.encoding_format or "float")
     return Response(
         _encode(answer),
