@@ -1,18 +1,33 @@
 """What an adapter is: pure translation plus one thin I/O method per mode.
 
 Dispatch (proxy/dispatch/dispatcher.py) owns retries, timeouts, fallback and cancellation; an adapter
-reads no environment and no globals: everything arrives in `UpstreamCall`.
+reads no environment and no globals: everything arrives in `UpstreamCall` / `EmbeddingCall`.
+
+Every protocol an adapter may implement is declared here, so the dispatcher and the surfaces
+ask `isinstance(adapter, TaskAdapter)` of a declared contract, never `getattr` of a name:
+
+- `Adapter`: chat, streamed or not (every adapter);
+- `TaskAdapter`: non-chat tasks on a worker pool (`run`);
+- `EmbeddingAdapter`: embeddings (`embed`, with `capabilities.embeddings`);
+- `TokenCounter`: the vendor's own count of a request's input tokens (`count_tokens`);
+- `ChunkDecoder`, `DataDecoder`, `NamedEventDecoder`: what turns a vendor's stream into
+  `StreamEvent`s, read by the one loop in adapters/transport.py.
+
+The runtime-checkable ones are checked against instances whose modules are already imported,
+so checking one never imports a vendor SDK.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from schemas.chat import ChatRequest, ChatResponse
 from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
+from schemas.errors import Code, GatewayError
 from schemas.events import StreamEvent
+from schemas.tasks import RunRequest, RunResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +38,8 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamCall:
-    request: ChatRequest
+    request: ChatRequest | RunRequest
+    """A chat turn, or (worker pools only) a non-chat task; `task_request` reads the latter."""
     model: str
     """The upstream model name, after routing."""
     api_key: str
@@ -32,6 +48,15 @@ class UpstreamCall:
     headers: dict[str, str] = field(default_factory=dict)
     """Extra request headers: a worker pool's W3C `traceparent` (proxy/observability/tracing.py).
     Worker adapters send them; vendor adapters do not."""
+
+
+def task_request(call: UpstreamCall, provider: str) -> RunRequest:
+    """The call's task, for `TaskAdapter.run`: a chat turn sent there is refused with a typed
+    error naming the worker, not an assertion."""
+    request = call.request
+    if not isinstance(request, RunRequest):
+        raise GatewayError(Code.UNSUPPORTED, f"{provider} runs tasks here, not chat", provider=provider)
+    return request
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +88,8 @@ class Adapter(Protocol):
         ...
 
     def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
-        """Yield `Start` first, then deltas, `UsageEvent` and `Finish`.
+        """Yield `Start` first (carrying the call's warnings), then deltas, `UsageEvent` and
+        `Finish`; adapters/transport.py `decode_stream` guarantees that shape.
 
         Errors before the first event raise `UpstreamError` (dispatch may still retry);
         after it they raise too, and dispatch turns them into an `error` event.
@@ -71,6 +97,17 @@ class Adapter(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class TaskAdapter(Protocol):
+    """A worker adapter that runs non-chat tasks; `call.request` is a `RunRequest`."""
+
+    name: str
+
+    async def run(self, call: UpstreamCall) -> RunResponse:
+        """One task call; raises `UpstreamError` classified by this worker's rules."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +130,51 @@ class EmbeddingAdapter(Protocol):
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
         """One embeddings call; raises `UpstreamError` classified by this vendor's rules."""
         ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """An adapter whose vendor counts a request's input tokens itself (Anthropic's
+    `count_tokens`); the others are estimated by the surface."""
+
+    async def count_tokens(self, call: UpstreamCall) -> int:
+        """The input tokens of `call.request`; raises `UpstreamError` like any call."""
+        ...
+
+
+class ChunkDecoder(Protocol):
+    """A vendor stream's raw body bytes, split anywhere → events (the one loop's input).
+    Events may come lazily, so an error raises after the events that preceded it."""
+
+    @property
+    def done(self) -> bool:
+        """The vendor said its last word: the loop stops reading."""
+        ...
+
+    def feed(self, chunk: bytes) -> Iterable[StreamEvent]: ...
+
+    def close(self) -> Iterable[StreamEvent]:
+        """The body ended: what is still pending (usage, finish)."""
+        ...
+
+
+class DataDecoder(Protocol):
+    """A vendor stream decoder fed the `data:` field of each SSE event."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def feed(self, data: str) -> list[StreamEvent]: ...
+
+    def close(self) -> list[StreamEvent]: ...
+
+
+class NamedEventDecoder(Protocol):
+    """A vendor stream decoder fed each SSE event's `event:` name and `data:` (Anthropic)."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def feed(self, name: str, data: str) -> list[StreamEvent]: ...
+
+    def close(self) -> list[StreamEvent]: ...

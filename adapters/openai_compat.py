@@ -24,7 +24,7 @@ import msgspec
 import openai
 from msgspec import UNSET, Struct
 
-from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
+from adapters.base import Capabilities, EmbeddingCall, UpstreamCall, task_request
 from adapters.errors import stream_cut
 from adapters.openai import OpenAIAdapter
 from adapters.openai.errors import classify_openai_error_body
@@ -32,7 +32,7 @@ from adapters.openai.media import run_openai_media
 from adapters.openai.request import Dialect
 from adapters.openai.response import from_openai_usage, map_openai_finish_reason
 from adapters.openai.wire import WireError, WireUsage
-from adapters.transport import decode_sse
+from adapters.transport import decode_stream, sse_data
 from adapters.workers import closing, collect_chat, collect_text
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingRequest
@@ -183,8 +183,7 @@ class OpenAICompatAdapter(OpenAIAdapter):
                 yield event
 
     async def run(self, call: UpstreamCall) -> RunResponse:
-        request = call.request
-        assert isinstance(request, RunRequest)
+        request = task_request(call, self.name)
         if request.task == TEXT_GENERATION:
             async with closing(self._completions(call, request)) as events:
                 text, usage = await collect_text(events, self.name)
@@ -213,6 +212,6 @@ class OpenAICompatAdapter(OpenAIAdapter):
     async def _completions(self, call: UpstreamCall, request: RunRequest) -> AsyncIterator[StreamEvent]:
         body = _encode(to_completions_body(request, call.model))
         response = await self._post(call, "/completions", body, stream=True)
-        decoder = CompletionsStreamDecoder(self.name)
-        async for event in decode_sse(response, decoder, self.name):
+        decoder = sse_data(CompletionsStreamDecoder(self.name))
+        async for event in decode_stream(response, decoder, self.name):
             yield event

@@ -1,34 +1,46 @@
-"""What every adapter reading a vendor stream shares: transport failures in the middle of a
-stream become typed upstream errors, and the response is closed whatever happens (the
-client leaving included), which is what stops the vendor's generation. The vendor SDKs run
-on httpx2, the worker clients on httpx; both are taken."""
+"""What every adapter's I/O shares: the one loop that reads a vendor stream, and the one
+cache of SDK clients per base URL.
+
+The loop (`decode_stream`): transport failures in the middle of a stream become typed
+upstream errors; the response is closed whatever happens (the client leaving included),
+which is what stops the vendor's generation; the stream always opens with a `Start` that
+carries the call's warnings (the one place they are put on a stream); and a stream that
+ends without its `Finish` was cut, never a clean end (the one place that is checked).
+Decoders only translate: `ChunkDecoder` takes raw bytes, `sse_data` / `sse_named` frame
+Server-Sent Events for the decoders that read them (adapters/base.py).
+
+The vendor SDKs run on httpx2, the worker clients and Cohere's SDK on httpx; both are taken.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
+from typing import Generic, Protocol, TypeVar
 
 import httpx
 import httpx2
 
-from adapters.sse import SSEDecoder
+from adapters.base import ChunkDecoder, DataDecoder, NamedEventDecoder
+from adapters.errors import stream_cut
+from adapters.sse import ServerSentEvent, SSEDecoder
 from schemas.errors import Code, UpstreamError
-from schemas.events import Start, StreamEvent
+from schemas.events import Finish, Start, StreamEvent
+
+__all__ = [
+    "ChunkDecoder",
+    "ClientCache",
+    "SSEFrames",
+    "decode_stream",
+    "read_reply",
+    "reading_stream",
+    "sse_data",
+    "sse_named",
+]
 
 Response = httpx2.Response | httpx.Response
 _TIMEOUTS = (httpx2.TimeoutException, httpx.TimeoutException)
 _TRANSPORT = (httpx2.TransportError, httpx.TransportError)
-
-
-class DataDecoder(Protocol):
-    """A vendor stream decoder fed the `data:` field of each SSE event."""
-
-    done: bool
-
-    def feed(self, data: str) -> list[StreamEvent]: ...
-
-    def close(self) -> list[StreamEvent]: ...
 
 
 @contextlib.asynccontextmanager
@@ -62,22 +74,152 @@ async def read_reply(response: Response, provider: str) -> bytes:
         await response.aclose()
 
 
-async def decode_sse(
-    response: httpx2.Response, decoder: DataDecoder, provider: str, warnings: list[str] | None = None
+class SSEFrames:
+    """A `ChunkDecoder` that frames Server-Sent Events and hands each one to a vendor decoder.
+
+    Lazily, frame by frame: a frame that fails after others of the same chunk gave events
+    (text, then the vendor's `error` event) raises only once those events are out, so the
+    client sees what was generated before the error."""
+
+    __slots__ = ("_close", "_done", "_feed", "_frames")
+
+    def __init__(
+        self,
+        feed: Callable[[ServerSentEvent], list[StreamEvent]],
+        done: Callable[[], bool],
+        close: Callable[[], list[StreamEvent]],
+    ) -> None:
+        self._frames = SSEDecoder()
+        self._feed = feed
+        self._done = done
+        self._close = close
+
+    @property
+    def done(self) -> bool:
+        return self._done()
+
+    def feed(self, chunk: bytes) -> Iterator[StreamEvent]:
+        for frame in self._frames.feed(chunk):
+            if self._done():
+                return
+            yield from self._feed(frame)
+
+    def close(self) -> Iterator[StreamEvent]:
+        """A final event without its blank line still counts, then the decoder's own end."""
+        for frame in self._frames.flush():
+            if self._done():
+                break
+            yield from self._feed(frame)
+        yield from self._close()
+
+
+def sse_data(decoder: DataDecoder) -> SSEFrames:
+    """SSE framing for a decoder that reads each event's `data:` alone."""
+    return SSEFrames(lambda frame: decoder.feed(frame.data), lambda: decoder.done, decoder.close)
+
+
+def sse_named(decoder: NamedEventDecoder) -> SSEFrames:
+    """SSE framing for a decoder that reads each event's name too."""
+    return SSEFrames(lambda frame: decoder.feed(frame.event, frame.data), lambda: decoder.done, decoder.close)
+
+
+async def decode_stream(
+    response: Response, decoder: ChunkDecoder, provider: str, warnings: list[str] | None = None
 ) -> AsyncIterator[StreamEvent]:
-    """The events of an SSE response through `decoder`; `warnings` ride on the `Start` event."""
-    frames = SSEDecoder()
+    """The one read loop of every vendor and worker stream (see the module docstring).
+
+    `warnings` is read when the `Start` goes out, so warnings learnt from the response's
+    headers (a deprecated model) still ride on it."""
+    started = finished = False
     async with reading_stream(response, provider):
         async for chunk in response.aiter_bytes():
-            for frame in frames.feed(chunk):
-                for event in decoder.feed(frame.data):
-                    if warnings and isinstance(event, Start):
-                        event.warnings = warnings
-                    yield event
-            if decoder.done:
-                return
-        for frame in frames.flush():
-            for event in decoder.feed(frame.data):
+            for event in decoder.feed(chunk):
+                if not started:
+                    started = True
+                    yield _opening(event, provider, warnings)
+                    if isinstance(event, Start):
+                        continue
+                finished = finished or isinstance(event, Finish)
                 yield event
+            if decoder.done:
+                break
         for event in decoder.close():
+            if not started:
+                started = True
+                yield _opening(event, provider, warnings)
+                if isinstance(event, Start):
+                    continue
+            finished = finished or isinstance(event, Finish)
             yield event
+    if not finished:
+        raise stream_cut(provider)
+
+
+def _opening(event: StreamEvent, provider: str, warnings: list[str] | None) -> Start:
+    """The stream's `Start`: the decoder's own, or one made for a vendor that sent none
+    before its first delta; either way it carries the call's warnings."""
+    start = event if isinstance(event, Start) else Start(id="", model="", provider=provider)
+    if warnings:
+        start.warnings = list(warnings)
+    return start
+
+
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+K = TypeVar("K", bound=Hashable)
+P = TypeVar("P", bound=_Closable)
+C = TypeVar("C")
+
+
+class ClientCache(Generic[K, P, C]):
+    """One SDK client per key (a base URL, or what an SDK derives from one) over one shared
+    connection pool, both built on first use, inside the event loop that drives them.
+
+    Nothing per caller lives in a client: each holds a placeholder key, and the caller's key
+    travels in the request's own options (a header), which is what the SDKs' `with_options`
+    would do minus the copy of the client. So a request costs one dict lookup here, and one
+    caller's key can never stay behind for the next."""
+
+    __slots__ = ("_build", "_clients", "_close_client", "_make_pool", "_pool")
+
+    def __init__(
+        self,
+        make_pool: Callable[[], P],
+        build: Callable[[K, P], C],
+        *,
+        pool: P | None = None,
+        close_client: Callable[[C], Awaitable[None]] | None = None,
+    ) -> None:
+        self._make_pool = make_pool
+        self._build = build
+        self._pool = pool
+        self._close_client = close_client
+        self._clients: dict[K, C] = {}
+
+    @property
+    def pool(self) -> P:
+        if self._pool is None:
+            self._pool = self._make_pool()
+        return self._pool
+
+    def get(self, key: K) -> C:
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self._build(key, self.pool)
+        return client
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    async def aclose(self) -> None:
+        """Close every client, then the pool (given or built: the adapter owns it)."""
+        clients = list(self._clients.values())
+        self._clients.clear()
+        if self._close_client is not None:
+            for client in clients:
+                await self._close_client(client)
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.aclose()

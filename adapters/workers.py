@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from adapters.base import UpstreamCall
 from adapters.errors import stream_cut
 from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
 from schemas.events import (
@@ -26,18 +24,6 @@ from schemas.events import (
     ToolCallStart,
     UsageEvent,
 )
-from schemas.tasks import RunResponse
-
-
-@runtime_checkable
-class TaskAdapter(Protocol):
-    """A worker adapter that runs non-chat tasks; `call.request` is a `RunRequest`."""
-
-    name: str
-
-    async def run(self, call: UpstreamCall) -> RunResponse:
-        """One task call; raises `UpstreamError` classified by this worker's rules."""
-        ...
 
 
 @asynccontextmanager

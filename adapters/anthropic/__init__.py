@@ -32,11 +32,10 @@ from adapters.anthropic.request import DEFAULT_MAX_TOKENS, to_anthropic_body
 from adapters.anthropic.response import from_anthropic_response
 from adapters.anthropic.stream import AnthropicStreamDecoder
 from adapters.base import Capabilities, UpstreamCall
-from adapters.sse import SSEDecoder
-from adapters.transport import reading_stream
+from adapters.transport import ClientCache, decode_stream, sse_named
 from schemas.chat import ChatResponse
 from schemas.errors import Code, UpstreamError
-from schemas.events import Start, StreamEvent
+from schemas.events import StreamEvent
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_TOKENS", "AnthropicAdapter"]
 
@@ -59,26 +58,12 @@ class AnthropicAdapter:
         self, default_base_url: str = DEFAULT_BASE_URL, http_client: httpx2.AsyncClient | None = None
     ) -> None:
         self._default_base_url = default_base_url
-        self._http_client = http_client
-        self._clients: dict[str, anthropic.AsyncAnthropic] = {}
+        self._clients: ClientCache[str, httpx2.AsyncClient, anthropic.AsyncAnthropic] = ClientCache(
+            _pool, _build, pool=http_client
+        )
 
     def _client(self, base_url: str | None) -> anthropic.AsyncAnthropic:
-        url = base_url or self._default_base_url
-        client = self._clients.get(url)
-        if client is None:
-            if self._http_client is None:
-                self._http_client = anthropic.DefaultAioHttpClient(
-                    limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200)
-                )
-            client = anthropic.AsyncAnthropic(
-                api_key="per-request",
-                base_url=url,
-                max_retries=0,
-                http_client=self._http_client,
-                open_telemetry=False,
-            )
-            self._clients[url] = client
-        return client
+        return self._clients.get(base_url or self._default_base_url)
 
     def _options(self, call: UpstreamCall) -> anthropic.RequestOptions:
         headers = {"Authorization": f"Bearer {call.api_key}", "Content-Type": "application/json"}
@@ -129,22 +114,9 @@ class AnthropicAdapter:
         body = to_anthropic_body(call.request, call.model, warnings)
         body["stream"] = True
         response = await self._post(call, body, stream=True)
-        decoder = AnthropicStreamDecoder(self.name)
-        frames = SSEDecoder()
-        async with reading_stream(response, self.name):
-            async for chunk in response.aiter_bytes():
-                for sse in frames.feed(chunk):
-                    for event in decoder.feed(sse.event, sse.data):
-                        if warnings and isinstance(event, Start):
-                            event.warnings = warnings
-                        yield event
-                if decoder.done:
-                    return
-            for sse in frames.flush():
-                for event in decoder.feed(sse.event, sse.data):
-                    yield event
-            for event in decoder.close():
-                yield event
+        decoder = sse_named(AnthropicStreamDecoder(self.name))
+        async for event in decode_stream(response, decoder, self.name, warnings):
+            yield event
 
     def _classify(self, error: anthropic.APIError, call: UpstreamCall) -> UpstreamError:
         if isinstance(error, anthropic.APITimeoutError):
@@ -160,7 +132,16 @@ class AnthropicAdapter:
 
     async def aclose(self) -> None:
         """The SDK clients share one pool; closing it once closes them all."""
-        self._clients.clear()
-        if self._http_client is not None:
-            await self._http_client.aclose()
-            self._http_client = None
+        await self._clients.aclose()
+
+
+def _pool() -> httpx2.AsyncClient:
+    return anthropic.DefaultAioHttpClient(
+        limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200)
+    )
+
+
+def _build(base_url: str, pool: httpx2.AsyncClient) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(
+        api_key="per-request", base_url=base_url, max_retries=0, http_client=pool, open_telemetry=False
+    )

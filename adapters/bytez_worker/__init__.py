@@ -15,17 +15,17 @@ from typing import Any
 import httpx
 import msgspec
 
-from adapters.base import Capabilities, EmbeddingCall, Timeouts, UpstreamCall
+from adapters.base import Capabilities, ChunkDecoder, EmbeddingCall, Timeouts, UpstreamCall, task_request
 from adapters.bytez_worker.errors import classify_bytez_error
 from adapters.bytez_worker.media import from_bytez_media, read_capped, run_bytez_media
 from adapters.bytez_worker.request import to_bytez_chat_body, to_bytez_task_body
-from adapters.bytez_worker.response import BytezStreamDecoder, from_bytez_chat, from_bytez_run, to_vector
-from adapters.transport import read_reply, reading_stream
-from adapters.workers import closing, collect_chat, response_events
+from adapters.bytez_worker.response import BytezStreamDecoder, BytezWholeReply, from_bytez_run, to_vector
+from adapters.transport import decode_stream, read_reply
+from adapters.workers import closing, collect_chat
 from schemas.chat import ChatResponse, Usage
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, GatewayError, UpstreamError
-from schemas.events import Start, StreamEvent
+from schemas.events import StreamEvent
 from schemas.media import MediaRequest
 from schemas.tasks import MEDIA_OUTPUT_TASKS, TEXT_GENERATION, RunRequest, RunResponse
 
@@ -106,28 +106,16 @@ class BytezWorkerAdapter:
         else:
             body = to_bytez_chat_body(request, self.name, warnings)
         response = await self._post(call.base_url, call.timeouts, body)
-        async with reading_stream(response, self.name):
-            if response.headers.get("content-type", "").startswith("application/json"):
-                whole = from_bytez_chat(await response.aread(), self.name)
-                for event in response_events(whole, self.name):
-                    yield event
-                return
-            decoder = BytezStreamDecoder(self.name)
-            async for chunk in response.aiter_bytes():
-                for event in decoder.feed(chunk):
-                    if warnings and isinstance(event, Start):
-                        event.warnings = warnings
-                    yield event
-                if decoder.done:
-                    break
-            for event in decoder.close():
-                if warnings and isinstance(event, Start):
-                    event.warnings = warnings
-                yield event
+        decoder: ChunkDecoder = (
+            BytezWholeReply(self.name)
+            if response.headers.get("content-type", "").startswith("application/json")
+            else BytezStreamDecoder(self.name)
+        )
+        async for event in decode_stream(response, decoder, self.name, warnings):
+            yield event
 
     async def run(self, call: UpstreamCall) -> RunResponse:
-        request = call.request
-        assert isinstance(request, RunRequest)
+        request = task_request(call, self.name)
         if isinstance(request, MediaRequest):
             return await run_bytez_media(self, call)
         body = to_bytez_task_body(request, stream=False)

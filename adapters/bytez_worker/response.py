@@ -19,6 +19,7 @@ from msgspec import Struct
 from adapters.errors import scrub
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
 from adapters.sse import SSEDecoder
+from adapters.workers import response_events
 from schemas.chat import ChatResponse, Usage
 from schemas.errors import Code, UpstreamError
 from schemas.events import Finish, Start, StreamEvent, TextDelta, UsageEvent
@@ -70,6 +71,26 @@ def from_bytez_chat(raw: bytes, provider: str) -> ChatResponse:
         usage=Usage(),
         raw=msgspec.Raw(raw),
     )
+
+
+class BytezWholeReply:
+    """A streamed request a container answered with one JSON body: read whole, then told as
+    the events a stream of it would have carried (a `ChunkDecoder`, adapters/base.py)."""
+
+    __slots__ = ("_body", "_provider")
+
+    done = False
+
+    def __init__(self, provider: str) -> None:
+        self._provider = provider
+        self._body = bytearray()
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        self._body += chunk
+        return []
+
+    def close(self) -> list[StreamEvent]:
+        return response_events(from_bytez_chat(bytes(self._body), self._provider), self._provider)
 
 
 class BytezStreamDecoder:

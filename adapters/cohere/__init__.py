@@ -28,7 +28,7 @@ from adapters.cohere.embeddings import from_cohere_embeddings, to_cohere_embeddi
 from adapters.cohere.errors import PROVIDER, classify_cohere_error
 from adapters.cohere.request import to_cohere_body
 from adapters.cohere.response import CohereStreamDecoder, from_cohere_response
-from adapters.sse import SSEDecoder
+from adapters.transport import ClientCache, decode_stream, sse_data
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
@@ -50,30 +50,12 @@ class CohereAdapter:
         self, default_base_url: str = DEFAULT_BASE_URL, http_client: httpx.AsyncClient | None = None
     ) -> None:
         self._default_base_url = default_base_url
-        self._http_client = http_client
-        self._clients: dict[str, cohere.AsyncClientV2] = {}
+        self._clients: ClientCache[str, httpx.AsyncClient, cohere.AsyncClientV2] = ClientCache(
+            _pool, _build, pool=http_client
+        )
 
     def _client(self, base_url: str | None) -> cohere.AsyncClientV2:
-        url = base_url or self._default_base_url
-        client = self._clients.get(url)
-        if client is None:
-            if self._http_client is None:
-                # TCP keepalive as the SDK's own default client has it, so a long
-                # non-streamed call survives idle-connection reaping; no environment.
-                transport = httpx.AsyncHTTPTransport(
-                    socket_options=get_keepalive_socket_options(),
-                    limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-                )
-                self._http_client = httpx.AsyncClient(transport=transport, trust_env=False)
-            client = cohere.AsyncClientV2(
-                api_key="per-request",
-                base_url=url,
-                max_retries=0,
-                httpx_client=self._http_client,
-                log_warning_experimental_features=False,
-            )
-            self._clients[url] = client
-        return client
+        return self._clients.get(base_url or self._default_base_url)
 
     def _options(self, call: UpstreamCall | EmbeddingCall) -> RequestOptions:
         # The SDK hands `timeout` straight to httpx, which takes an httpx.Timeout: that is
@@ -118,8 +100,7 @@ class CohereAdapter:
         warnings: list[str] = []
         body = self._body(call, warnings)
         http = self._client(call.base_url)._client_wrapper.httpx_client
-        decoder = CohereStreamDecoder(call.model, call.api_key)
-        events = SSEDecoder()
+        decoder = sse_data(CohereStreamDecoder(call.model, call.api_key))
         receiving = False
         try:
             async with http.stream(
@@ -136,16 +117,7 @@ class CohereAdapter:
                     )
                 _check_event_stream(response)
                 receiving = True
-                async for chunk in response.aiter_bytes():
-                    for sse in events.feed(chunk):
-                        for event in decoder.feed(sse.data):
-                            yield event
-                    if decoder.done:
-                        return
-                for sse in events.flush():
-                    for event in decoder.feed(sse.data):
-                        yield event
-                for event in decoder.close():
+                async for event in decode_stream(response, decoder, PROVIDER, warnings):
                     yield event
         except httpx.HTTPError as error:
             raise _transport_error(error, mid_stream=receiving) from None
@@ -156,10 +128,27 @@ class CohereAdapter:
         return from_cohere_embeddings(response.content, len(call.request.texts))
 
     async def aclose(self) -> None:
-        self._clients.clear()
-        if self._http_client is not None:
-            await self._http_client.aclose()
-            self._http_client = None
+        await self._clients.aclose()
+
+
+def _pool() -> httpx.AsyncClient:
+    # TCP keepalive as the SDK's own default client has it, so a long non-streamed call
+    # survives idle-connection reaping; no environment.
+    transport = httpx.AsyncHTTPTransport(
+        socket_options=get_keepalive_socket_options(),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+    )
+    return httpx.AsyncClient(transport=transport, trust_env=False)
+
+
+def _build(base_url: str, pool: httpx.AsyncClient) -> cohere.AsyncClientV2:
+    return cohere.AsyncClientV2(
+        api_key="per-request",
+        base_url=base_url,
+        max_retries=0,
+        httpx_client=pool,
+        log_warning_experimental_features=False,
+    )
 
 
 def _check_event_stream(response: httpx.Response) -> None:

@@ -20,7 +20,6 @@ its aiohttp path, which retries a refused connection after a silent 1–10 s sle
 from __future__ import annotations
 
 import ssl
-from collections import deque
 from collections.abc import AsyncIterator
 
 import httpx2
@@ -29,16 +28,14 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
+from adapters.base import Capabilities, ChunkDecoder, EmbeddingCall, UpstreamCall
 from adapters.gemini.embeddings import from_gemini_embeddings, to_gemini_embeddings_body
-from adapters.gemini.errors import classify_gemini_error, classify_gemini_error_body
+from adapters.gemini.errors import classify_gemini_error_body
 from adapters.gemini.model_names import gemini_model_path
 from adapters.gemini.request import to_gemini_body
 from adapters.gemini.response import from_gemini_response
-from adapters.gemini.stream import GeminiStreamDecoder, find_bare_error
-from adapters.gemini.wire import WireResponse, decode_response, decode_response_list
-from adapters.sse import SSEDecoder
-from adapters.transport import read_reply, reading_stream
+from adapters.gemini.stream import GeminiEventStream, GeminiStreamDecoder, GeminiWholeStream
+from adapters.transport import ClientCache, decode_stream, read_reply
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
@@ -74,39 +71,40 @@ class GeminiAdapter:
         self, api_version: str = DEFAULT_API_VERSION, http_client: httpx2.AsyncClient | None = None
     ) -> None:
         self._api_version = api_version
-        self._http_client = http_client
-        self._clients: dict[tuple[str, str], genai.Client] = {}
+        self._clients: ClientCache[tuple[str, str], httpx2.AsyncClient, genai.Client] = ClientCache(
+            self._pool, self._build, pool=http_client, close_client=_close
+        )
         self._sync_client: httpx2.Client | None = None
         self._ssl_context: ssl.SSLContext | None = None
 
     def _client(self, base_url: str | None) -> genai.Client:
-        root, version = split_gemini_base_url(base_url or DEFAULT_BASE_URL, self._api_version)
-        client = self._clients.get((root, version))
-        if client is None:
-            if self._http_client is None:
-                self._http_client = httpx2.AsyncClient(
-                    verify=self._tls_context(),
-                    limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200),
-                )
-            if self._sync_client is None:
-                self._sync_client = httpx2.Client(verify=self._tls_context())
-            # Every argument explicit, so the SDK's environment defaults (GOOGLE_API_KEY,
-            # GOOGLE_GENAI_USE_VERTEXAI, GOOGLE_GEMINI_BASE_URL, ...) never apply. The SDK
-            # builds a sync client and a websocket TLS context for every genai.Client unless
-            # given them: ~0.3 s of certificate loading on the event loop, per base URL.
-            client = genai.Client(
-                vertexai=False,
-                api_key=_PLACEHOLDER_KEY,
-                http_options=genai_types.HttpOptions(
-                    base_url=root,
-                    api_version=version,
-                    httpx_async_client=self._http_client,
-                    httpx_client=self._sync_client,
-                    async_client_args={"ssl": self._tls_context()},
-                ),
-            )
-            self._clients[(root, version)] = client
-        return client
+        return self._clients.get(split_gemini_base_url(base_url or DEFAULT_BASE_URL, self._api_version))
+
+    def _pool(self) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(
+            verify=self._tls_context(),
+            limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200),
+        )
+
+    def _build(self, key: tuple[str, str], pool: httpx2.AsyncClient) -> genai.Client:
+        root, version = key
+        if self._sync_client is None:
+            self._sync_client = httpx2.Client(verify=self._tls_context())
+        # Every argument explicit, so the SDK's environment defaults (GOOGLE_API_KEY,
+        # GOOGLE_GENAI_USE_VERTEXAI, GOOGLE_GEMINI_BASE_URL, ...) never apply. The SDK
+        # builds a sync client and a websocket TLS context for every genai.Client unless
+        # given them: ~0.3 s of certificate loading on the event loop, per base URL.
+        return genai.Client(
+            vertexai=False,
+            api_key=_PLACEHOLDER_KEY,
+            http_options=genai_types.HttpOptions(
+                base_url=root,
+                api_version=version,
+                httpx_async_client=pool,
+                httpx_client=self._sync_client,
+                async_client_args={"ssl": self._tls_context()},
+            ),
+        )
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._ssl_context is None:
@@ -160,27 +158,13 @@ class GeminiAdapter:
         warnings: list[str] = []
         response = await self._send(call, self._body(call, warnings), stream=True)
         decoder = GeminiStreamDecoder(self.name, call.model, (call.api_key,))
-        async with reading_stream(response, self.name):
-            if "json" not in response.headers.get("content-type", ""):
-                events = SSEDecoder()
-                tail: deque[bytes] = deque(maxlen=4)
-                async for chunk in response.aiter_bytes():
-                    tail.append(chunk)
-                    for sse in events.feed(chunk):
-                        for event in decoder.feed(sse.data):
-                            yield event
-                for sse in events.flush():
-                    for event in decoder.feed(sse.data):
-                        yield event
-                error = None if decoder.finished else find_bare_error(b"".join(tail))
-                if error is not None:
-                    raise classify_gemini_error(200, error, self.name, {}, call.api_key)
-            else:
-                for reply in _whole_stream(await response.aread()):
-                    for event in decoder.feed_chunk(reply):
-                        yield event
-            for event in decoder.close():
-                yield event
+        chunks: ChunkDecoder = (
+            GeminiWholeStream(decoder)
+            if "json" in response.headers.get("content-type", "")
+            else GeminiEventStream(decoder, (call.api_key,))
+        )
+        async for event in decode_stream(response, chunks, self.name, warnings):
+            yield event
 
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
         body = _encode(to_gemini_embeddings_body(call.request, call.model))
@@ -197,28 +181,12 @@ class GeminiAdapter:
         return classify_gemini_error_body(error.code, _encode(error.details), self.name, {}, call.api_key)
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aio.aclose()
-            client.close()
-        self._clients.clear()
-        if self._http_client is not None:
-            await self._http_client.aclose()
-            self._http_client = None
+        await self._clients.aclose()
         if self._sync_client is not None:
             self._sync_client.close()
             self._sync_client = None
 
 
-def _whole_stream(raw: bytes) -> list[WireResponse]:
-    """A server that ignores `alt=sse` answers the stream as one JSON array (what the legacy
-    SDK reads), or a single object; the chunks are the same either way."""
-    try:
-        return decode_response_list(raw)
-    except msgspec.DecodeError:
-        pass
-    try:
-        return [decode_response(raw)]
-    except msgspec.DecodeError as error:
-        raise UpstreamError(
-            Code.SERVER_ERROR, "gemini sent a stream that is neither SSE nor JSON", provider="gemini"
-        ) from error
+async def _close(client: genai.Client) -> None:
+    await client.aio.aclose()
+    client.close()

@@ -13,10 +13,14 @@ just before that part's events (see `adapters/gemini/messages.py` for the way ba
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
+
 import msgspec
 from msgspec import UNSET
 
 from adapters.errors import stream_cut
+from adapters.gemini.errors import classify_gemini_error
 from adapters.gemini.response import (
     arguments_of,
     from_gemini_usage,
@@ -32,7 +36,9 @@ from adapters.gemini.wire import (
     WireUsage,
     decode_error_any,
     decode_response,
+    decode_response_list,
 )
+from adapters.sse import SSEDecoder
 from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
@@ -69,6 +75,10 @@ class GeminiStreamDecoder:
         self._usage: WireUsage | None = None
         self._calls = 0
         self.done = False
+
+    @property
+    def provider(self) -> str:
+        return self._provider
 
     @property
     def finished(self) -> bool:
@@ -155,3 +165,68 @@ def find_bare_error(tail: bytes) -> WireError | None:
             if body.error is not None:
                 return body.error
     return None
+
+
+class GeminiEventStream:
+    """The `alt=sse` stream's bytes → events (a `ChunkDecoder`, adapters/base.py): SSE
+    framing, plus the last bytes kept to find a bare JSON error Gemini may write instead
+    of its finish. Read to the end: a final usage may follow the finish."""
+
+    __slots__ = ("_decoder", "_frames", "_secrets", "_tail")
+
+    done = False
+
+    def __init__(self, decoder: GeminiStreamDecoder, secrets: tuple[str, ...] = ()) -> None:
+        self._decoder = decoder
+        self._frames = SSEDecoder()
+        self._tail: deque[bytes] = deque(maxlen=4)
+        self._secrets = secrets
+
+    def feed(self, chunk: bytes) -> Iterator[StreamEvent]:
+        self._tail.append(chunk)
+        for frame in self._frames.feed(chunk):
+            yield from self._decoder.feed(frame.data)
+
+    def close(self) -> Iterator[StreamEvent]:
+        for frame in self._frames.flush():
+            yield from self._decoder.feed(frame.data)
+        error = None if self._decoder.finished else find_bare_error(b"".join(self._tail))
+        if error is not None:
+            raise classify_gemini_error(200, error, self._decoder.provider, {}, *self._secrets)
+        yield from self._decoder.close()
+
+
+class GeminiWholeStream:
+    """A server that ignores `alt=sse` answers the stream as one JSON array (what the legacy
+    SDK reads), or a single object; the chunks are the same either way, decoded at the end."""
+
+    __slots__ = ("_body", "_decoder")
+
+    done = False
+
+    def __init__(self, decoder: GeminiStreamDecoder) -> None:
+        self._decoder = decoder
+        self._body = bytearray()
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        self._body += chunk
+        return []
+
+    def close(self) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for reply in whole_stream_replies(bytes(self._body), self._decoder.provider):
+            events += self._decoder.feed_chunk(reply)
+        return events + self._decoder.close()
+
+
+def whole_stream_replies(raw: bytes, provider: str = "gemini") -> list[WireResponse]:
+    try:
+        return decode_response_list(raw)
+    except msgspec.DecodeError:
+        pass
+    try:
+        return [decode_response(raw)]
+    except msgspec.DecodeError as error:
+        raise UpstreamError(
+            Code.SERVER_ERROR, f"{provider} sent a stream that is neither SSE nor JSON", provider=provider
+        ) from error

@@ -41,7 +41,7 @@ from adapters.mistral.errors import classify_mistral_error
 from adapters.mistral.request import MISTRAL, PROVIDER, to_mistral_body
 from adapters.openai.embeddings import from_openai_embeddings
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
-from adapters.transport import decode_sse
+from adapters.transport import decode_stream, sse_data
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
@@ -196,8 +196,8 @@ class MistralAdapter:
         body = _encode(to_mistral_body(call.request, call.model, warnings))
         response = await self._send(call, body, stream=True)
         warnings += _deprecation(response, call.model)
-        decoder = OpenAIStreamDecoder(PROVIDER, MISTRAL)
-        async for event in decode_sse(response, decoder, PROVIDER, warnings):
+        decoder = sse_data(OpenAIStreamDecoder(PROVIDER, MISTRAL))
+        async for event in decode_stream(response, decoder, PROVIDER, warnings):
             yield event
 
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:

@@ -20,7 +20,7 @@ from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.media import run_openai_media
 from adapters.openai.request import Dialect, to_openai_body
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
-from adapters.transport import decode_sse
+from adapters.transport import ClientCache, decode_stream, sse_data
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
@@ -46,22 +46,12 @@ class OpenAIAdapter:
         self.dialect = dialect or Dialect()
         self.name = self.dialect.provider
         self._default_base_url = default_base_url
-        self._http_client = http_client
-        self._clients: dict[str, openai.AsyncOpenAI] = {}
+        self._clients: ClientCache[str, httpx2.AsyncClient, openai.AsyncOpenAI] = ClientCache(
+            _pool, _build, pool=http_client, close_client=_close
+        )
 
     def _client(self, base_url: str | None) -> openai.AsyncOpenAI:
-        url = base_url or self._default_base_url
-        client = self._clients.get(url)
-        if client is None:
-            if self._http_client is None:
-                self._http_client = openai.DefaultAioHttpClient(
-                    limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200)
-                )
-            client = openai.AsyncOpenAI(
-                api_key="per-request", base_url=url, max_retries=0, http_client=self._http_client
-            )
-            self._clients[url] = client
-        return client
+        return self._clients.get(base_url or self._default_base_url)
 
     def _options(self, call: UpstreamCall | EmbeddingCall, stream: bool) -> openai.RequestOptions:
         """Only what differs per call: the key and the deadline. The client already has
@@ -99,8 +89,8 @@ class OpenAIAdapter:
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
         warnings: list[str] = []
         response = await self._post(call, "/chat/completions", self._body(call, warnings), stream=True)
-        decoder = OpenAIStreamDecoder(self.name)
-        async for event in decode_sse(response, decoder, self.name, warnings):
+        decoder = sse_data(OpenAIStreamDecoder(self.name, self.dialect))
+        async for event in decode_stream(response, decoder, self.name, warnings):
             yield event
 
     async def embed(self, call: EmbeddingCall) -> EmbeddingResponse:
@@ -125,12 +115,22 @@ class OpenAIAdapter:
         return UpstreamError(Code.SERVER_ERROR, f"{self.name} failed", provider=self.name)
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.close()
-        self._clients.clear()
-        if self._http_client is not None:
-            await self._http_client.aclose()
-            self._http_client = None
+        await self._clients.aclose()
+
+
+def _pool() -> httpx2.AsyncClient:
+    """One aiohttp pool under every base URL's client: the SDK's fastest transport."""
+    return openai.DefaultAioHttpClient(
+        limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200)
+    )
+
+
+def _build(base_url: str, pool: httpx2.AsyncClient) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(api_key="per-request", base_url=base_url, max_retries=0, http_client=pool)
+
+
+async def _close(client: openai.AsyncOpenAI) -> None:
+    await client.close()
 
 
 def _refused(error: BaseException) -> bool:

@@ -18,8 +18,7 @@ from typing import TypeVar
 
 import msgspec
 
-from adapters.base import Adapter, EmbeddingAdapter, EmbeddingCall, Timeouts, UpstreamCall
-from adapters.workers import TaskAdapter
+from adapters.base import Adapter, EmbeddingAdapter, EmbeddingCall, TaskAdapter, Timeouts, UpstreamCall
 from proxy.accounting.accounts import Accounts
 from proxy.accounting.ledger import Ledger
 from proxy.accounting.metering import Meter

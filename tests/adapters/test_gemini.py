@@ -9,11 +9,11 @@ import msgspec
 import pytest
 
 from adapters.base import Timeouts, UpstreamCall
-from adapters.gemini import GeminiAdapter, _whole_stream, split_gemini_base_url
+from adapters.gemini import GeminiAdapter, split_gemini_base_url
 from adapters.gemini.errors import classify_gemini_error_body
 from adapters.gemini.request import to_gemini_body
 from adapters.gemini.response import from_gemini_response, map_gemini_finish_reason
-from adapters.gemini.stream import GeminiStreamDecoder, find_bare_error
+from adapters.gemini.stream import GeminiStreamDecoder, find_bare_error, whole_stream_replies
 from adapters.sse import SSEDecoder
 from schemas.chat import (
     AssistantMessage,
@@ -462,7 +462,7 @@ def test_the_legacy_json_array_stream_decodes_to_the_same_events() -> None:
     decoder = GeminiStreamDecoder("gemini", "m")
     events = [
         e
-        for reply in _whole_stream(fixture_bytes("gemini/legacy-stream.json"))
+        for reply in whole_stream_replies(fixture_bytes("gemini/legacy-stream.json"))
         for e in decoder.feed_chunk(reply)
     ]
     assert events + decoder.close() == stream_events(fixture_bytes("gemini/chat-stream.sse"))

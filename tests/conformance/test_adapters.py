@@ -6,6 +6,7 @@ fails. An adapter opts out of a scenario only through its declared `Capabilities
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -126,6 +127,24 @@ async def test_text(vendor: tuple[VendorKit, FakeVendor, str, Adapter]) -> None:
     assert msgspec.json.decode(response.raw) is not None
     if kit.key_check is not None:
         kit.key_check(fake.last.headers, KEY)
+
+
+async def test_each_call_carries_its_own_key_over_one_client(
+    vendor: tuple[VendorKit, FakeVendor, str, Adapter],
+) -> None:
+    """The SDK client is built once per base URL; only the key changes per call, and the
+    next caller never gets the previous one's."""
+    kit, fake, base_url, adapter = vendor
+    if kit.key_check is None:
+        pytest.skip("the vendor takes no key")
+    other = KEY.replace("0123", "9876")
+    for key in (KEY, other, KEY):
+        call = dataclasses.replace(_call(kit, base_url), api_key=key)
+        await adapter.complete(call)
+        kit.key_check(fake.last.headers, key)
+    clients = getattr(adapter, "_clients", None)
+    if clients is not None:
+        assert len(clients) == 1
 
 
 async def test_stream_joins_to_the_same_text(vendor: tuple[VendorKit, FakeVendor, str, Adapter]) -> None:

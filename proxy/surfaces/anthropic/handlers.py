@@ -7,7 +7,6 @@ Claude Code and the SDK's `beta.messages` add to the path changes nothing here.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -15,7 +14,7 @@ from litestar import Request, Response, Router, post
 from litestar.di import NamedDependency
 from litestar.response import Stream
 
-from adapters.base import Timeouts, UpstreamCall
+from adapters.base import Timeouts, TokenCounter, UpstreamCall
 from proxy.accounting.budgets import input_tokens
 from proxy.accounting.metering import billing_headers
 from proxy.gateway import Gateway
@@ -88,10 +87,9 @@ async def count_tokens(
     resolution = resolve(gateway, body.model)
     provider = first_provider(resolution)
     chat = to_chat_request(body.model, body, fields, headers.get("anthropic-beta"))
-    # the adapter by what it offers, not its class: importing the class would load the SDK
-    adapter = gateway.adapters.get(provider) if provider == "anthropic" else None
-    counter: Callable[[UpstreamCall], Awaitable[int]] | None = getattr(adapter, "count_tokens", None)
-    if counter is not None:
+    # the adapter by the contract it offers, not its class: importing the class would load the SDK
+    adapter: object = gateway.adapters.get(provider) if provider == "anthropic" else None
+    if isinstance(adapter, TokenCounter):
         config = gateway.settings.config
         api_key, base_url = first_target_access(
             config, "anthropic", provider_keys(headers), resolution.key_owner
@@ -104,7 +102,7 @@ async def count_tokens(
             base_url=base_url,
             timeouts=Timeouts(connect=timeouts.connect, total=timeouts.first_byte),
         )
-        counted, source = await counter(call), "anthropic"
+        counted, source = await adapter.count_tokens(call), "anthropic"
     else:
         counted, source = input_tokens(chat), "estimated"
     return Response(
