@@ -9,7 +9,7 @@ each call's base URL is the chosen container.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
@@ -59,14 +59,22 @@ class BytezWorkerAdapter:
             )
         return self._http
 
-    async def _post(self, base_url: str | None, timeouts: Timeouts, body: dict[str, Any]) -> httpx.Response:
-        """Open `POST /run`; a non-2xx answer is read (bounded) and raised, classified."""
+    async def _post(
+        self,
+        base_url: str | None,
+        timeouts: Timeouts,
+        body: dict[str, Any],
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Open `POST /run`; a non-2xx answer is read (bounded) and raised, classified.
+        `headers` are the call's extra ones: the W3C `traceparent` the pool's attempt span
+        injects, as the OpenAI-protocol pools send it, so the container's spans join the trace."""
         client = self._client()
         request = client.build_request(
             "POST",
             f"{base_url or ''}/run",
             content=_encode(body),
-            headers={"Content-Type": "application/json"},
+            headers={**(headers or {}), "Content-Type": "application/json"},
             timeout=httpx.Timeout(timeouts.total, connect=timeouts.connect),
         )
         try:
@@ -87,8 +95,14 @@ class BytezWorkerAdapter:
             raise classify_bytez_error(response.status_code, raw, self.name, response.headers)
         return response
 
-    async def _read(self, base_url: str | None, timeouts: Timeouts, body: dict[str, Any]) -> bytes:
-        return await read_reply(await self._post(base_url, timeouts, body), self.name)
+    async def _read(
+        self,
+        base_url: str | None,
+        timeouts: Timeouts,
+        body: dict[str, Any],
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
+        return await read_reply(await self._post(base_url, timeouts, body, headers), self.name)
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
         async with closing(self.stream(call)) as events:
@@ -105,7 +119,7 @@ class BytezWorkerAdapter:
             body = to_bytez_task_body(request, stream=True)
         else:
             body = to_bytez_chat_body(request, self.name, warnings)
-        response = await self._post(call.base_url, call.timeouts, body)
+        response = await self._post(call.base_url, call.timeouts, body, call.headers)
         decoder: ChunkDecoder = (
             BytezWholeReply(self.name)
             if response.headers.get("content-type", "").startswith("application/json")
@@ -120,9 +134,9 @@ class BytezWorkerAdapter:
             return await run_bytez_media(self, call)
         body = to_bytez_task_body(request, stream=False)
         if request.task not in MEDIA_OUTPUT_TASKS:
-            raw = await self._read(call.base_url, call.timeouts, body)
+            raw = await self._read(call.base_url, call.timeouts, body, call.headers)
             return RunResponse(output=from_bytez_run(raw, self.name))
-        response = await self._post(call.base_url, call.timeouts, body)
+        response = await self._post(call.base_url, call.timeouts, body, call.headers)
         raw = await read_capped(response, self.name, self.max_output_bytes)
         media = from_bytez_media(raw, self.name, self.max_output_bytes, decode=request.raw_media)
         if media is None:  # a URL (or another output the container chose): passed on as it is
