@@ -32,6 +32,7 @@ from adapters.openai.media import run_openai_media
 from adapters.openai.request import Dialect
 from adapters.openai.response import from_openai_usage, map_openai_finish_reason
 from adapters.openai.wire import WireError, WireUsage
+from adapters.thinking_chunks import chunk_events, reply_reasoning
 from adapters.transport import decode_stream, sse_data
 from adapters.workers import closing, collect_chat, collect_text
 from schemas.chat import ChatResponse
@@ -49,8 +50,16 @@ _OURS = frozenset({"return_full_text", "do_sample"})
 
 
 def worker_dialect(provider: str) -> Dialect:
-    """What the OpenAI-compatible servers share: `max_tokens`, and `top_k` accepted."""
-    return Dialect(provider=provider, max_tokens_field="max_tokens", supports_top_k=True, documents=None)
+    """What the OpenAI-compatible servers share: `max_tokens`, `top_k` accepted, no PDFs, and
+    Mistral's thinking chunks read (vLLM serving Magistral passes them on)."""
+    return Dialect(
+        provider=provider,
+        max_tokens_field="max_tokens",
+        supports_top_k=True,
+        document=None,
+        content_chunks=chunk_events,
+        reply_reasoning=reply_reasoning,
+    )
 
 
 def to_completions_body(request: RunRequest, model: str) -> dict[str, Any]:

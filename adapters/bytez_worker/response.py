@@ -18,6 +18,7 @@ from msgspec import Struct
 
 from adapters.errors import scrub
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
+from adapters.openai_compat import worker_dialect
 from adapters.sse import SSEDecoder
 from adapters.workers import response_events
 from schemas.chat import ChatResponse, Usage
@@ -48,7 +49,7 @@ def from_bytez_chat(raw: bytes, provider: str) -> ChatResponse:
     """One JSON chat answer: the OpenAI mode's `chat.completion`, or the default mode's
     `{"output": [{"generated_text": [...messages, {"role": "assistant", ...}]}]}`."""
     if b'"choices"' in raw:
-        return from_openai_response(raw, provider)
+        return from_openai_response(raw, provider, worker_dialect(provider))
     try:
         reply = _decode_default(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
@@ -103,7 +104,7 @@ class BytezStreamDecoder:
         self._mode: str | None = None
         self._pending = b""
         self._frames = SSEDecoder()
-        self._openai = OpenAIStreamDecoder(provider)
+        self._openai = OpenAIStreamDecoder(provider, worker_dialect(provider))
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._finished = False
 

@@ -23,9 +23,29 @@ from msgspec import UNSET
 
 from adapters.mistral.errors import classify_mistral_error
 from adapters.openai.request import Dialect, to_openai_body
-from schemas.chat import AssistantMessage, ChatRequest, Message, ReasoningPart, ToolMessage, UserMessage
+from adapters.thinking_chunks import chunk_events, reply_reasoning
+from schemas.chat import (
+    AssistantMessage,
+    ChatRequest,
+    DocumentPart,
+    Message,
+    ReasoningPart,
+    ToolMessage,
+    UserMessage,
+)
+from schemas.errors import Code, GatewayError
 
 PROVIDER = "mistral"
+
+
+def to_mistral_document(part: DocumentPart, provider: str) -> dict[str, Any]:
+    """A PDF as Mistral's `document_url` chunk: a URL, or a data URL for inline bytes."""
+    url = part.url if part.url is not UNSET else part.base64
+    if url is UNSET:
+        raise GatewayError(Code.UNSUPPORTED, f"{provider} cannot take a document part", provider=provider)
+    return {"type": "document_url", "document_url": url}
+
+
 MISTRAL = Dialect(
     provider=PROVIDER,
     max_tokens_field="max_tokens",
@@ -35,7 +55,9 @@ MISTRAL = Dialect(
     audio=True,
     whole_tool_calls=True,
     classify_error=classify_mistral_error,
-    documents="document_url",
+    document=to_mistral_document,
+    content_chunks=chunk_events,
+    reply_reasoning=reply_reasoning,
 )
 
 _TOOL_CALL_ID = re.compile(r"[A-Za-z0-9]{9}")

@@ -82,7 +82,7 @@ class OpenAIAdapter:
     async def complete(self, call: UpstreamCall) -> ChatResponse:
         warnings: list[str] = []
         response = await self._post(call, "/chat/completions", self._body(call, warnings))
-        result = from_openai_response(response.content, self.name)
+        result = from_openai_response(response.content, self.name, self.dialect)
         result.warnings = warnings
         return result
 

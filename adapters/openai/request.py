@@ -2,8 +2,8 @@
 the target cannot take, so nothing is dropped silently.
 
 - `reasoning` becomes `reasoning_effort` (adapters/reasoning.py), `parallel_tool_calls`
-  travels, a PDF document a `file` part (Mistral: `document_url`), a text document a text
-  part; `is_error` on a tool result has no field here and is reported.
+  travels, a PDF document a `file` part (or the dialect's own `document` hook), a text
+  document a text part; `is_error` on a tool result has no field here and is reported.
 - `vendor_extra` of this dialect's vendor travels verbatim; every other vendor's is reported.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from msgspec import UNSET
@@ -27,6 +27,7 @@ from schemas.chat import (
     DocumentPart,
     ImagePart,
     Message,
+    ReasoningPart,
     Sampling,
     SystemMessage,
     TextPart,
@@ -36,13 +37,33 @@ from schemas.chat import (
     cache_control_unsent,
 )
 from schemas.errors import Code, GatewayError, UpstreamError
+from schemas.events import StreamEvent
 
 _to_builtins = msgspec.to_builtins
 
 
+def _unsupported(provider: str, what: str) -> GatewayError:
+    return GatewayError(Code.UNSUPPORTED, f"{provider} cannot take {what}", provider=provider)
+
+
+def to_openai_file(part: DocumentPart, provider: str) -> dict[str, Any]:
+    """A PDF as OpenAI's `file` part: inline only."""
+    if part.base64 is UNSET:
+        raise _unsupported(provider, "a document by URL (send it as base64)")
+    filename = f"{part.title}.pdf" if part.title is not UNSET else "document.pdf"
+    return {"type": "file", "file": {"file_data": to_data_url(part.base64), "filename": filename}}
+
+
+DocumentHook = Callable[[DocumentPart, str], dict[str, Any]]
+ChunkEventsHook = Callable[[int, list[Any]], list[StreamEvent]]
+ReplyReasoningHook = Callable[[list[Any]], list[ReasoningPart]]
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
-    """How one OpenAI-protocol server differs from OpenAI itself."""
+    """How one OpenAI-protocol server differs from OpenAI itself: flags for the fields it
+    spells differently, hooks for the shapes only it has (each vendor's hooks live in its
+    own package, so the OpenAI adapter holds no other vendor's code)."""
 
     provider: str = "openai"
     max_tokens_field: str = "max_completion_tokens"
@@ -55,29 +76,22 @@ class Dialect:
     (Mistral), so calls are numbered in the order they arrive."""
     classify_error: Callable[[int, bytes, str, Mapping[str, str]], UpstreamError] | None = None
     """The server's own classifier for an error inside a 200 body; None means OpenAI's."""
-    documents: Literal["file", "document_url"] | None = "file"
-    """How a PDF travels: OpenAI's `file` part (inline only), Mistral's `document_url` (a URL
-    or a data URL), or not at all (None: a 400 naming the server)."""
-
-
-def _unsupported(provider: str, what: str) -> GatewayError:
-    return GatewayError(Code.UNSUPPORTED, f"{provider} cannot take {what}", provider=provider)
+    document: DocumentHook | None = to_openai_file
+    """How a PDF part travels (given the part and the provider's name): OpenAI's `file` part
+    by default; None: not at all (a 400 naming the server). A text document is always text."""
+    content_chunks: ChunkEventsHook | None = None
+    """Stream delta content sent as a list of chunks → events; None: OpenAI's text chunks."""
+    reply_reasoning: ReplyReasoningHook | None = None
+    """Reasoning a reply carries among its content chunks; None: the server sends none there."""
 
 
 def to_openai_document(part: DocumentPart, dialect: Dialect) -> dict[str, Any]:
     if part.text is not UNSET:
         heading = f"{part.title}\n\n" if part.title is not UNSET else ""
         return {"type": "text", "text": heading + part.text}
-    if dialect.documents == "document_url":
-        url = part.url if part.url is not UNSET else part.base64
-        if url is not UNSET:
-            return {"type": "document_url", "document_url": url}
-    elif dialect.documents == "file" and part.base64 is not UNSET:
-        filename = f"{part.title}.pdf" if part.title is not UNSET else "document.pdf"
-        return {"type": "file", "file": {"file_data": to_data_url(part.base64), "filename": filename}}
-    elif dialect.documents == "file":
-        raise _unsupported(dialect.provider, "a document by URL (send it as base64)")
-    raise _unsupported(dialect.provider, "a document part")
+    if dialect.document is None:
+        raise _unsupported(dialect.provider, "a document part")
+    return dialect.document(part, dialect.provider)
 
 
 def to_openai_content(content: Content, dialect: Dialect) -> str | list[dict[str, Any]]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from msgspec import UNSET
 
 from adapters.errors import stream_cut
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect
 from adapters.openai.wire import WireMessage, WireUsage, decode_completion
-from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
+from schemas.chat import ChatResponse, FinishReason, FunctionCall, ToolCall, Usage
 from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
@@ -71,38 +70,13 @@ def _text(content: str | list[Any] | None) -> str | None:
     return "".join(texts)
 
 
-def _thinking(chunk: dict[str, Any]) -> ReasoningPart:
-    """A `thinking` content chunk (Mistral): `{"thinking": [{"type": "text", "text"}], "signature"?}`."""
-    inner = chunk.get("thinking")
-    pieces = inner if isinstance(inner, list) else []
-    part = ReasoningPart(text="".join(piece.get("text", "") for piece in pieces if isinstance(piece, dict)))
-    signature = chunk.get("signature")
-    if isinstance(signature, str):
-        part.signature = signature
-    return part
-
-
-def _reasoning(content: str | list[Any] | None) -> list[ReasoningPart]:
-    if not isinstance(content, list):
-        return []
+def _text_chunk_events(index: int, chunks: list[Any]) -> list[StreamEvent]:
+    """Delta content as a chunk list, OpenAI's way: its text chunks."""
     return [
-        _thinking(chunk) for chunk in content if isinstance(chunk, dict) and chunk.get("type") == "thinking"
+        TextDelta(index=index, text=chunk["text"])
+        for chunk in chunks
+        if isinstance(chunk, dict) and chunk.get("type") == "text" and chunk.get("text")
     ]
-
-
-def _chunk_events(index: int, chunks: list[Any]) -> list[StreamEvent]:
-    """Delta content as a chunk list: text and `thinking` chunks, in the order they came."""
-    events: list[StreamEvent] = []
-    for chunk in chunks:
-        if not isinstance(chunk, dict):
-            continue
-        if chunk.get("type") == "text" and chunk.get("text"):
-            events.append(TextDelta(index=index, text=chunk["text"]))
-        elif chunk.get("type") == "thinking":
-            part = _thinking(chunk)
-            if part.text or part.signature is not UNSET:
-                events.append(ReasoningDelta(index=index, text=part.text, signature=part.signature))
-    return events
 
 
 def from_openai_message(message: WireMessage) -> tuple[str | None, list[ToolCall] | None]:
@@ -148,9 +122,11 @@ def from_openai_response(raw: bytes, provider: str, dialect: Dialect | None = No
     )
     if tool_calls:
         response.tool_calls = tool_calls
-    reasoning = _reasoning(choice.message.content)
-    if reasoning:
-        response.reasoning = reasoning
+    hook = dialect.reply_reasoning if dialect is not None else None
+    if hook is not None and isinstance(choice.message.content, list):
+        reasoning = hook(choice.message.content)
+        if reasoning:
+            response.reasoning = reasoning
     if choice.message.refusal and content is None:
         response.content = choice.message.refusal
     return response
@@ -164,6 +140,7 @@ class OpenAIStreamDecoder:
     """
 
     __slots__ = (
+        "_chunk_events",
         "_classify",
         "_finish",
         "_provider",
@@ -178,6 +155,7 @@ class OpenAIStreamDecoder:
         self._provider = provider
         self._classify = (dialect and dialect.classify_error) or classify_openai_error_body
         self._whole_tool_calls = dialect is not None and dialect.whole_tool_calls
+        self._chunk_events = (dialect and dialect.content_chunks) or _text_chunk_events
         self._started = False
         self._finish: str | None = None
         self._usage: WireUsage | None = None
@@ -218,7 +196,7 @@ class OpenAIStreamDecoder:
         if reasoning:
             events.append(ReasoningDelta(index=index, text=reasoning))
         if isinstance(delta.content, list):
-            events.extend(_chunk_events(index, delta.content))
+            events.extend(self._chunk_events(index, delta.content))
         elif delta.content:
             events.append(TextDelta(index=index, text=delta.content))
         if delta.refusal:

@@ -24,7 +24,7 @@ from schemas.chat import (
     VideoPart,
 )
 from schemas.errors import Code, GatewayError, UpstreamError
-from schemas.events import Finish, Start, TextDelta, ToolCallDelta, ToolCallStart, UsageEvent
+from schemas.events import Finish, ReasoningDelta, Start, TextDelta, ToolCallDelta, ToolCallStart, UsageEvent
 from tests.fakes.server import fixture_bytes
 
 
@@ -200,3 +200,31 @@ def test_body_encodes_to_json() -> None:
         "model": "m",
         "messages": [{"role": "user", "content": "hi"}],
     }
+
+
+def test_thinking_chunks_are_a_dialect_hook_not_openai_s_own() -> None:
+    """Mistral's `thinking` chunks are read where the dialect says so (Mistral, and workers,
+    which may serve Magistral); OpenAI's decoder keeps only the text chunks."""
+    from adapters.openai_compat import worker_dialect
+
+    data = msgspec.json.encode(
+        {
+            "id": "c",
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "content": [
+                            {"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]},
+                            {"type": "text", "text": "4"},
+                        ]
+                    },
+                }
+            ],
+        }
+    ).decode()
+    plain = OpenAIStreamDecoder("openai").feed(data)
+    assert [type(event) for event in plain] == [Start, TextDelta]
+    worker = OpenAIStreamDecoder("pool:gpu", worker_dialect("pool:gpu")).feed(data)
+    assert [type(event) for event in worker] == [Start, ReasoningDelta, TextDelta]
