@@ -12,11 +12,10 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from proxy.config_check import config_facts, route_lines
 from proxy.identity.keys import KeyStore
 from proxy.observability.logs import configure_logging, resolved_format
-from proxy.routing.routes import Router
 from proxy.server.protocol import ReceiptDeadlineProtocol
-from proxy.server.redaction import masked_url
 from proxy.settings import ConfigError, Settings, load_settings
 
 
@@ -37,8 +36,7 @@ def _announce(settings: Settings, host: str, port: int) -> None:
         operators = "behind the admin token" if config.admin.token else "off (set [admin] token)"
         print(f"console: {url}/ui (playground; operator views {operators})")
     print("routes, in matching order:")
-    for pattern, destination in Router(config).routes():
-        print(f"  {pattern:<32} -> {destination}")
+    print("\n".join(route_lines(config_facts(settings).routes)))
     store = KeyStore(settings.database_url)
     try:
         has_key = any(record.revoked_at is None for record in store.list())
@@ -150,23 +148,7 @@ def _keys(arguments: argparse.Namespace) -> None:
 
 
 def _check(arguments: argparse.Namespace) -> None:
-    settings = _settings(arguments.config)
-    config = settings.config
-    print(f"config: {settings.path or 'built-in defaults (no config.toml found)'}")
-    print(f"database: {masked_url(settings.database_url)}")
-    limits = config.limits
-    where = f" at {masked_url(limits.redis_url)}" if limits.backend == "redis" and limits.redis_url else ""
-    print(f"per-key limits: {limits.backend}{where}")
-    print(f"listen: {config.server.host}:{config.server.port}, workers: {config.server.workers}")
-    for name, provider in sorted(config.providers.items()):
-        base_url = provider.base_url or "(SDK default)"
-        operator_key = "operator key set" if provider.api_key else "Provider-Key from each request"
-        print(f"provider {name}: {base_url}; {operator_key}")
-    for pool in config.pools:
-        print(f"pool {pool.name}: {pool.protocol}, {len(pool.urls)} member(s), meter {pool.meter}")
-    print("routes, in matching order:")
-    for pattern, destination in Router(config).routes():
-        print(f"  {pattern:<32} -> {destination}")
+    print("\n".join(config_facts(_settings(arguments.config)).lines()))
 
 
 def _catalogue(arguments: argparse.Namespace) -> None:

@@ -1,20 +1,20 @@
 """The console in a real browser: Debian's headless Chromium driven by Playwright (never
-`playwright install`), against a gateway on a real socket with a fake OpenAI behind it.
-Without the browser the tests skip, except under CI=true, where a missing browser fails."""
+`playwright install`), against a real `unigate serve` process (one for the module) with a
+fake OpenAI behind it. Without the browser the tests skip, except under CI=true, where a
+missing browser fails."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import RunningGateway, start_gateway
 from tests.fakes.server import FakeVendor
+from tests.serve_process import UnigateServe
 
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "console-browser-admin-token-01"
@@ -36,13 +36,19 @@ def _browser_or_skip() -> None:
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
 
 
-@pytest.fixture
-def console(tmp_path: Path, openai_vendor: tuple[FakeVendor, str]) -> Iterator[RunningGateway]:
+@pytest.fixture(scope="module")
+def console(
+    tmp_path_factory: pytest.TempPathFactory, openai_vendor: tuple[FakeVendor, str]
+) -> Iterator[UnigateServe]:
+    _browser_or_skip()
     _, vendor_url = openai_vendor
     config = f'[admin]\ntoken = "{TOKEN}"\n[prices."openai/gpt-4o-mini"]\ninput = 0.15\noutput = 0.60\n'
-    server, running = start_gateway(tmp_path, {"UNIGATE_OPENAI_BASE_URL": f"{vendor_url}/v1"}, config)
-    yield running
-    server.stop()
+    serve = UnigateServe(
+        tmp_path_factory.mktemp("console"), config, {"UNIGATE_OPENAI_BASE_URL": f"{vendor_url}/v1"}
+    )
+    serve.start()
+    yield serve
+    serve.stop()
 
 
 @pytest.fixture
@@ -64,7 +70,7 @@ def _login(page: Any, url: str) -> None:
     page.wait_for_url(f"{url}/ui/keys")
 
 
-def test_the_playground_streams_an_answer_and_shows_its_cost(console: RunningGateway, page: Any) -> None:
+def test_the_playground_streams_an_answer_and_shows_its_cost(console: UnigateServe, page: Any) -> None:
     page.goto(f"{console.url}/ui")
     page.fill("#proxy-key", console.key)
     page.fill("#provider-key", "sk-test-browser")
@@ -79,7 +85,7 @@ def test_the_playground_streams_an_answer_and_shows_its_cost(console: RunningGat
     assert page.evaluate("sessionStorage.getItem('unigate.proxyKey')") == console.key
 
 
-def test_keys_made_and_revoked_in_the_ui_and_the_usage_chart(console: RunningGateway, page: Any) -> None:
+def test_keys_made_and_revoked_in_the_ui_and_the_usage_chart(console: UnigateServe, page: Any) -> None:
     _login(page, console.url)
     page.fill("#key-name", "browser")
     page.click("#create-key button[type=submit]")
@@ -91,11 +97,17 @@ def test_keys_made_and_revoked_in_the_ui_and_the_usage_chart(console: RunningGat
             f"{console.url}/models/v2/openai/gpt-4o-mini", json=chat, headers=headers, timeout=10
         )
         assert answer.status_code == 200
+    # the chart's series for this key (grouped by key id) has the two calls just made
+    key_id = page.locator("tr[data-key-id]", has_text="browser").get_attribute("data-key-id")
     page.goto(f"{console.url}/ui/usage")
     page.select_option("#usage-group", "key")
     page.wait_for_function("() => document.querySelector('#group-name').textContent === 'key'")
-    total = "Chart.getChart('requests-chart').data.datasets.reduce((a, d) => a + d.data.reduce((x, y) => x + y, 0), 0)"
-    page.wait_for_function(f"() => {total} === 2")
+    series = (
+        "Chart.getChart('requests-chart').data.datasets"
+        f".filter((d) => d.label === '{key_id}')"
+        ".reduce((a, d) => a + d.data.reduce((x, y) => x + y, 0), 0)"
+    )
+    page.wait_for_function(f"() => {series} === 2")
     page.goto(f"{console.url}/ui/keys")
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Revoke key browser").click()

@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 
+from proxy.config_check import config_facts
 from proxy.gateway import Gateway
 from proxy.server.redaction import masked_url
 from proxy.surfaces.console.access import session_of
@@ -79,27 +80,13 @@ async def pools_page(request: Request[Any, Any, Any]) -> Response[str]:
 
 @get("/routes", name="console_routes", include_in_schema=False)
 async def routes_page(request: Request[Any, Any, Any]) -> Response[str]:
-    """The same facts `unigate check` prints, for the config this process loaded."""
+    """What `unigate check` prints (the same code: proxy/config_check.py), for the config
+    and the router this process runs."""
     gateway: Gateway = request.app.state.gateway
-    settings = gateway.settings
-    config = settings.config
-    limits = config.limits
-    limits_at = (
-        f" at {masked_url(limits.redis_url)}" if limits.backend == "redis" and limits.redis_url else ""
-    )
-    providers = [
-        (name, provider.base_url or "(SDK default)", bool(provider.api_key))
-        for name, provider in sorted(config.providers.items())
-    ]
     return page(
         "routes.html",
         title="Routes",
-        config_path=str(settings.path) if settings.path else "built-in defaults (no config.toml found)",
-        database=masked_url(settings.database_url),
-        limits=f"{limits.backend}{limits_at}",
-        providers=providers,
-        pools=[(pool.name, pool.protocol, len(pool.urls), pool.meter) for pool in config.pools],
-        routes=gateway.router.routes(),
+        facts=config_facts(gateway.settings, gateway.router),
         csrf=session_of(request).csrf,
         logged_in=True,
         current="routes",
