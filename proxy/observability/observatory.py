@@ -13,6 +13,7 @@ Probes and scrapes (`/healthz`, `/readyz`, `/metrics`) are not counted nor logge
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from proxy.dispatch.call import Lease
     from proxy.gateway import Gateway
 
+log = logging.getLogger("unigate.observability")
 _UNOBSERVED = frozenset({"/healthz", "/readyz"})
 _OPERATIONS = {"chat": "chat", "text-generation": "text_completion", "feature-extraction": "embeddings"}
 DISCONNECTED = "client_disconnected"
@@ -156,7 +158,12 @@ class Observatory:
             raise
         finally:
             exchange.end(token)
-            self.finish(record)
+            try:
+                self.finish(record)
+            except Exception:
+                # the answer is already sent: a fault in reporting it must not become the
+                # request's error (uvicorn would log it as the application's crash)
+                log.exception("observing a request failed (%s %s)", record.method, record.surface)
 
     def after_exception(self, error: Exception, _: Scope) -> None:
         """Litestar's hook: the exception a handler, guard or limiter raised, before it is
@@ -239,7 +246,8 @@ class Observatory:
         elif record.code == "authentication" and not record.provider_error and record.status == 401:
             metrics.unauthenticated.labels(record.surface).inc()
         elif record.code == "budget_exceeded":
-            metrics.budget_refusals.labels(*key).inc()
+            # without [metrics] per_key the counter has no labels, and `.labels()` would raise
+            (metrics.budget_refusals.labels(*key) if key else metrics.budget_refusals).inc()
         if record.refusal is not None and record.status == 429:
             metrics.limiter_refusals.labels(record.refusal, *key).inc()
         row = record.row
