@@ -9,6 +9,13 @@ has its row.
 Nothing here blocks the event loop: rows go to a thread-safe queue that one writer thread
 drains in batches, one transaction each. A failing write is retried with backoff, never
 dropped; `close()` flushes the queue before the database closes.
+
+Wake-ups are what a lone request pays most for (issue 17), so a final row queued on the
+event loop is held there, for at most `HOLD_SECONDS`, and handed to the writer with the next
+start row (one wake-up of the writer and one transaction for both) or, when no request
+follows, by a timer on the loop. A start row is never held: it is committed before the
+vendor is called. A crash inside the hold leaves that request's `started` row, which the
+next instance marks `interrupted`, as for a crash during the call.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from proxy.storage import Database, connect
 log = logging.getLogger("unigate.ledger")
 
 _BATCH = 256
+HOLD_SECONDS = 0.1
+"""How long a final row queued on the event loop may wait for a start row to travel with."""
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = 3 * HEARTBEAT_SECONDS
 _COLUMNS = (
@@ -179,6 +188,12 @@ class Ledger:
         """Called on the event loop with each final row (per-key token limits use it)."""
         self._next_beat = 0.0
         self._watch: Callable[[float | None], None] = lambda oldest: None
+        self._held: list[_Write] = []
+        """Final rows queued on the event loop, waiting for the next start row or the timer."""
+        self._held_since = 0.0
+        self._held_lock = threading.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     def watch_writes(self, watch: Callable[[float | None], None]) -> None:
         """Called by the writer thread with the time the oldest row of the batch it starts
@@ -186,8 +201,8 @@ class Ledger:
         self._watch = watch
 
     def backlog(self) -> int:
-        """Rows queued and not yet taken by the writer."""
-        return self._queue.qsize()
+        """Rows queued and not yet taken by the writer (held final rows included)."""
+        return self._queue.qsize() + len(self._held)
 
     def start(self) -> None:
         connection = connect(self._database_url)
@@ -207,7 +222,10 @@ class Ledger:
         same transaction. Either may say no; nothing is written then."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Admission] = loop.create_future()
-        self._queue.put(_Write(row, future, loop, claim, reserve))
+        start = _Write(row, future, loop, claim, reserve)
+        with self._held_lock:
+            held, self._held = self._held, []
+        self._queue.put([*held, start] if held else start)
         try:
             async with asyncio.timeout(BEGIN_WAIT):
                 return await future  # cancelled on timeout; the writer skips a done future
@@ -218,13 +236,48 @@ class Ledger:
     def record(self, row: UsageRow, *, settle: bool = False) -> None:
         """Queue the final row; it completes the `started` row of the same request.
         `settle`: the request held a budget reservation, released as its cost is spent."""
-        self._queue.put(_Write(row, settle=settle))
+        write = _Write(row, settle=settle)
+        loop = asyncio.events._get_running_loop()
+        if loop is None or self._thread is None:
+            self._queue.put(write)
+        else:
+            with self._held_lock:
+                if not self._held:
+                    self._held_since = time.monotonic()
+                self._held.append(write)
+                arm = self._timer is None
+                if arm:
+                    self._timer_loop = loop
+                    self._timer = loop.call_later(HOLD_SECONDS, self._held_timeout)
+            if not arm and self._timer_loop is not loop:
+                self._release()  # a row from another loop than the timer's: no waiting on it
         for observer in self.observers:
             observer(row)
+
+    def _held_timeout(self) -> None:
+        """The timer: hand over the held rows that waited `HOLD_SECONDS`; under steady
+        traffic start rows took them first, and the timer only looks again later."""
+        with self._held_lock:
+            self._timer = None
+            if not self._held:
+                return
+            left = self._held_since + HOLD_SECONDS - time.monotonic()
+            if left > 0.005 and self._timer_loop is not None and not self._timer_loop.is_closed():
+                self._timer = self._timer_loop.call_later(left, self._held_timeout)
+                return
+        self._release()
+
+    def _release(self) -> None:
+        """Hand every held row to the writer now."""
+        with self._held_lock:
+            held, self._held = self._held, []
+        if held:
+            self._queue.put(held)
 
     def close(self, timeout: float = 30.0) -> None:
         if self._thread is None:
             return
+        self._release()  # a timer still armed finds nothing held, and does nothing
         self._queue.put(_STOP)
         self._thread.join(timeout)
         self._thread = None
@@ -262,7 +315,10 @@ class Ledger:
                 if item is _STOP:
                     stopping = True
                     break
-                batch.append(item)  # type: ignore[arg-type]
+                if isinstance(item, list):  # held final rows, and the start row they rode with
+                    batch.extend(item)
+                else:
+                    batch.append(item)  # type: ignore[arg-type]
                 if len(batch) >= _BATCH:
                     break
                 try:

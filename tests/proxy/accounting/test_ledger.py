@@ -41,3 +41,56 @@ def test_a_final_row_completes_its_start_row_on_the_writer_thread(tmp_path: Path
     # the final row's counts add to the start row's (zero after a plain start)
     assert not writers[0].is_alive()
     assert _rows(path) == [("r1", "completed", 7, 9)]
+
+
+def _started(request_id: str) -> UsageRow:
+    return dataclasses.replace(usage_row(request_id, "started"), attempts=0, input_tokens=0, output_tokens=0)
+
+
+def test_a_final_row_on_the_event_loop_travels_with_the_next_start_row(tmp_path: Path) -> None:
+    """Held on the loop, the final row goes to the writer with the next start row: both are in
+    the transaction that `begin` waits for, so both are committed when it returns."""
+    path = tmp_path / "ledger.db"
+    ledger = Ledger(f"sqlite:///{path}")
+    ledger.start()
+    found: list[tuple[str, str, int, int]] = []
+
+    async def two_requests() -> None:
+        (await ledger.begin(_started("r1"))).check()
+        ledger.record(dataclasses.replace(usage_row("r1", "completed"), input_tokens=3, output_tokens=4))
+        assert ledger.backlog() >= 1  # held, not yet with the writer
+        (await ledger.begin(_started("r2"))).check()
+        found.extend(_rows(path))
+
+    try:
+        asyncio.run(two_requests())
+    finally:
+        ledger.close()
+    assert found == [("r1", "completed", 3, 4), ("r2", "started", 0, 0)]
+
+
+def test_a_held_final_row_lands_without_another_request_and_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    ledger = Ledger(f"sqlite:///{path}")
+    ledger.start()
+
+    async def alone() -> None:
+        (await ledger.begin(_started("r1"))).check()
+        ledger.record(usage_row("r1", "completed"))
+        for _ in range(200):  # the loop's timer hands it over; no other request comes
+            if _rows(path)[0][1] == "completed":
+                return
+            await asyncio.sleep(0.05)
+
+    async def then_close() -> None:
+        (await ledger.begin(_started("r2"))).check()
+        ledger.record(usage_row("r2", "completed"))
+        ledger.close()  # what is still held goes to the writer before it stops
+
+    try:
+        asyncio.run(alone())
+        assert [row[:2] for row in _rows(path)] == [("r1", "completed")]
+        asyncio.run(then_close())
+    finally:
+        ledger.close()
+    assert [row[:2] for row in _rows(path)] == [("r1", "completed"), ("r2", "completed")]
