@@ -25,10 +25,13 @@ VARIANTS = {
     "unigate": "",
     "obs-off": "[metrics]\nenabled = false\n[logging]\naccess_log = false\n",
     "tracing": "[tracing]\nenabled = true\nsample_ratio = 1.0\n",
+    "metrics-off": "[metrics]\nenabled = false\n",
+    "access-off": "[logging]\naccess_log = false\n",
 }
 """Configurations a run can compare. `unigate` is what `unigate serve` does by default
 (metrics on, one JSON access line per request, tracing off); `obs-off` turns metrics and
-the access line off; `tracing` samples every request into a provider with no exporter."""
+the access line off; `tracing` samples every request into a provider with no exporter;
+`metrics-off` and `access-off` each turn one of the two off, to tell their costs apart."""
 _BASE = (
     '[server]\npreload = ["openai"]\n'
     '[prices."openai/gpt-4o-mini"]\ninput = 0.15\ncached_input = 0.075\noutput = 0.60\n'
@@ -182,6 +185,7 @@ def start_gateway(
         [*cli, "serve", "--config", str(config), "--port", str(port), "--workers", str(workers)],
         cwd=tree,
         env=environ,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,  # not a terminal: JSON access lines, written as in production
     )
     wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
