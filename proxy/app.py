@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     check_admin_config(config)
     limiter = build_limiter(config.limits)
     limiter.watch(gateway.ledger)
-    usage_report = UsageReport(gateway.settings.database_url)
+    usage_report = UsageReport(gateway.settings.database_url, settled=gateway.ledger.flushed)
     response_store = ResponseStore(gateway.settings.database_url, config.responses.retention_days)
     observatory = Observatory(gateway)
 

@@ -174,6 +174,14 @@ class _Write:
     """A final row whose request held a reservation."""
 
 
+@dataclass(slots=True)
+class _Barrier:
+    """Resolved once the rows queued before it are committed (`Ledger.flushed`)."""
+
+    future: asyncio.Future[Admission]
+    loop: asyncio.AbstractEventLoop
+
+
 _STOP = object()
 
 
@@ -274,6 +282,22 @@ class Ledger:
         if held:
             self._queue.put(held)
 
+    async def flushed(self) -> None:
+        """Return once every final row recorded so far is committed: a read of the usage
+        table after a request's answer (`/v1/usage`, the console) sees that request."""
+        if self._thread is None:
+            return
+        loop = asyncio.get_running_loop()
+        barrier = _Barrier(loop.create_future(), loop)
+        with self._held_lock:
+            held, self._held = self._held, []
+        self._queue.put([*held, barrier])
+        try:
+            async with asyncio.timeout(BEGIN_WAIT):
+                await barrier.future
+        except TimeoutError:
+            log.warning("the ledger takes no writes; a usage read goes on without the latest rows")
+
     def close(self, timeout: float = 30.0) -> None:
         if self._thread is None:
             return
@@ -307,6 +331,7 @@ class Ledger:
         stopping = False
         while not stopping:
             batch: list[_Write] = []
+            barriers: list[_Barrier] = []
             try:
                 item = self._queue.get(timeout=HEARTBEAT_SECONDS)
             except queue.Empty:
@@ -315,10 +340,11 @@ class Ledger:
                 if item is _STOP:
                     stopping = True
                     break
-                if isinstance(item, list):  # held final rows, and the start row they rode with
-                    batch.extend(item)
-                else:
-                    batch.append(item)  # type: ignore[arg-type]
+                for one in item if isinstance(item, list) else [item]:  # a list: held rows and what took them
+                    if isinstance(one, _Barrier):
+                        barriers.append(one)
+                    else:
+                        batch.append(one)  # type: ignore[arg-type]
                 if len(batch) >= _BATCH:
                     break
                 try:
@@ -329,6 +355,9 @@ class Ledger:
                 self._watch(min(item.row.finished_at or item.row.started_at for item in batch))
                 self._write(connection, batch)
                 self._watch(None)
+            for barrier in barriers:
+                if not barrier.loop.is_closed():
+                    barrier.loop.call_soon_threadsafe(_resolve, barrier.future, ADMITTED)
             if time.monotonic() >= self._next_beat:
                 try:
                     self._retrying(connection, lambda: self._beat(connection, sweep=True))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import msgspec
@@ -92,10 +93,17 @@ def bucket_for(since: float, until: float) -> int:
 
 
 class UsageReport:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, settled: Callable[[], Awaitable[None]] | None = None) -> None:
+        """`settled`: awaited before each read, so it sees the final rows of answers already
+        sent (the ledger holds a final row briefly, `Ledger.flushed`)."""
         self._database_url = database_url
+        self._settled = settled
         self._connection: Database | None = None
         self._lock = threading.Lock()
+
+    async def _settle(self) -> None:
+        if self._settled is not None:
+            await self._settled()
 
     def _database(self) -> Database:
         if self._connection is None:
@@ -130,6 +138,7 @@ class UsageReport:
 
     async def summary(self, key_id: str, since: float | None, until: float | None) -> UsageSummary:
         end = until if until is not None else time.time() + 1
+        await self._settle()
         return await asyncio.to_thread(self._summary, key_id, since or 0.0, end)
 
     def _series(self, since: float, until: float, width: int, group_by: Grouping) -> UsageSeries:
@@ -163,6 +172,7 @@ class UsageReport:
 
     async def series(self, since: float, until: float, group_by: Grouping) -> UsageSeries:
         """Requests, tokens and spend per time bucket and per key, model or provider."""
+        await self._settle()
         return await asyncio.to_thread(self._series, since, until, bucket_for(since, until), group_by)
 
     def _log(self, where: LogFilter) -> list[LogRow]:
@@ -213,6 +223,7 @@ class UsageReport:
 
     async def log(self, where: LogFilter) -> list[LogRow]:
         """The latest ledger rows, newest first, narrowed by `where`."""
+        await self._settle()
         return await asyncio.to_thread(self._log, where)
 
     def _distinct(self, column: str) -> list[str]:
@@ -225,9 +236,11 @@ class UsageReport:
         return [row[0] for row in rows]
 
     async def statuses(self) -> list[str]:
+        await self._settle()
         return await asyncio.to_thread(self._distinct, "status")
 
     async def providers(self) -> list[str]:
+        await self._settle()
         return await asyncio.to_thread(self._distinct, "provider")
 
     def close(self) -> None:

@@ -94,3 +94,24 @@ def test_a_held_final_row_lands_without_another_request_and_at_close(tmp_path: P
     finally:
         ledger.close()
     assert [row[:2] for row in _rows(path)] == [("r1", "completed"), ("r2", "completed")]
+
+
+def test_flushed_returns_once_the_held_final_rows_are_committed(tmp_path: Path) -> None:
+    """What `/v1/usage` and the console wait for before they read: the answer already sent
+    is in the table."""
+    path = tmp_path / "ledger.db"
+    ledger = Ledger(f"sqlite:///{path}")
+    ledger.start()
+    found: list[tuple[str, str]] = []
+
+    async def request_then_read() -> None:
+        (await ledger.begin(_started("r1"))).check()
+        ledger.record(usage_row("r1", "completed"))
+        await ledger.flushed()
+        found.extend(row[:2] for row in _rows(path))
+
+    try:
+        asyncio.run(request_then_read())
+    finally:
+        ledger.close()
+    assert found == [("r1", "completed")]
