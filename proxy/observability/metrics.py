@@ -164,6 +164,14 @@ class Metrics:
             key,
             registry=registry,
         )
+        self.budget_spent_ratio = Gauge(
+            "unigate_budget_spent_ratio",
+            "Share of a key's budget spent or reserved, for active keys with a budget"
+            " (without [metrics] per_key: the highest over them).",
+            key,
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
         self.client_disconnects = Counter(
             "unigate_client_disconnects",
             "Requests whose client left before the answer was complete.",

@@ -1,4 +1,5 @@
-"""Gauges read from the gateway's state: breakers, pool members, the ledger, live streams.
+"""Gauges read from the gateway's state: breakers, pool members, the ledger, live streams,
+budgets.
 
 Read, not pushed: the state already lives in the breaker board, the pools and the ledger,
 and reading it every `INTERVAL` seconds (and once more just before a scrape this worker
@@ -9,6 +10,7 @@ and the scrape merges them (the gauges' `multiprocess_mode` says how).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ from proxy.server.redaction import masked_url
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
 
+log = logging.getLogger("unigate.observability")
 INTERVAL = 2.0
 _BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 _HEALTHY = frozenset({"unknown", "healthy"})
@@ -73,9 +76,29 @@ class Sampler:
                 metrics.member_healthy.labels(name, url).set(1 if member.state in _HEALTHY else 0)
                 metrics.member_in_flight.labels(name, url).set(member.outstanding)
 
+    def sample_budgets(self) -> None:
+        """How much of each budget is gone (spent plus reserved by calls in flight), read
+        from the key store: a database read, so off the event loop and only on the timer."""
+        ratios: dict[str, float] = {}
+        for record in self._gateway.keys.list():
+            if record.revoked_at is not None or record.budget is None:
+                continue
+            used = record.spent + record.reserved
+            ratios[record.id] = used / record.budget if record.budget > 0 else 1.0
+        gauge = self._metrics.budget_spent_ratio
+        if self._metrics.per_key:
+            for key_id, ratio in ratios.items():
+                gauge.labels(key_id).set(ratio)
+        else:
+            gauge.set(max(ratios.values(), default=0.0))
+
     async def _run(self) -> None:
         while True:
             self.sample()
+            try:
+                await asyncio.to_thread(self.sample_budgets)
+            except Exception:
+                log.warning("reading the keys' budgets for the metrics failed", exc_info=True)
             await asyncio.sleep(INTERVAL)
 
     def start(self) -> None:

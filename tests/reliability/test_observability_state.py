@@ -24,6 +24,11 @@ from tests.reliability.conftest import GatewayFactory
 from tests.reliability.harness import BODY, KEYS, OPENAI_ONLY, client, config, post, wait_for
 
 SERVER_ERROR = OPENAI.errors[Code.SERVER_ERROR]
+RATIO = "unigate_budget_spent_ratio"
+BUDGET = 0.000036
+"""Room for one call's estimate (10 in, 50 out at 0.15/0.60 per million), not for two."""
+ACTUAL = (19 * 0.15 + 10 * 0.60) / 1e6
+"""What the fake's openai/chat.json answer costs (19 in, 10 out)."""
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -202,7 +207,7 @@ def test_ledger_depth_and_write_lag_while_the_database_refuses_writes(
 @pytest.mark.timeout(30)
 def test_budget_refusals_are_counted(make_gateway: GatewayFactory, openai_fake: FakeVendor) -> None:
     gateway = make_gateway(config())
-    _, key = gateway.gateway.keys.create("small", budget=0.000036)
+    _, key = gateway.gateway.keys.create("small", budget=BUDGET)
     before = scrape(gateway)
     headers = {"Authorization": f"Key {key}", **KEYS}
     with httpx.Client(base_url=gateway.url, headers=headers, timeout=10) as http:
@@ -228,3 +233,22 @@ def test_budget_refusals_are_counted(make_gateway: GatewayFactory, openai_fake: 
         == refused
     )
     assert total(after, "unigate_limiter_refusals_total") == total(before, "unigate_limiter_refusals_total")
+    # the share of the budget gone: the one call's cost (the refused ones reserved nothing)
+    spent = eventually(gateway, lambda samples: (value(samples, RATIO) or 0) > 0, timeout=10)
+    assert value(spent, RATIO) == pytest.approx(ACTUAL / BUDGET)
+
+
+@pytest.mark.timeout(30)
+def test_with_per_key_the_budget_metrics_name_the_key(
+    make_gateway: GatewayFactory, openai_fake: FakeVendor
+) -> None:
+    gateway = make_gateway(config() + "\n[metrics]\nper_key = true\n")
+    record, key = gateway.gateway.keys.create("small", budget=BUDGET)
+    headers = {"Authorization": f"Key {key}", **KEYS}
+    with httpx.Client(base_url=gateway.url, headers=headers, timeout=10) as http:
+        assert [http.post(OPENAI_ONLY, json=BODY).status_code for _ in range(2)] == [200, 402]
+    samples = eventually(gateway, lambda samples: (value(samples, RATIO, key_id=record.id) or 0) > 0, 10)
+    assert value(samples, RATIO, key_id=record.id) == pytest.approx(ACTUAL / BUDGET)
+    assert value(samples, RATIO, key_id=gateway.gateway.keys.list()[0].id) is None, "no budget, no series"
+    assert value(samples, "unigate_budget_refusals_total", key_id=record.id) == 1
+    assert total(samples, "unigate_requests_total", key_id=record.id, status="200") == 1
