@@ -236,6 +236,11 @@ class ChatRequest(Struct, omit_defaults=True):
     vendor_extra: VendorExtra = msgspec.field(default_factory=dict)
     """Parameters the caller wrote for one vendor's wire (Anthropic's `context_management`,
     OpenAI's `logprobs`): only that vendor's adapter sends them, every other reports them."""
+    openai_responses: dict[str, Any] | UnsetType = UNSET
+    """A Responses API body made ready for OpenAI's own `/responses` (by
+    proxy/surfaces/responses/passthrough.py): an OpenAI target sends it there instead of the
+    translated `messages`, so built-in tools, reasoning items and encrypted content survive;
+    every other target serves the translation."""
 
 
 class Usage(Struct, omit_defaults=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msgspec import UNSET, Struct, UnsetType
+from msgspec import UNSET, Raw, Struct, UnsetType
 
 from schemas.chat import FinishReason, Usage
 
@@ -86,6 +86,14 @@ class ErrorEvent(Struct, tag="error", tag_field="type", omit_defaults=True):
     provider: str | UnsetType = UNSET
 
 
+class VendorFrame(Struct, tag="vendor_frame", tag_field="type"):
+    """One event of a vendor's stream, whole (its SSE `data`), beside the unified events read
+    from it: OpenAI's Responses events for the Responses surface, which alone writes them
+    (adapters/openai/responses.py). Every other encoder skips it."""
+
+    data: Raw
+
+
 class Done(Struct, tag="done", tag_field="type"):
     pass
 
@@ -106,5 +114,6 @@ StreamEvent = (
     | ErrorEvent
     | Done
     | Ping
+    | VendorFrame
 )
 """What adapters yield is the subset without `Billing`, `Done` and `Ping`: dispatch adds those."""

@@ -9,6 +9,7 @@ The key travels per request in the Authorization header; one client (one pool) p
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx2
 import msgspec
@@ -20,6 +21,7 @@ from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.media import run_openai_media
 from adapters.openai.request import Dialect, to_openai_body
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
+from adapters.openai.responses import ResponsesStreamDecoder, from_responses_answer, to_responses_body
 from adapters.transport import ClientCache, decode_stream, sse_data
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
@@ -79,7 +81,16 @@ class OpenAIAdapter:
     def _body(self, call: UpstreamCall, warnings: list[str]) -> bytes:
         return _encode(to_openai_body(call.request, call.model, self.dialect, warnings))
 
+    def _responses(self, call: UpstreamCall) -> dict[str, Any] | None:
+        """The caller's Responses body, when OpenAI's own `/responses` should serve it."""
+        body = call.request.openai_responses
+        return body if self.name == "openai" and isinstance(body, dict) else None
+
     async def complete(self, call: UpstreamCall) -> ChatResponse:
+        passthrough = self._responses(call)
+        if passthrough is not None:
+            body = to_responses_body(passthrough, call.model, stream=False)
+            return from_responses_answer((await self._post(call, "/responses", body)).content, self.name)
         warnings: list[str] = []
         response = await self._post(call, "/chat/completions", self._body(call, warnings))
         result = from_openai_response(response.content, self.name, self.dialect)
@@ -87,6 +98,15 @@ class OpenAIAdapter:
         return result
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
+        passthrough = self._responses(call)
+        if passthrough is not None:
+            body = to_responses_body(passthrough, call.model, stream=True)
+            response = await self._post(call, "/responses", body, stream=True)
+            async for event in decode_stream(
+                response, sse_data(ResponsesStreamDecoder(self.name)), self.name
+            ):
+                yield event
+            return
         warnings: list[str] = []
         response = await self._post(call, "/chat/completions", self._body(call, warnings), stream=True)
         decoder = sse_data(OpenAIStreamDecoder(self.name, self.dialect))

@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import RunningGateway, start_gateway
 from tests.fakes.bytez import ANSWER as BYTEZ_TEXT
 from tests.fakes.bytez import FakeBytez
+from tests.fakes.openai import responses_answer, responses_stream_text
 from tests.fakes.server import FIXTURES, FakeVendor, ServerThread, fixture_bytes, sse_frames
 from tests.fakes.vllm import CHAT_TEXT as VLLM_TEXT
 from tests.fakes.vllm import FakeVLLM
@@ -34,6 +35,14 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "bytez": (POOL_MODELS["bytez"], BYTEZ_TEXT),
 }
 """Backend kind → (model id routed to it, the text its fake answers)."""
+OPENAI_TEXTS = (responses_answer("text.json")["output"][0]["content"][0]["text"], responses_stream_text())
+"""OpenAI answers from its own `/responses`: (plain, streamed) as the spec's examples say."""
+
+
+def _text(backend: str, streamed: bool) -> str:
+    return OPENAI_TEXTS[streamed] if backend == "openai" else BACKENDS[backend][1]
+
+
 SPEC = FIXTURES / "openai-responses"
 _KEYS_WE_ECHO_ONLY_WHEN_SENT = {"completed_at"}
 """In the spec's example but absent from an in-progress snapshot of ours."""
@@ -117,7 +126,7 @@ def test_a_plain_response_has_the_spec_shape(
 ) -> None:
     running, fakes = matrix_gateway
     fakes[backend].clear()
-    model, text = BACKENDS[backend]
+    model, text = BACKENDS[backend][0], _text(backend, streamed=False)
     request = msgspec.json.decode((SPEC / "text-request.json").read_bytes())
     answer = _post(running, {**request, "model": model})
     assert answer.status_code == 200, answer.text
@@ -138,7 +147,7 @@ def test_a_streamed_response_has_the_spec_events(
 ) -> None:
     running, fakes = matrix_gateway
     fakes[backend].clear()
-    model, text = BACKENDS[backend]
+    model, text = BACKENDS[backend][0], _text(backend, streamed=True)
     request = msgspec.json.decode((SPEC / "stream-request.json").read_bytes())
     answer = _post(running, {**request, "model": model})
     assert answer.status_code == 200, answer.text

@@ -1,5 +1,6 @@
-"""A fake OpenAI: Chat Completions, Embeddings, models and the media endpoints (image
-generation, speech, transcription), served from tests/fixtures/openai/ and tests/fixtures/bytez/."""
+"""A fake OpenAI: Chat Completions, Embeddings, models, the Responses API and the media
+endpoints (image generation, speech, transcription), served from tests/fixtures/openai/,
+tests/fixtures/openai-responses/ and tests/fixtures/bytez/."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from adapters.openai import OpenAIAdapter
 from schemas.errors import Code
 from tests.fakes.kit import VendorKit
-from tests.fakes.server import FakeVendor, Received, Reply, fixture_bytes
+from tests.fakes.server import MANIFEST, FakeVendor, Received, Reply, fixture_bytes
 
 
 def fake_vector(text: str, dimensions: int = 8) -> list[float]:
@@ -178,6 +181,172 @@ def openai_media_worker() -> FakeVendor:
     return FakeVendor(respond)
 
 
+RESPONSES_SSE = {"Content-Type": "text/event-stream; charset=utf-8"}
+
+
+def _responses_frame(payload: dict[str, Any], sequence: int) -> bytes:
+    return (
+        f"event: {payload['type']}\ndata: ".encode()
+        + msgspec.json.encode({**payload, "sequence_number": sequence})
+        + b"\n\n"
+    )
+
+
+def _item_events(index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """One output item's events, as the Responses stream grammar orders them."""
+    common = {"item_id": item.get("id"), "output_index": index}
+    kind = item["type"]
+    opened: dict[str, Any] = {**item, "status": "in_progress"}
+    events: list[dict[str, Any]] = []
+    if kind == "message":
+        opened["content"] = []
+        events.append({"type": "response.output_item.added", "output_index": index, "item": opened})
+        for position, part in enumerate(item["content"]):
+            at = {**common, "content_index": position}
+            text = part.get("text", "")
+            events.append({"type": "response.content_part.added", **at, "part": {**part, "text": ""}})
+            for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+                events.append({"type": "response.output_text.delta", **at, "delta": piece, "logprobs": []})
+            events.append({"type": "response.output_text.done", **at, "text": text, "logprobs": []})
+            events.append({"type": "response.content_part.done", **at, "part": part})
+    elif kind == "function_call":
+        opened["arguments"] = ""
+        events.append({"type": "response.output_item.added", "output_index": index, "item": opened})
+        events.append(
+            {"type": "response.function_call_arguments.delta", **common, "delta": item["arguments"]}
+        )
+        events.append(
+            {
+                "type": "response.function_call_arguments.done",
+                **common,
+                "name": item["name"],
+                "arguments": item["arguments"],
+            }
+        )
+    elif kind == "reasoning":
+        opened["summary"] = []
+        events.append({"type": "response.output_item.added", "output_index": index, "item": opened})
+        for position, part in enumerate(item.get("summary") or []):
+            at = {**common, "summary_index": position}
+            events.append(
+                {"type": "response.reasoning_summary_part.added", **at, "part": {**part, "text": ""}}
+            )
+            events.append({"type": "response.reasoning_summary_text.delta", **at, "delta": part["text"]})
+            events.append({"type": "response.reasoning_summary_text.done", **at, "text": part["text"]})
+            events.append({"type": "response.reasoning_summary_part.done", **at, "part": part})
+    else:  # a built-in tool's call: web_search_call and its kin
+        events.append({"type": "response.output_item.added", "output_index": index, "item": opened})
+        for phase in ("in_progress", "searching", "completed"):
+            events.append({"type": f"response.{kind}.{phase}", **common})
+    events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    return events
+
+
+def responses_stream(response: dict[str, Any]) -> Reply:
+    """OpenAI's Responses stream for a finished response object: `response.created`, each
+    item's events, `response.completed` (used where tests/fixtures/ has no recorded stream)."""
+    started = {**response, "status": "in_progress", "output": [], "usage": None, "completed_at": None}
+    payloads: list[dict[str, Any]] = [
+        {"type": "response.created", "response": started},
+        {"type": "response.in_progress", "response": started},
+    ]
+    for index, item in enumerate(response["output"]):
+        payloads.extend(_item_events(index, item))
+    payloads.append({"type": "response.completed", "response": response})
+    return Reply(headers=RESPONSES_SSE, events=[_responses_frame(p, n) for n, p in enumerate(payloads)])
+
+
+ECHOED = (
+    "instructions",
+    "max_output_tokens",
+    "metadata",
+    "parallel_tool_calls",
+    "temperature",
+    "top_p",
+    "user",
+)
+"""Request fields OpenAI echoes in the response object: the fixture's answer carries the request's."""
+
+
+def responses_fixture(body: dict[str, Any]) -> str:
+    """Which tests/fixtures/openai-responses/ answer a `/v1/responses` body gets."""
+    kinds = {tool.get("type") for tool in body.get("tools") or [] if isinstance(tool, dict)}
+    if kinds & {"function", "custom", "namespace"}:
+        return "function-call"
+    if any(str(kind).startswith("web_search") for kind in kinds):
+        return "web-search"
+    if body.get("reasoning"):
+        return "reasoning"
+    return "text"
+
+
+def openai_responses(body: dict[str, Any]) -> Reply:
+    """OpenAI's `/v1/responses`, from the spec's examples in tests/fixtures/openai-responses/:
+    the recorded stream where there is one, else the stream of the same answer."""
+    name = responses_fixture(body)
+    if not body.get("stream"):
+        answer = responses_answer(f"{name}.json")
+        echoed = {key: body[key] for key in ECHOED if key in body}
+        return Reply.json(
+            {**answer, **echoed}, headers=dict(MANIFEST[f"openai-responses/{name}.json"]["headers"])
+        )
+    if name in ("text", "function-call"):
+        return Reply.fixture(f"openai-responses/{'stream' if name == 'text' else 'function-call-stream'}.sse")
+    return responses_stream(msgspec.json.decode(fixture_bytes(f"openai-responses/{name}.json")))
+
+
+def responses_answer(name: str) -> dict[str, Any]:
+    """A tests/fixtures/openai-responses/ answer, decoded (what a test expects back)."""
+    answer: dict[str, Any] = msgspec.json.decode(fixture_bytes(f"openai-responses/{name}"))
+    return answer
+
+
+def responses_stream_text() -> str:
+    """The text the recorded Responses stream (stream.sse) delivers."""
+    frames = [frame for frame in fixture_bytes("openai-responses/stream.sse").split(b"\n\n") if frame]
+    payloads = [msgspec.json.decode(frame.split(b"data: ", 1)[1]) for frame in frames]
+    return "".join(p["delta"] for p in payloads if p["type"] == "response.output_text.delta")
+
+
+RESPONSES_MID_STREAM_ERROR = Reply(
+    headers=RESPONSES_SSE,
+    events=[
+        _responses_frame(payload, sequence)
+        for sequence, payload in enumerate(
+            [
+                {"type": "response.created", "response": {**responses_answer("text.json"), "output": []}},
+                {
+                    "type": "response.output_item.added",
+                    "output_index": 0,
+                    "item": {
+                        "id": "msg_1",
+                        "type": "message",
+                        "status": "in_progress",
+                        "role": "assistant",
+                        "content": [],
+                    },
+                },
+                {
+                    "type": "response.output_text.delta",
+                    "item_id": "msg_1",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": "Hi",
+                    "logprobs": [],
+                },
+                {
+                    "type": "error",
+                    "code": "server_error",
+                    "message": "The server had an error",
+                    "param": None,
+                },
+            ]
+        )
+    ],
+)
+"""A Responses stream that fails after some text, with OpenAI's `error` event."""
+
+
 def openai_responder(request: Received) -> Reply:
     if not request.headers.get("authorization", "").startswith("Bearer "):
         return Reply.fixture("openai/error-401.json")
@@ -195,6 +364,8 @@ def openai_responder(request: Received) -> Reply:
         )
     if request.method == "POST" and request.path == "/v1/embeddings":
         return openai_embeddings(request.json() or {})
+    if request.method == "POST" and request.path == "/v1/responses":
+        return openai_responses(request.json() or {})
     if request.method != "POST" or request.path != "/v1/chat/completions":
         return Reply.fixture("openai/error-404.json")
     body = request.json() or {}

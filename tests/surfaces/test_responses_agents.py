@@ -1,5 +1,6 @@
 """The OpenAI Agents SDK, unchanged, on unigate: a `Runner` with a function tool on
-`OpenAIResponsesModel`, against a model routed to the fake Anthropic."""
+`OpenAIResponsesModel`, against models routed to the fake Anthropic (through the chat
+translation) and the fake OpenAI (its own `/responses`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
 
 from tests.conftest import RunningGateway
+from tests.fakes.openai import responses_answer
 from tests.fakes.server import FakeVendor, Reply
 from tests.surfaces.conftest import KITS, MODELS, VENDOR_KEY
 
@@ -30,10 +32,15 @@ def test_runner_calls_the_tool_then_answers(
 ) -> None:
     WEATHER_CALLS.clear()
     fake = fakes[vendor]
-    tool_reply = "anthropic/tool.json" if vendor == "anthropic" else "openai/tool.json"
-    answer_reply = "anthropic/chat.json" if vendor == "anthropic" else "openai/chat.json"
-    fake.enqueue(Reply.fixture(tool_reply))
-    fake.enqueue(Reply.fixture(answer_reply))
+    if vendor == "anthropic":
+        fake.enqueue(Reply.fixture("anthropic/tool.json"), Reply.fixture("anthropic/chat.json"))
+        expected = KITS[vendor].text
+    else:
+        call = responses_answer("function-call.json")
+        call["output"][0].update(name="get_weather", arguments='{"city":"Paris"}')
+        answer = responses_answer("text.json")
+        fake.enqueue(Reply.json(call), Reply.json(answer))
+        expected = answer["output"][0]["content"][0]["text"]
     client = openai.AsyncOpenAI(
         base_url=running.url + "/v1",
         api_key=running.key,
@@ -54,7 +61,11 @@ def test_runner_calls_the_tool_then_answers(
 
     final = asyncio.run(run())
     assert WEATHER_CALLS == ["Paris"]
-    assert final == KITS[vendor].text
+    assert final == expected
     second = fake.received[-1].json()
     assert "Sunny in Paris" in json.dumps(second)
     assert "Answer with the weather." in json.dumps(second)
+    if vendor == "openai":
+        assert fake.received[-1].path == "/v1/responses"
+        [output] = [item for item in second["input"] if item.get("type") == "function_call_output"]
+        assert output["output"] == "Sunny in Paris"

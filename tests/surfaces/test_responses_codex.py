@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunningGateway
+from tests.fakes.openai import responses_stream_text
 from tests.fakes.server import FakeVendor, Reply
 from tests.surfaces.conftest import KITS, MODELS, VENDOR_KEY
 
@@ -73,8 +74,11 @@ def test_codex_exec_answers_through_unigate(
 ) -> None:
     home = _codex_home(tmp_path, running, MODELS[vendor])
     # Codex always offers tools; the fakes answer a body with tools by calling one, so its
-    # single turn is scripted as the plain streamed answer
-    fakes[vendor].enqueue(Reply.fixture(f"{vendor}/chat-stream.sse"))
+    # single turn is scripted as the plain streamed answer (OpenAI's from its own /responses)
+    native = vendor == "openai"
+    fakes[vendor].enqueue(
+        Reply.fixture("openai-responses/stream.sse" if native else f"{vendor}/chat-stream.sse")
+    )
     work = tmp_path / "work"
     work.mkdir()
     environment = {
@@ -95,7 +99,7 @@ def test_codex_exec_answers_through_unigate(
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert KITS[vendor].text in done.stdout
+    assert (responses_stream_text() if native else KITS[vendor].text) in done.stdout
     sent = [request for request in fakes[vendor].received if request.method == "POST"]
     assert sent, "the vendor was not called"
     body = sent[-1].json()
@@ -104,3 +108,8 @@ def test_codex_exec_answers_through_unigate(
     assert "Codex CLI" in json.dumps(body)  # its instructions arrived as the system prompt
     assert body["stream"] is True
     assert body.get("tools"), "Codex's function tools reached the vendor"
+    if native:  # the Responses body went to OpenAI's own endpoint, Codex's tools and all
+        assert sent[-1].path == "/v1/responses"
+        assert body["store"] is False
+        assert "reasoning.encrypted_content" in body["include"]
+        assert {tool["type"] for tool in body["tools"]} >= {"function"}

@@ -13,6 +13,7 @@ import pytest
 
 from proxy.storage import sqlite_path
 from tests.conftest import RunningGateway
+from tests.fakes.openai import RESPONSES_MID_STREAM_ERROR, responses_stream_text
 from tests.fakes.server import FakeVendor
 from tests.surfaces.conftest import KITS, MODELS, VENDOR_KEY, openai_client
 
@@ -109,7 +110,8 @@ def test_built_in_tool_is_dropped_with_a_warning_or_refused_when_forced(
 def test_cut_stream_ends_failed_never_completed(
     running: RunningGateway, fakes: dict[str, FakeVendor], vendor: str
 ) -> None:
-    mid_stream = KITS[vendor].mid_stream_error
+    # OpenAI serves a Responses request from its own /responses, which fails its own way
+    mid_stream = RESPONSES_MID_STREAM_ERROR if vendor == "openai" else KITS[vendor].mid_stream_error
     assert mid_stream is not None
     fakes[vendor].enqueue(mid_stream)
     with openai_client(running) as client:
@@ -122,7 +124,7 @@ def test_cut_stream_ends_failed_never_completed(
     assert failed.response.status == "failed"
     assert failed.response.error is not None
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
-    assert text and KITS[vendor].text.startswith(text)
+    assert text and (responses_stream_text() if vendor == "openai" else KITS[vendor].text).startswith(text)
 
 
 def test_reasoning_signature_round_trips_through_include(

@@ -18,7 +18,7 @@ from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Receive, Send
 
-from schemas.events import Billing, ErrorEvent, Ping, StreamEvent, TextDelta
+from schemas.events import Billing, ErrorEvent, Ping, StreamEvent, TextDelta, VendorFrame
 
 _encode = msgspec.json.Encoder().encode
 _PREFIX: dict[type, bytes] = {}
@@ -38,6 +38,8 @@ class StreamCut(Exception):
 def encode_event(event: StreamEvent) -> bytes:
     if isinstance(event, Ping):
         return PING
+    if isinstance(event, VendorFrame):
+        return b""  # another wire's own event (the Responses passthrough), not the unified stream's
     kind = type(event)
     prefix = _PREFIX.get(kind)
     if prefix is None:

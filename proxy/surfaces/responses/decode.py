@@ -38,8 +38,12 @@ class Decoded:
     warnings: list[str]
 
 
-def to_chat_request(body: ResponsesBody, provider: str | None, earlier: list[dict[str, Any]]) -> Decoded:
-    """`earlier`: the stored items (input and output) of the conversation `previous_response_id` continues."""
+def to_chat_request(
+    body: ResponsesBody, provider: str | None, earlier: list[dict[str, Any]], native_built_ins: bool = False
+) -> Decoded:
+    """`earlier`: the stored items (input and output) of the conversation `previous_response_id`
+    continues. `native_built_ins`: OpenAI's own `/responses` may serve the call, so a
+    `tool_choice` forcing a built-in tool is no error (the translation then leaves it out)."""
     warnings: list[str] = []
     raw_input: list[dict[str, Any]]
     if body.input is None:
@@ -48,7 +52,7 @@ def to_chat_request(body: ResponsesBody, provider: str | None, earlier: list[dic
         raw_input = [{"type": "message", "role": "user", "content": body.input}]
     else:
         raw_input = body.input
-    history = parse_items(earlier, warnings)
+    history = parse_items(earlier, warnings, stored=True)
     new = resolve_references(parse_items(raw_input, warnings), history)
     if not new and not history:
         raise invalid("input must not be empty")
@@ -87,7 +91,7 @@ def to_chat_request(body: ResponsesBody, provider: str | None, earlier: list[dic
     if tools:
         chat.tools = tools
     if body.tool_choice is not None:
-        choice = to_tool_choice(body.tool_choice, names)
+        choice = to_tool_choice(body.tool_choice, names, native_built_ins)
         if tools or choice == "none":
             chat.tool_choice = choice
     text_format = body.text.format if body.text is not None else None

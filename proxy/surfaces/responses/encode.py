@@ -51,6 +51,8 @@ class ResponseMeta:
     model: str
     body: ResponsesBody
     tools: ToolNames
+    fields: dict[str, Any] = field(default_factory=dict)
+    """The body as the client sent it (what an OpenAI passthrough echoes)."""
     created_at: int = field(default_factory=lambda: int(time.time()))
 
 
@@ -171,13 +173,18 @@ def to_response(
     )
 
 
-def for_client(response: ResponseObject, include: list[str] | None) -> dict[str, Any]:
-    """The stored object as the client sees it: signatures only when `include` asked."""
-    builtins: dict[str, Any] = msgspec.to_builtins(response)
+def client_view(response: dict[str, Any], include: list[str] | None) -> dict[str, Any]:
+    """A response object (ours or OpenAI's, as stored) as the client sees it: signatures only
+    when `include` asked; the store keeps them."""
+    view = {**response, "output": [dict(item) for item in response.get("output") or []]}
     if include is None or ENCRYPTED_CONTENT not in include:
-        for item in builtins["output"]:
+        for item in view["output"]:
             item.pop("encrypted_content", None)
-    return builtins
+    return view
+
+
+def for_client(response: ResponseObject, include: list[str] | None) -> dict[str, Any]:
+    return client_view(msgspec.to_builtins(response), include)
 
 
 def client_bytes(response: ResponseObject, include: list[str] | None) -> bytes:

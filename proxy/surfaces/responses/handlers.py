@@ -11,6 +11,8 @@ nothing is stored for a request that was refused. The parameterised paths are se
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -23,6 +25,7 @@ from proxy.accounting.metering import billing_headers
 from proxy.gateway import Gateway
 from proxy.identity.keys import KeyRecord
 from proxy.limits import EXEMPT_OPT
+from proxy.routing.routes import Resolution
 from proxy.surfaces.intake import (
     call_context,
     convert,
@@ -34,17 +37,14 @@ from proxy.surfaces.intake import (
 from proxy.surfaces.native.encode import SSE_HEADERS
 from proxy.surfaces.openai.errors import EXCEPTION_HANDLERS
 from proxy.surfaces.responses.decode import Decoded, to_chat_request
-from proxy.surfaces.responses.encode import (
-    ResponseMeta,
-    client_bytes,
-    for_client,
-    to_response,
-)
+from proxy.surfaces.responses.encode import ResponseMeta, client_view, to_response
+from proxy.surfaces.responses.passthrough import as_ours, new_items, openai_request
 from proxy.surfaces.responses.store import ResponseStore, StoredResponse
 from proxy.surfaces.responses.stream import ResponseStreamEncoder
-from proxy.surfaces.warnings import opened, warnings_header
+from proxy.surfaces.warnings import warnings_header
 from schemas.errors import Code, GatewayError
-from schemas.responses_surface import DeletedResponse, InputItemList, ResponseObject, ResponsesBody
+from schemas.events import Start, StreamEvent
+from schemas.responses_surface import DeletedResponse, InputItemList, ResponsesBody
 
 _encode = msgspec.json.encode
 _ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "reasoning": "rs", "custom_tool_call": "ctc"}
@@ -68,17 +68,75 @@ def _headers(request_id: str, warnings: list[str]) -> dict[str, str]:
 
 
 async def _save(
-    store: ResponseStore, key_id: str, decoded: Decoded, response: ResponseObject, provider: str | None
+    store: ResponseStore,
+    key_id: str,
+    items: list[dict[str, Any]],
+    response: dict[str, Any],
+    provider: str | None,
 ) -> None:
     stored = StoredResponse(
-        id=response.id,
-        model=response.model,
+        id=response["id"],
+        model=response["model"],
         provider=provider,
         created_at=time.time(),
-        response=msgspec.to_builtins(response),
-        items=_with_ids(decoded.items, response.id),
+        response=response,
+        items=_with_ids(items, response["id"]),
     )
     await store.save(key_id, stored)
+
+
+@dataclass
+class _Turn:
+    """One request's two ways out: the chat translation, and (when a target is OpenAI) the
+    body for OpenAI's own `/responses`, each with its warnings and the items it stores."""
+
+    decoded: Decoded
+    passthrough_items: list[dict[str, Any]] | None = None
+    passthrough_warnings: list[str] = field(default_factory=list)
+
+    def served_natively(self, provider: str | None) -> bool:
+        return provider == "openai" and self.passthrough_items is not None
+
+    def warnings(self, provider: str | None) -> list[str]:
+        return self.passthrough_warnings if self.served_natively(provider) else self.decoded.warnings
+
+    def items(self, provider: str | None) -> list[dict[str, Any]]:
+        if self.served_natively(provider):
+            assert self.passthrough_items is not None
+            return self.passthrough_items
+        return self.decoded.items
+
+
+def _turn(
+    fields: dict[str, Any], body: ResponsesBody, resolution: Resolution, earlier: list[dict[str, Any]]
+) -> _Turn:
+    native = any(target.provider == "openai" for target in resolution.targets)
+    turn = _Turn(to_chat_request(body, first_provider(resolution), earlier, native_built_ins=native))
+    if native:
+        current = new_items(fields, earlier)
+        turn.decoded.chat.openai_responses = openai_request(
+            fields, earlier, current, turn.passthrough_warnings
+        )
+        turn.passthrough_items = [*earlier, *current]
+    return turn
+
+
+async def _started(events: AsyncIterator[StreamEvent]) -> tuple[Start | None, AsyncIterator[StreamEvent]]:
+    """A dispatched stream's `Start` (who serves it, and its warnings) before any frame is
+    written, and the same stream, whole (proxy/surfaces/warnings.py's `opened`, plus the provider)."""
+    first = await anext(events)
+
+    async def whole() -> AsyncIterator[StreamEvent]:
+        try:
+            yield first
+            async for event in events:
+                yield event
+        finally:
+            close = getattr(events, "aclose", None)
+            if close is not None:
+                await close()
+
+    return (first if isinstance(first, Start) else None), whole()
 
 
 @post(["/v1/responses", "/models/v2/openai/v1/responses"], name="responses_create", status_code=200)
@@ -100,39 +158,47 @@ async def create_response(
         if previous is None:
             raise _missing(body.previous_response_id)
         earlier = [*previous.items, *previous.response.get("output", [])]
-    decoded = to_chat_request(body, first_provider(resolution), earlier)
+    turn = _turn(fields, body, resolution, earlier)
+    chat = turn.decoded.chat
     context = call_context(key, body.model, request)
-    meta = ResponseMeta(id=f"resp_{context.request_id}", model=body.model, body=body, tools=decoded.tools)
+    meta = ResponseMeta(
+        id=f"resp_{context.request_id}", model=body.model, body=body, tools=turn.decoded.tools, fields=fields
+    )
     keep = body.store is not False
-    if decoded.chat.stream:
-        upstream_warnings, events = await opened(
-            await gateway.dispatcher.stream(decoded.chat, resolution, context)
-        )
+    if chat.stream:
+        start, events = await _started(await gateway.dispatcher.stream(chat, resolution, context))
+        provider = start.provider if start is not None else None
+        upstream_warnings = list(start.warnings or []) if start is not None else []
         encoder = ResponseStreamEncoder(meta, body.include)
 
         async def frames() -> Any:
-            yield encoder.opening()
             async for event in events:
                 frame = encoder.encode(event)
                 if frame:
                     yield frame
             closing = encoder.finish()
             if keep and encoder.final is not None:
-                await _save(store, key.id, decoded, encoder.final, encoder.provider)
+                await _save(store, key.id, turn.items(provider), encoder.final, encoder.provider)
             yield closing
 
+        warnings = [*turn.warnings(provider), *upstream_warnings]
         return Stream(
             frames(),
             media_type="text/event-stream",
-            headers={**SSE_HEADERS, **_headers(context.request_id, [*decoded.warnings, *upstream_warnings])},
+            headers={**SSE_HEADERS, **_headers(context.request_id, warnings)},
         )
-    done = await gateway.dispatcher.complete(decoded.chat, resolution, context)
-    response = to_response(done.response, done.billing.cost, meta, done.provider)
+    done = await gateway.dispatcher.complete(chat, resolution, context)
+    if turn.served_natively(done.provider):
+        answer = as_ours(
+            msgspec.json.decode(done.response.raw), meta.id, body.model, fields, done.billing.cost
+        )
+    else:
+        answer = msgspec.to_builtins(to_response(done.response, done.billing.cost, meta, done.provider))
     if keep:
-        await _save(store, key.id, decoded, response, done.provider)
-    warnings = [*decoded.warnings, *done.response.warnings]
+        await _save(store, key.id, turn.items(done.provider), answer, done.provider)
+    warnings = [*turn.warnings(done.provider), *done.response.warnings]
     return Response(
-        client_bytes(response, body.include),
+        _encode(client_view(answer, body.include)),
         media_type="application/json",
         headers={**billing_headers(done.billing), **_headers(context.request_id, warnings)},
     )
@@ -154,8 +220,7 @@ async def get_response(
     stored = await response_store.get(key.id, response_id)
     if stored is None:
         raise _missing(response_id)
-    response = msgspec.convert(stored.response, ResponseObject)
-    return Response(_encode(for_client(response, _include(request))), media_type="application/json")
+    return Response(_encode(client_view(stored.response, _include(request))), media_type="application/json")
 
 
 @delete("/v1/responses/{response_id:str}", name="responses_delete", status_code=200, opt={EXEMPT_OPT: True})

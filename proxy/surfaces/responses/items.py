@@ -102,14 +102,16 @@ def _text_of(content: str | list[ContentPart]) -> str:
     return "".join(part.text for part in content if isinstance(part, TextPart))
 
 
-def parse_items(raw: list[dict[str, Any]], warnings: list[str]) -> list[InputItem]:
-    """Each item typed; a message without `type` (the SDKs' easy form) is a message."""
+def parse_items(raw: list[dict[str, Any]], warnings: list[str], stored: bool = False) -> list[InputItem]:
+    """Each item typed; a message without `type` (the SDKs' easy form) is a message. In a
+    `stored` conversation (which OpenAI's own answers may have filled with item kinds only
+    it knows) an unknown item is left out with a warning: it is no mistake of the caller's."""
     items: list[InputItem] = []
     for index, entry in enumerate(raw):
         if not isinstance(entry, dict):
             raise invalid(f"input[{index}] must be an object")
         kind = entry.get("type", "message" if "role" in entry else None)
-        if kind in BUILT_IN_CALL_ITEMS:
+        if kind in BUILT_IN_CALL_ITEMS or (stored and kind not in INPUT_ITEM_TYPES):
             note = f"{kind} items are only understood by OpenAI; they were left out"
             if note not in warnings:
                 warnings.append(note)

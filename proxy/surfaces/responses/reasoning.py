@@ -20,7 +20,7 @@ from schemas.responses_surface import (
     ReasoningItem,
 )
 
-_SIGNATURE_PREFIX = "ug1."
+SIGNATURE_PREFIX = "ug1."
 _encode = msgspec.json.encode
 
 
@@ -38,7 +38,7 @@ def encrypted_content(provider: str, part: ReasoningPart) -> str | None:
     if signature is None and redacted is None:
         return None
     packed = _encode(_Signature(provider, signature, redacted))
-    return _SIGNATURE_PREFIX + base64.urlsafe_b64encode(packed).decode()
+    return SIGNATURE_PREFIX + base64.urlsafe_b64encode(packed).decode()
 
 
 def reasoning_part(item: ReasoningItem, provider: str | None, warnings: list[str]) -> ReasoningPart:
@@ -47,11 +47,11 @@ def reasoning_part(item: ReasoningItem, provider: str | None, warnings: list[str
         text = "\n\n".join(part.text for part in item.content)
     part = ReasoningPart(text=text)
     content = item.encrypted_content
-    if not isinstance(content, str) or not content.startswith(_SIGNATURE_PREFIX):
+    if not isinstance(content, str) or not content.startswith(SIGNATURE_PREFIX):
         return part
     try:
         signature = msgspec.json.decode(
-            base64.urlsafe_b64decode(content.removeprefix(_SIGNATURE_PREFIX)), type=_Signature
+            base64.urlsafe_b64decode(content.removeprefix(SIGNATURE_PREFIX)), type=_Signature
         )
     except (ValueError, msgspec.DecodeError):
         raise invalid("a reasoning item's encrypted_content is not one unigate produced") from None

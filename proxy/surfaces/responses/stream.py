@@ -1,6 +1,8 @@
 """The unified stream → the Responses API's `response.*` events, each with its `sequence_number`.
 
-An item opens when its first delta arrives; `response.completed` (or `.incomplete`) closes
+An item opens when its first delta arrives (`response.created` and `.in_progress` open the
+stream before that); a stream OpenAI's own `/responses` serves is passed on by
+passthrough_stream.py instead; `response.completed` (or `.incomplete`) closes
 a stream that ended well, and one that fails after it started ends with `error` and
 `response.failed`, never with `completed`. Signatures reach the client only when it asked
 with `include: ["reasoning.encrypted_content"]`; the stored response always keeps them.
@@ -23,6 +25,7 @@ from proxy.surfaces.responses.encode import (
     response_usage,
     status_of,
 )
+from proxy.surfaces.responses.passthrough_stream import PassthroughStream
 from proxy.surfaces.responses.reasoning import encrypted_content
 from schemas.chat import FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
 from schemas.events import (
@@ -37,6 +40,7 @@ from schemas.events import (
     ToolCallDelta,
     ToolCallStart,
     UsageEvent,
+    VendorFrame,
     usage_of,
 )
 from schemas.responses_surface import (
@@ -47,7 +51,6 @@ from schemas.responses_surface import (
     OutputReasoning,
     OutputText,
     ResponseError,
-    ResponseObject,
     SummaryText,
 )
 
@@ -82,8 +85,11 @@ class ResponseStreamEncoder:
         self._cost: float | None = None
         self._finish: FinishReason = "stop"
         self._failed: ErrorEvent | None = None
-        self.final: ResponseObject | None = None
-        """The finished response (completed, incomplete or failed), once the stream ended."""
+        self._opened = False
+        self._passthrough: PassthroughStream | None = None
+        self.final: dict[str, Any] | None = None
+        """The finished response object (completed, incomplete or failed; signatures kept),
+        once the stream ended."""
 
     @property
     def provider(self) -> str:
@@ -104,7 +110,15 @@ class ResponseStreamEncoder:
     def _snapshot(self, status: str) -> dict[str, Any]:
         return for_client(response_object(self.meta, [], status), self._include)
 
-    def opening(self) -> bytes:
+    @property
+    def passthrough(self) -> bool:
+        """Whether OpenAI's own Responses stream is being passed on."""
+        return self._passthrough is not None
+
+    def _opening(self) -> bytes:
+        if self._opened:
+            return b""
+        self._opened = True
         snapshot = self._snapshot("in_progress")
         return self._event("response.created", response=snapshot) + self._event(
             "response.in_progress", response=snapshot
@@ -256,6 +270,31 @@ class ResponseStreamEncoder:
         return frames
 
     def encode(self, event: StreamEvent) -> bytes:
+        if isinstance(event, Start):
+            self._provider = event.provider
+            return b""
+        if isinstance(event, Ping):
+            return PING
+        if isinstance(event, Billing):
+            self._cost = event.cost
+            return b""
+        if isinstance(event, ErrorEvent):
+            self._failed = event
+            return b""
+        if isinstance(event, VendorFrame) and not self._opened:
+            if self._passthrough is None:
+                meta = self.meta
+                self._passthrough = PassthroughStream(
+                    meta.id, meta.model, meta.fields, self._include, self._event
+                )
+            return self._passthrough.frame(event)
+        if self._passthrough is not None:
+            return (
+                b""  # the unified events read from OpenAI's: dispatch meters them, the client has the frames
+            )
+        return self._opening() + self._translated(event)
+
+    def _translated(self, event: StreamEvent) -> bytes:
         if isinstance(event, TextDelta):
             return self._text_delta(event) if event.text else b""
         if isinstance(event, ReasoningDelta):
@@ -266,35 +305,29 @@ class ResponseStreamEncoder:
             return self._call_delta(event)
         if isinstance(event, UsageEvent):
             self._usage = usage_of(event)
-            return b""
-        if isinstance(event, Finish):
+        elif isinstance(event, Finish):
             self._finish = event.reason
-            return b""
-        if isinstance(event, Billing):
-            self._cost = event.cost
-            return b""
-        if isinstance(event, ErrorEvent):
-            self._failed = event
-            return b""
-        if isinstance(event, Start):
-            self._provider = event.provider
-            return b""
-        return PING if isinstance(event, Ping) else b""
+        return b""
 
     def finish(self) -> bytes:
         """The closing frames; `final` is set before they are returned, so the caller can
         store the response before the client reads that it is done."""
-        frames = self._close_current() + self._close_calls()
+        if self._passthrough is not None:
+            frames, self.final = self._passthrough.finish(self._failed, self._cost)
+            return frames
+        frames = self._opening() + self._close_current() + self._close_calls()
         usage = response_usage(self._usage, self._cost)
         if self._failed is not None:
             error = ResponseError(self._failed.code, self._failed.message)
-            self.final = response_object(self.meta, self._output, "failed", usage, error=error)
+            failed = response_object(self.meta, self._output, "failed", usage, error=error)
+            self.final = msgspec.to_builtins(failed)
             return (
                 frames
                 + self._event("error", code=error.code, message=error.message, param=None)
-                + self._event("response.failed", response=for_client(self.final, self._include))
+                + self._event("response.failed", response=for_client(failed, self._include))
             )
         status, incomplete = status_of(self._finish)
-        self.final = response_object(self.meta, self._output, status, usage, incomplete)
+        done = response_object(self.meta, self._output, status, usage, incomplete)
+        self.final = msgspec.to_builtins(done)
         kind = "response.completed" if status == "completed" else "response.incomplete"
-        return frames + self._event(kind, response=for_client(self.final, self._include))
+        return frames + self._event(kind, response=for_client(done, self._include))

@@ -108,7 +108,7 @@ def to_tools(
     return tools, names
 
 
-def to_tool_choice(raw: str | dict[str, Any], names: ToolNames) -> ToolChoice:
+def to_tool_choice(raw: str | dict[str, Any], names: ToolNames, native_built_ins: bool = False) -> ToolChoice:
     if isinstance(raw, str):
         if raw not in ("auto", "none", "required"):
             raise invalid(f"tool_choice must be auto, none, required or a tool, not {raw!r}")
@@ -122,6 +122,8 @@ def to_tool_choice(raw: str | dict[str, Any], names: ToolNames) -> ToolChoice:
     if kind == "allowed_tools":
         return "required" if raw.get("mode") == "required" else "auto"
     if kind in BUILT_IN_TOOLS:
+        if native_built_ins:
+            return "auto"
         raise GatewayError(
             Code.UNSUPPORTED, f"tool_choice forces the built-in {kind} tool, which this model's backend lacks"
         )
