@@ -156,7 +156,7 @@ def started_row(context: CallContext, provider: str) -> UsageRow:
 
 def failed_row(context: CallContext, attempts: Attempts, error: BaseException, elapsed: float) -> UsageRow:
     """The final row of a call that produced no answer: the vendor's failure, the client
-    gone (cancelled, `ClientDisconnected`), or the gateway's own fault (`internal`)."""
+    gone (cancelled, `ClientDisconnected`), or the gateway's own fault (`internal_error`)."""
     provider = attempts.lease.provider if attempts.lease else None
     code: str | None
     if isinstance(error, GatewayError):
