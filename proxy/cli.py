@@ -152,8 +152,8 @@ def _check(arguments: argparse.Namespace) -> None:
 
 
 def _catalogue(arguments: argparse.Namespace) -> None:
-    from proxy.catalogue_check import report
     from proxy.routing import catalogue_file
+    from proxy.routing.catalogue_check import report
 
     config = _settings(arguments.config).config
     try:

@@ -174,7 +174,7 @@ class MessagesBody(Struct, omit_defaults=True):
 # -- replies -----------------------------------------------------------------------------
 
 
-class Usage(Struct):
+class MessagesUsage(Struct):
     input_tokens: int
     output_tokens: int
     cache_read_input_tokens: int | UnsetType = UNSET
@@ -210,7 +210,7 @@ class Message(Struct):
     model: str
     content: list[Block]
     stop_reason: str | None
-    usage: Usage
+    usage: MessagesUsage
     stop_sequence: None = None
     type: Literal["message"] = "message"
     role: Literal["assistant"] = "assistant"
@@ -227,7 +227,7 @@ class ContentBlockStart(Struct, tag="content_block_start", tag_field="type"):
     content_block: Block
 
 
-class TextDelta(Struct, tag="text_delta", tag_field="type"):
+class MessagesTextDelta(Struct, tag="text_delta", tag_field="type"):
     text: str
 
 
@@ -243,7 +243,7 @@ class SignatureDelta(Struct, tag="signature_delta", tag_field="type"):
     signature: str
 
 
-BlockDelta = TextDelta | InputJsonDelta | ThinkingDelta | SignatureDelta
+BlockDelta = MessagesTextDelta | InputJsonDelta | ThinkingDelta | SignatureDelta
 
 
 class ContentBlockDelta(Struct, tag="content_block_delta", tag_field="type"):
@@ -262,26 +262,26 @@ class StopDelta(Struct):
 
 class MessageDelta(Struct, tag="message_delta", tag_field="type"):
     delta: StopDelta
-    usage: Usage
+    usage: MessagesUsage
 
 
 class MessageStop(Struct, tag="message_stop", tag_field="type"):
     pass
 
 
-class Ping(Struct, tag="ping", tag_field="type"):
+class MessagesPing(Struct, tag="ping", tag_field="type"):
     pass
 
 
-class ErrorBody(Struct):
+class MessagesErrorBody(Struct):
     type: str
     message: str
 
 
-class ErrorAnswer(Struct, tag="error", tag_field="type"):
+class MessagesErrorAnswer(Struct, tag="error", tag_field="type"):
     """Both the error reply's body and the stream's `error` event."""
 
-    error: ErrorBody
+    error: MessagesErrorBody
 
 
 class ModelInfo(Struct):

@@ -46,7 +46,7 @@ and Anthropic (~1,600 tokens at 1.15 megapixels); long audio or video costs more
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
+class BudgetRefusal:
     """Why a budget check said no, with the key's figures at that instant."""
 
     budget: float
@@ -133,7 +133,7 @@ def _unpriced(model_id: str) -> GatewayError:
 # -- run by the ledger's writer thread, inside its transaction ------------------------------
 
 
-def reserve(connection: Database, key_id: str | None, amount: float) -> Refusal | None:
+def reserve(connection: Database, key_id: str | None, amount: float) -> BudgetRefusal | None:
     """Hold `amount` against the key's budget, or say why not. A key without a budget (or
     gone) passes: the caller only asks for keys that had one when the request came in."""
     row = connection.execute(
@@ -144,7 +144,7 @@ def reserve(connection: Database, key_id: str | None, amount: float) -> Refusal 
         return None
     budget, spent, reserved = row
     if spent + reserved + amount > budget + 1e-12:
-        return Refusal(budget, spent, reserved, amount)
+        return BudgetRefusal(budget, spent, reserved, amount)
     connection.execute("UPDATE keys SET reserved = reserved + ? WHERE id = ?", (amount, key_id))
     return None
 

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import asdict, astuple, dataclass
 
 from proxy.accounting import budgets
-from proxy.accounting.budgets import Refusal
+from proxy.accounting.budgets import BudgetRefusal
 from proxy.identity import idempotency
 from proxy.storage import Database, connect
 
@@ -149,7 +149,7 @@ class Admission:
 
     in_flight: bool = False
     """An idempotent request whose row another run still holds."""
-    refusal: Refusal | None = None
+    refusal: BudgetRefusal | None = None
 
     def check(self) -> None:
         """Raise the refusal a client gets, if there is one."""

@@ -31,7 +31,7 @@ MAX_INPUTS = 2048
 log = logging.getLogger("unigate.worker")
 
 
-class EmbeddingsBody(Struct):
+class WorkerEmbeddingsBody(Struct):
     input: str | list[str]
     model: str = MODEL_NAME
     encoding_format: Literal["float", "base64"] = "float"
@@ -99,7 +99,7 @@ def create_worker_app(name: str = MODEL_NAME) -> Litestar:
     @post("/v1/embeddings", status_code=200)
     async def embeddings(request: Request[Any, Any, Any]) -> Response[bytes]:
         try:
-            body = msgspec.json.decode(await request.body(), type=EmbeddingsBody)
+            body = msgspec.json.decode(await request.body(), type=WorkerEmbeddingsBody)
         except (msgspec.ValidationError, msgspec.DecodeError) as error:
             return _error(400, f"invalid body: {error}")
         texts = [body.input] if isinstance(body.input, str) else body.input

@@ -22,7 +22,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, 
 from schemas.native import CatalogueEntry, ErrorEnvelope
 
 
-class ModelList(msgspec.Struct):
+class CatalogueList(msgspec.Struct):
     """`GET /models/v2/list/models` (CatalogueAnswer's union is not one msgspec can describe)."""
 
     output: list[CatalogueEntry]

@@ -11,9 +11,9 @@ import pytest
 
 from proxy import cli
 from proxy.accounting.metering import token_cost_exact
-from proxy.catalogue_check import report
 from proxy.gateway import Gateway
 from proxy.routing import catalogue_file
+from proxy.routing.catalogue_check import report
 from proxy.settings import ConfigError, load_settings
 from schemas.chat import Usage
 from schemas.config import Config, ModelPrice, PriceTier

@@ -28,8 +28,11 @@ from schemas.anthropic_surface import (
     InputJsonDelta,
     Message,
     MessageDelta,
+    MessagesPing,
     MessageStart,
+    MessagesTextDelta,
     MessageStop,
+    MessagesUsage,
     ModelInfo,
     ModelPage,
     RedactedThinkingBlock,
@@ -39,12 +42,8 @@ from schemas.anthropic_surface import (
     ThinkingBlock,
     ThinkingDelta,
     ToolUseBlock,
-    Usage,
 )
-from schemas.anthropic_surface import Ping as PingEvent
-from schemas.anthropic_surface import TextDelta as TextDeltaOut
-from schemas.chat import FinishReason
-from schemas.chat import Usage as UnifiedUsage
+from schemas.chat import FinishReason, Usage
 from schemas.events import (
     Billing,
     Done,
@@ -93,12 +92,12 @@ def stop_reason(reason: FinishReason, raw: str | None) -> str:
     return STOP_REASONS[reason]
 
 
-def anthropic_usage(usage: UnifiedUsage, cost: float | None) -> Usage:
+def anthropic_usage(usage: Usage, cost: float | None) -> MessagesUsage:
     """Anthropic's `input_tokens` leaves out input read from and written to the cache, which
     have their own fields."""
     cached = usage.cached_input_tokens if usage.cached_input_tokens is not UNSET else 0
     written = usage.cache_write_input_tokens if usage.cache_write_input_tokens is not UNSET else 0
-    out = Usage(
+    out = MessagesUsage(
         input_tokens=max(usage.input_tokens - cached - written, 0),
         output_tokens=usage.output_tokens,
         cost=cost,
@@ -160,7 +159,7 @@ class EventEncoder:
         self._signed = False
         self._tools: dict[int, int] = {}
         """Tool-call position → content-block index."""
-        self._usage = UnifiedUsage()
+        self._usage = Usage()
         self._stop = "end_turn"
         self._ended = False
 
@@ -210,7 +209,7 @@ class EventEncoder:
             if not event.text:
                 return b""
             opened, index = self._in("text", TextBlock(text=""))
-            return opened + self._delta(index, TextDeltaOut(text=event.text))
+            return opened + self._delta(index, MessagesTextDelta(text=event.text))
         if isinstance(event, ToolCallDelta):
             block = self._tools.get(event.index)
             if block is None or not event.arguments:
@@ -224,7 +223,7 @@ class EventEncoder:
             self._tools[event.index] = self._open[1]
             return out
         if isinstance(event, Start):
-            usage = Usage(input_tokens=0, output_tokens=0)
+            usage = MessagesUsage(input_tokens=0, output_tokens=0)
             message = Message(id=self._id, model=self._model, content=[], stop_reason=None, usage=usage)
             start = MessageStart(message=message)
             if event.warnings:
@@ -244,7 +243,7 @@ class EventEncoder:
             return frame(b"error", anthropic_error(event.code, event.message))
         if isinstance(event, Done):
             return b"" if self._ended else self._end(None)
-        return frame(b"ping", PingEvent()) if isinstance(event, Ping) else b""
+        return frame(b"ping", MessagesPing()) if isinstance(event, Ping) else b""
 
     def _end(self, cost: float | None) -> bytes:
         self._ended = True

@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from proxy.surfaces.openai.errors import error_headers, gateway_error_from_http
-from schemas.anthropic_surface import ErrorAnswer, ErrorBody
+from schemas.anthropic_surface import MessagesErrorAnswer, MessagesErrorBody
 from schemas.errors import STATUS, Code, GatewayError
 
 log = logging.getLogger("unigate")
@@ -35,14 +35,14 @@ ERROR_TYPES: dict[Code, str] = {
 """Any other code: `invalid_request_error` under a 4xx status, `api_error` under a 5xx."""
 
 
-def anthropic_error(code: str, message: str, status: int | None = None) -> ErrorAnswer:
+def anthropic_error(code: str, message: str, status: int | None = None) -> MessagesErrorAnswer:
     try:
         kind = Code(code)
     except ValueError:
         kind = Code.INTERNAL
     status = status if status is not None else STATUS.get(kind, 500)
     fallback = "api_error" if status >= 500 else "invalid_request_error"
-    return ErrorAnswer(ErrorBody(type=ERROR_TYPES.get(kind, fallback), message=message))
+    return MessagesErrorAnswer(MessagesErrorBody(type=ERROR_TYPES.get(kind, fallback), message=message))
 
 
 def anthropic_error_response(error: GatewayError) -> Response[bytes]:

@@ -21,7 +21,7 @@ from proxy.identity import idempotency
 from proxy.identity.keys import KeyRecord
 from proxy.routing.catalogue import catalogue_models, catalogue_tasks
 from proxy.routing.routes import Resolution
-from proxy.server.openapi import ModelList, TaskList, described
+from proxy.server.openapi import CatalogueList, TaskList, described
 from proxy.server.trailers import accepts_trailers
 from proxy.surfaces.native.decode import chat_request
 from proxy.surfaces.native.encode import SSE_HEADERS, RawTextStream, raw_text, unified_sse
@@ -177,7 +177,7 @@ async def answer_task(
     return Response(_encode(envelope), media_type="application/json", headers=headers)
 
 
-@get("/models/v2/list/models", name="list_models", operation_class=described(answer=ModelList))
+@get("/models/v2/list/models", name="list_models", operation_class=described(answer=CatalogueList))
 async def list_models(
     gateway: NamedDependency[Gateway],
     key: NamedDependency[KeyRecord],
