@@ -6,7 +6,8 @@ through, and how often it bounces back into a file it had already left.
 A real gateway (the production protocol, a real socket) is pointed at the fake vendors of
 tests/fakes; each request is sent once to warm up (adapters and SDKs are imported on first
 use), then again under a profiler installed in the gateway's server thread only, from the
-moment the client sends until it has read the last byte. Counted:
+moment the client sends until the gateway has finished with it (its access line and metrics
+follow the last byte). Counted:
 
 - files: the distinct files under proxy/, adapters/ and schemas/ in which a Python function
   ran (msgspec Structs and other C code run no Python frame, so a schemas module counts
@@ -26,6 +27,7 @@ import argparse
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,12 +88,19 @@ class Trace:
         self.kept.clear()
 
 
+SETTLE = 0.5
+"""Seconds for what a request does after its last byte (its access line, metrics, the
+ledger's observers) to finish on the gateway's thread."""
+
+
 def measure(trace: Trace, send: Callable[[], None]) -> tuple[list[str], set[tuple[str, str]]]:
     send()  # warm: first-use imports and client builds are not the request's path
+    time.sleep(SETTLE)  # the warm-up's own tail is not this request's
     trace.reset()
     trace.on = True
     try:
         send()
+        time.sleep(SETTLE)  # this request's tail is
     finally:
         trace.on = False
     return list(trace.files), set(trace.bounces)
