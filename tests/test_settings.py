@@ -67,6 +67,6 @@ def test_bad_configs_say_why(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_repository_config_is_valid() -> None:
-    settings = load_settings(Path(__file__).resolve().parents[2] / "config.toml", environ={})
+    settings = load_settings(Path(__file__).resolve().parents[1] / "config.toml", environ={})
     assert settings.config.prices == {}, "prices come from the catalogue; config.toml shows overrides"
     assert settings.config.catalogue.stale_days == 90
