@@ -141,7 +141,8 @@ class PriceTier(Struct, frozen=True, forbid_unknown_fields=True):
 
 class ModelPrice(Struct, frozen=True, forbid_unknown_fields=True):
     """USD per million tokens (Decimal: a cost is multiplied out exactly, never through a
-    binary float); `per_image` per generated image, `per_audio_second` per second of audio.
+    binary float); `per_image` per generated image, `per_audio_second` per second of audio,
+    `per_million_characters` per million characters spoken (text-to-speech input).
     Which fields a model needs depends on its task (proxy/routing/catalogue_file.py checks)."""
 
     input: Decimal | None = None
@@ -151,7 +152,12 @@ class ModelPrice(Struct, frozen=True, forbid_unknown_fields=True):
     cache_write: Decimal | None = None
     """Input written to the prompt cache (Anthropic: 1.25x input for 5 minutes, 2x for 1 hour)."""
     per_image: Decimal | None = None
+    per_image_by: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    """Per image by `"<quality>/<size>"` or `"<size>"` (DALL·E: `"hd/1024x1792"`,
+    `"512x512"`); with such a table, an image of a size and quality it does not list has no
+    known cost (null, never guessed); without one, every image costs `per_image`."""
     per_audio_second: Decimal | None = None
+    per_million_characters: Decimal | None = None
     tiers: tuple[PriceTier, ...] = ()
 
 

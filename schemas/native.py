@@ -100,7 +100,11 @@ class CatalogueEntry(Struct, omit_defaults=True):
     cachedInputPrice: float | UnsetType = UNSET
     cacheWritePrice: float | UnsetType = UNSET
     imagePrice: float | UnsetType = UNSET
+    imagePrices: dict[str, float] | UnsetType = UNSET
+    """USD per image by `"<quality>/<size>"` or `"<size>"` (DALL·E)."""
     audioSecondPrice: float | UnsetType = UNSET
+    characterPrice: float | UnsetType = UNSET
+    """USD per million characters spoken (text-to-speech)."""
     longContext: list[dict[str, float]] | UnsetType = UNSET
     """Tiers: `above` input tokens, the whole call at these prices."""
     deprecated: str | UnsetType = UNSET

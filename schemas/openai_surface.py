@@ -297,7 +297,9 @@ class Model(Struct, omit_defaults=True):
     cachedInputPrice: float | UnsetType = UNSET
     cacheWritePrice: float | UnsetType = UNSET
     imagePrice: float | UnsetType = UNSET
+    imagePrices: dict[str, float] | UnsetType = UNSET
     audioSecondPrice: float | UnsetType = UNSET
+    characterPrice: float | UnsetType = UNSET
     longContext: list[dict[str, float]] | UnsetType = UNSET
     deprecated: str | UnsetType = UNSET
 

@@ -200,10 +200,10 @@ def from_openai_images(raw: bytes, body: dict[str, Any], provider: str, native: 
     data = reply.get("data")
     if not isinstance(data, list) or not data:
         raise _broken(provider, "an image reply with no images")
-    measured = MediaUsage(
+    measured = MediaUsage(  # OpenAI's defaults where neither the reply nor the request says
         images=len(data),
-        size=_text(reply.get("size")) or _text(body.get("size")),
-        quality=_text(reply.get("quality")) or _text(body.get("quality")),
+        size=_text(reply.get("size")) or _text(body.get("size")) or "1024x1024",
+        quality=_text(reply.get("quality")) or _text(body.get("quality")) or "standard",
     )
     usage = _token_usage(reply.get("usage"))
     if not native:

@@ -14,6 +14,7 @@ from schemas.chat import ChatRequest, Usage
 from schemas.config import Config
 from schemas.embeddings import EmbeddingRequest
 from schemas.events import Billing
+from schemas.tasks import MediaUsage
 
 EMBEDDING_TASK = "feature-extraction"
 
@@ -50,10 +51,20 @@ class Accounts:
     def record(self, context: CallContext, row: UsageRow) -> None:
         self._ledger.record(row, settle=context.reserved)
 
-    def bill(self, context: CallContext, lease: Lease, model: str, usage: Usage, elapsed: float) -> Billing:
+    def bill(
+        self,
+        context: CallContext,
+        lease: Lease,
+        model: str,
+        usage: Usage,
+        elapsed: float,
+        measured: MediaUsage | None = None,
+    ) -> Billing:
+        """A pool: meter price x time. A vendor: its tokens, or what its media call measured
+        (images, audio seconds, characters) where the vendor prices media so."""
         if lease.meter is not None:
             return self._meter.pool_billing(lease.meter, elapsed)
-        return self._meter.vendor_billing(context.model_id, lease.provider, model, usage, elapsed)
+        return self._meter.vendor_billing(context.model_id, lease.provider, model, usage, elapsed, measured)
 
     def bill_embedding(
         self, context: CallContext, lease: Lease, model: str, usage: Usage, elapsed: float

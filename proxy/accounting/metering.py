@@ -17,6 +17,7 @@ from proxy.routing.routes import PROVIDER_PREFIX
 from schemas.chat import Usage
 from schemas.config import ModelPrice, Pool
 from schemas.events import Billing
+from schemas.tasks import MediaUsage
 
 TOKEN_METER = "tokens"  # noqa: S105 - a meter name, not a secret
 LLM_PREFIX = "LLM-"
@@ -111,6 +112,35 @@ def token_cost(usage: Usage, price: ModelPrice) -> float | None:
     return float(cost) if cost is not None else None
 
 
+def image_rate(price: ModelPrice, size: str | None, quality: str | None) -> Decimal | None:
+    """USD for one image of this size and quality: the table's `quality/size` or `size`
+    row; without a table, the flat `per_image`."""
+    if not price.per_image_by:
+        return exact(price.per_image) if price.per_image is not None else None
+    for key in (f"{quality}/{size}", f"{size}"):
+        rate = price.per_image_by.get(key)
+        if rate is not None:
+            return exact(rate)
+    return None
+
+
+def media_cost_exact(measured: MediaUsage, usage: Usage, price: ModelPrice) -> Decimal | None:
+    """USD for one media call, as the vendor prices it: by tokens where it reports and
+    prices them (GPT Image models), else per image, per second of audio, per million
+    characters spoken. None when the price cannot bill what was measured."""
+    if (usage.input_tokens or usage.output_tokens) and price.input is not None:
+        return token_cost_exact(usage, price)
+    if measured.images:
+        rate = image_rate(price, measured.size, measured.quality)
+        return (measured.images * rate).quantize(COST_QUANTUM) if rate is not None else None
+    if measured.audio_seconds is not None and price.per_audio_second is not None:
+        return (measured.audio_seconds * exact(price.per_audio_second)).quantize(COST_QUANTUM)
+    if measured.characters and price.per_million_characters is not None:
+        total = measured.characters * exact(price.per_million_characters)
+        return (total / MILLION).quantize(COST_QUANTUM)
+    return None
+
+
 class Meter:
     def __init__(
         self,
@@ -136,10 +166,22 @@ class Meter:
         return model.price if model is not None else None
 
     def vendor_billing(
-        self, model_id: str, provider: str, upstream: str, usage: Usage, inference_time: float
+        self,
+        model_id: str,
+        provider: str,
+        upstream: str,
+        usage: Usage,
+        inference_time: float,
+        measured: MediaUsage | None = None,
     ) -> Billing:
+        """Tokens at the model's prices; a media call (`measured`) as its vendor prices it."""
         price = self.price_for(model_id, provider, upstream)
-        cost = token_cost(usage, price) if price is not None else None
+        cost: float | None = None
+        if price is not None and measured is not None:
+            exact_cost = media_cost_exact(measured, usage, price)
+            cost = float(exact_cost) if exact_cost is not None else None
+        elif price is not None:
+            cost = token_cost(usage, price)
         return Billing(
             meter=TOKEN_METER, meter_price=None, inference_time=round(inference_time, 6), cost=cost
         )

@@ -199,7 +199,12 @@ class Dispatcher:
         assert attempts.lease is not None
         lease = attempts.lease
         lease.release(True)
-        billing = bill(context, lease, upstream_model["model"], response.usage, elapsed)
+        model = upstream_model["model"]
+        measured = response.measured if isinstance(response, RunResponse) else None
+        if measured is not None:  # a media call: billed by what it measured (images, seconds, ...)
+            billing = self.accounts.bill(context, lease, model, response.usage, elapsed, measured)
+        else:
+            billing = bill(context, lease, model, response.usage, elapsed)
         self.accounts.record(
             context,
             usage_row(context, lease.provider, "completed", attempts.count, response.usage, elapsed, billing),

@@ -36,7 +36,10 @@ def _price_fields(entry: CatalogueEntry, price: ModelPrice) -> None:
     entry.cachedInputPrice = _usd(price.cached_input)
     entry.cacheWritePrice = _usd(price.cache_write)
     entry.imagePrice = _usd(price.per_image)
+    if price.per_image_by:
+        entry.imagePrices = {key: float(value) for key, value in price.per_image_by.items()}
     entry.audioSecondPrice = _usd(price.per_audio_second)
+    entry.characterPrice = _usd(price.per_million_characters)
     if price.tiers:
         entry.longContext = [
             {

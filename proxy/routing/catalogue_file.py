@@ -22,13 +22,21 @@ from schemas.catalogue import CatalogueFile, CatalogueModel
 from schemas.config import ModelPrice
 
 SHIPPED = "catalogue_data/models.toml"
-_PRICE_FIELDS = ("input", "output", "cached_input", "cache_write", "per_image", "per_audio_second")
+_PRICE_FIELDS = (
+    "input",
+    "output",
+    "cached_input",
+    "cache_write",
+    "per_image",
+    "per_audio_second",
+    "per_million_characters",
+)
 _NEEDED: dict[str, tuple[tuple[str, ...], ...]] = {
     # each inner tuple: at least one of these fields must be priced
     "chat": (("input",), ("output",)),
     "feature-extraction": (("input",),),
-    "text-to-image": (("per_image", "output"),),
-    "text-to-speech": (("per_audio_second", "output", "input"),),
+    "text-to-image": (("per_image", "per_image_by", "output"),),
+    "text-to-speech": (("per_audio_second", "per_million_characters", "output", "input"),),
     "automatic-speech-recognition": (("per_audio_second", "input"),),
 }
 
@@ -43,8 +51,11 @@ def price_problem(price: ModelPrice, task: str) -> str | None:
         value = getattr(price, name)
         if value is not None and (not Decimal(value).is_finite() or value < 0):
             return f"field {name}: {value} is not a price (a price is 0 or more)"
+    for key, value in price.per_image_by.items():
+        if not Decimal(value).is_finite() or value < 0:
+            return f"field per_image_by.{key}: {value} is not a price (a price is 0 or more)"
     for fields in _NEEDED.get(task, ()):
-        if all(getattr(price, name) is None for name in fields):
+        if all(getattr(price, name) in (None, {}) for name in fields):
             return f"field {' or '.join(fields)}: missing (a {task} model needs it)"
     floor = 0
     for position, tier in enumerate(price.tiers):

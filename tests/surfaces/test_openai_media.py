@@ -5,6 +5,7 @@ with a file upload; and the bad input refused before anything is sent."""
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -287,3 +288,82 @@ def test_multipart_elsewhere_is_still_read_as_json(
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_request"
     assert all(not fake.received for fake in fakes.values())
+
+
+# -- priced as OpenAI prices them (proxy/routing/catalogue_data/models.toml) --------------------
+
+
+def _cost(raw_headers: httpx.Headers | dict[str, str]) -> Decimal | None:
+    value = raw_headers.get("inference-cost")
+    return Decimal(value) if value is not None else None
+
+
+def _ledger_cost(running: RunningGateway, request_id: str) -> float | None:
+    rows = ledger_rows(running, request_id)
+    assert [row["status"] for row in rows] == ["completed"]
+    cost: float | None = rows[0]["cost"]
+    return cost
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, Decimal("0.04")),  # standard 1024x1024, OpenAI's defaults
+        ({"quality": "hd", "size": "1024x1792", "n": 2}, Decimal("0.24")),
+        ({"quality": "standard", "size": "1792x1024"}, Decimal("0.08")),
+        ({"size": "512x512"}, None),  # a size DALL·E 3 has no price for: unknown, never guessed
+    ],
+)
+def test_dall_e_3_is_priced_per_image_by_quality_and_size(
+    running: RunningGateway, fields: dict[str, object], expected: Decimal | None
+) -> None:
+    with openai_client(running) as client:
+        raw = client.images.with_raw_response.generate(
+            model="openai/dall-e-3",
+            prompt="a fox",
+            **fields,  # type: ignore[arg-type]
+        )
+    assert _cost(raw.headers) == expected
+    cost = _ledger_cost(running, raw.headers["x-request-id"])
+    assert (Decimal(repr(cost)) if cost is not None else None) == expected
+
+
+def test_gpt_image_1_is_priced_by_the_tokens_it_reports(running: RunningGateway) -> None:
+    with openai_client(running) as client:
+        raw = client.images.with_raw_response.generate(model="openai/gpt-image-1", prompt="a fox", n=2)
+    usage = raw.parse().usage
+    assert usage is not None
+    # USD 5 per million text input tokens, 40 per million image output tokens
+    expected = (Decimal(usage.input_tokens) * 5 + Decimal(usage.output_tokens) * 40) / 1_000_000
+    assert _cost(raw.headers) == expected == Decimal("0.33305")
+    assert Decimal(repr(_ledger_cost(running, raw.headers["x-request-id"]))) == expected
+
+
+def test_tts_1_is_priced_per_character(running: RunningGateway) -> None:
+    text = "Priced by the character."
+    with openai_client(running) as client:
+        raw = client.audio.speech.with_raw_response.create(model="openai/tts-1", voice="alloy", input=text)
+    expected = Decimal(len(text)) * 15 / 1_000_000
+    assert _cost(raw.headers) == expected
+    assert Decimal(repr(_ledger_cost(running, raw.headers["x-request-id"]))) == expected
+
+
+def test_whisper_1_is_priced_by_the_seconds_it_reports(running: RunningGateway) -> None:
+    with openai_client(running) as client:
+        raw = client.audio.transcriptions.with_raw_response.create(
+            model="openai/whisper-1", file=("clip.wav", FAKE_WAV, "audio/wav")
+        )
+    # the fake reports usage {"type": "duration", "seconds": 4}; USD 0.006 a minute
+    assert _cost(raw.headers) == Decimal("0.0004")
+    assert Decimal(repr(_ledger_cost(running, raw.headers["x-request-id"]))) == Decimal("0.0004")
+
+
+def test_the_catalogue_lists_the_media_prices(running: RunningGateway) -> None:
+    with running.client() as client:
+        dall_e = client.get("/models/v2/list/models", params={"modelId": "openai/dall-e-3"}).json()["output"][
+            0
+        ]
+        tts = client.get("/v1/models/openai/tts-1").json()
+    assert dall_e["task"] == "text-to-image"
+    assert dall_e["imagePrices"]["hd/1024x1792"] == 0.12
+    assert tts["task"] == "text-to-speech" and tts["characterPrice"] == 15
