@@ -60,3 +60,7 @@ class MediaRequest(RunRequest, kw_only=True, omit_defaults=True):
     openai: dict[str, Any] = msgspec.field(default_factory=dict)
     """The OpenAI body's fields but `model` (and `file`), exactly as the client sent them."""
     upload: Upload | None = None
+
+
+MEDIA_VENDORS = frozenset({"openai"})
+"""Vendors whose adapter runs OpenAI's media endpoints (adapters/openai/media.py)."""

@@ -167,7 +167,10 @@ async def run_openai_media(
     raw = await _read_capped(response, adapter.name, max_output_bytes)
     native = not isinstance(request, MediaRequest)
     if operation == "images":
-        return from_openai_images(raw, body, adapter.name, native)
+        answer = from_openai_images(raw, body, adapter.name, native)
+        if native and request.raw_media:
+            return raw_image(answer, adapter.name, max_output_bytes)
+        return answer
     if operation == "speech":
         return from_openai_speech(raw, content_type, body, native and not request.raw_media)
     return from_openai_transcription(raw, content_type, body, adapter.name, native)
@@ -225,6 +228,23 @@ def from_openai_images(raw: bytes, body: dict[str, Any], provider: str, native: 
         media = GeneratedMedia(field=field, content_type=content_type, data=first[field])
     output = first if len(outputs) == 1 else outputs
     return RunResponse(output=msgspec.Raw(_encode(output)), usage=usage, media=media, measured=measured)
+
+
+def raw_image(answer: RunResponse, provider: str, max_output_bytes: int) -> RunResponse:
+    """A native `"json": false` answer: the one image's bytes (more images, or a URL, stay JSON)."""
+    media = answer.media
+    if media is None or not isinstance(media.data, str):
+        return answer
+    try:
+        content = base64.b64decode(media.data, validate=True)
+    except (binascii.Error, ValueError):
+        raise _broken(provider, f"{media.field} that is not valid base64") from None
+    if len(content) > max_output_bytes:
+        raise too_large(provider, max_output_bytes)
+    decoded = GeneratedMedia(field=media.field, content_type=media.content_type, data=content)
+    return RunResponse(
+        output=msgspec.Raw(b"null"), usage=answer.usage, media=decoded, measured=answer.measured
+    )
 
 
 def _text(value: Any) -> str | None:

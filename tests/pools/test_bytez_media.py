@@ -303,8 +303,9 @@ def test_list_tasks_names_exactly_what_can_be_served(servers: Servers, pool_gate
         + pool_toml("openai-audio", ["http://127.0.0.1:9"], models=["x/tts"], task="text-to-speech")
         + pool_toml("openai-depth", ["http://127.0.0.1:9"], models=["x/dpt"], task="depth-estimation")
         + pool_toml("vectors", ["http://127.0.0.1:9"], models=["x/bge"], task="feature-extraction")
-        # a vendor runs the chat path only
+        # a vendor runs the chat path, and OpenAI its media models (the catalogue's too)
         + '[[routes]]\nmatch = "team/voice"\nprovider = "openai"\nmodel = "tts-1"\ntask = "text-to-speech"\n'
+        + '[[routes]]\nmatch = "team/depth"\nprovider = "openai"\nmodel = "x"\ntask = "depth-estimation"\n'
         + '[[routes]]\nmatch = "team/see"\nprovider = "openai"\nmodel = "gpt-4o"\ntask = "image-text-to-text"\n'
     )
     running = pool_gateway(config)

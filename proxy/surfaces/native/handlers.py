@@ -23,6 +23,7 @@ from proxy.routing.catalogue import catalogue_models, catalogue_tasks
 from proxy.routing.routes import Resolution
 from proxy.server.openapi import CatalogueList, TaskList, described
 from proxy.server.trailers import accepts_trailers
+from proxy.surfaces.media_routing import catalogued_task, fetch_for_vendors
 from proxy.surfaces.native.decode import chat_request
 from proxy.surfaces.native.encode import SSE_HEADERS, RawTextStream, raw_text, unified_sse
 from proxy.surfaces.native.tasks import check_pool_targets, run_request, takes_chat_path
@@ -92,6 +93,7 @@ async def run_model(
     resolution = gateway.router.resolve(model_id)
     if resolution is None:
         raise GatewayError(Code.NOT_FOUND, f"no route for model {model_id!r}")
+    resolution = catalogued_task(gateway, resolution)
     body = decode_native_body(await request.body())
     task = None
     if not takes_chat_path(resolution.task, body):
@@ -101,6 +103,7 @@ async def run_model(
         resolution = gateway.router.with_fallbacks(resolution, body.fallbacks)
     if task is not None:
         check_pool_targets(resolution)
+        task = await fetch_for_vendors(gateway, resolution, task)
     request_id, idempotent = idempotency.request_id(key.id, headers)
     context = CallContext(
         request_id=request_id,

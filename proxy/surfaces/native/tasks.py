@@ -15,6 +15,7 @@ import msgspec
 from msgspec import UNSET
 
 from proxy.routing.routes import Resolution
+from proxy.surfaces.media_routing import vendor_runs
 from proxy.surfaces.native.decode import NEVER_FORWARDED
 from proxy.surfaces.native.media_input import check_media_input
 from schemas.config import MediaConfig
@@ -129,9 +130,10 @@ def run_request(
 
 
 def check_pool_targets(resolution: Resolution) -> None:
-    """Tasks other than chat run on worker pools only; a vendor target cannot take one."""
+    """Tasks other than chat run on worker pools, and media tasks on the vendors that sell
+    them (OpenAI's image, speech and transcription models); no other vendor takes one."""
     for target in resolution.targets:
-        if target.pool is None:
+        if target.pool is None and not vendor_runs(target, resolution.task):
             raise GatewayError(
                 Code.UNSUPPORTED,
                 f"{resolution.model_id} is a {resolution.task} model routed to {target.name}, "

@@ -15,6 +15,7 @@ from typing import Any
 
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
+from msgspec import UNSET
 
 from proxy.accounting.metering import billing_headers
 from proxy.dispatch.call import CallContext
@@ -22,6 +23,7 @@ from proxy.gateway import Gateway
 from proxy.identity.keys import KeyRecord
 from proxy.routing.routes import Resolution
 from proxy.surfaces.intake import call_context, read_json_object, resolve
+from proxy.surfaces.media_routing import fetch_for_vendors
 from proxy.surfaces.openai.media_decode import (
     image_request,
     speech_request,
@@ -31,12 +33,10 @@ from proxy.surfaces.openai.media_decode import (
 from proxy.surfaces.openai.media_encode import to_images_response, to_speech, to_transcription
 from proxy.surfaces.warnings import warnings_header
 from schemas.errors import Code, GatewayError
-from schemas.media import OPERATION_TASKS, MediaRequest
+from schemas.media import MEDIA_VENDORS, OPERATION_TASKS, MediaRequest
 from schemas.tasks import TaskResult
 
 PREFIXES = ("/v1", "/models/v2/openai/v1")
-MEDIA_VENDORS = frozenset({"openai"})
-"""Vendors whose adapter runs OpenAI's media endpoints (adapters/openai/media.py)."""
 _ENDPOINTS = {
     "images": "/v1/images/generations",
     "speech": "/v1/audio/speech",
@@ -80,6 +80,10 @@ async def _run(
 ) -> tuple[TaskResult, CallContext]:
     resolution = resolve(gateway, media.model)
     check_targets(gateway, resolution, media)
+    if media.url is not UNSET:
+        fetched = await fetch_for_vendors(gateway, resolution, media)
+        assert isinstance(fetched, MediaRequest)
+        media = fetched
     context = call_context(key, media.model, request)
     return await gateway.dispatcher.run_task(media, resolution, context), context
 

@@ -1,0 +1,65 @@
+"""What a media call needs before dispatch, on either surface that takes one.
+
+- The task of a vendor's media model: a built-in vendor route (`openai/*`) says `chat`, the
+  catalogue knows `openai/whisper-1` is automatic-speech-recognition; so the native surface
+  runs it as that task (`POST /models/v2/openai/whisper-1` with `base64`), not as chat.
+- Which targets can run a media task: worker pools, and the vendors in `MEDIA_VENDORS`.
+- A `url` for speech recognition: a Bytez container fetches it itself and gets it as it is;
+  an OpenAI-protocol upstream takes only the audio's bytes, so when no target is a
+  container the gateway fetches it, once, through the SSRF-safe fetcher
+  (proxy/dispatch/media_inlining.py: public addresses only, size- and type-checked).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import msgspec
+from msgspec import UNSET
+
+from proxy.routing.routes import Resolution, ResolvedTarget
+from schemas.errors import Code, GatewayError
+from schemas.media import MEDIA_VENDORS, MediaRequest, Upload
+from schemas.tasks import OPENAI_MEDIA_TASKS, RunRequest
+
+if TYPE_CHECKING:
+    from proxy.gateway import Gateway
+
+
+def catalogued_task(gateway: Gateway, resolution: Resolution) -> Resolution:
+    """The resolution with its vendor model's media task, where a built-in route left `chat`."""
+    if resolution.route is not None or resolution.task != "chat" or not resolution.targets:
+        return resolution
+    target = resolution.targets[0]
+    if target.provider not in MEDIA_VENDORS:
+        return resolution
+    known = gateway.catalogue.for_target(target.provider, target.model)
+    if known is None or known.task not in OPENAI_MEDIA_TASKS:
+        return resolution
+    return dataclasses.replace(resolution, task=known.task)
+
+
+def vendor_runs(target: ResolvedTarget, task: str) -> bool:
+    return target.provider in MEDIA_VENDORS and task in OPENAI_MEDIA_TASKS
+
+
+def _fetches_itself(gateway: Gateway, target: ResolvedTarget) -> bool:
+    protocols = {pool.name: pool.protocol for pool in gateway.settings.config.pools}
+    return target.pool is not None and protocols.get(target.pool) == "bytez"
+
+
+async def fetch_for_vendors(gateway: Gateway, resolution: Resolution, request: RunRequest) -> RunRequest:
+    """The request with its `url` replaced by the audio it names, when no target fetches it."""
+    if request.url is UNSET or any(_fetches_itself(gateway, t) for t in resolution.targets):
+        return request
+    fetcher = gateway.dispatcher.media
+    if fetcher is None:
+        raise GatewayError(Code.UNSUPPORTED, "this gateway does not fetch media URLs; send the file itself")
+    fetched = await fetcher.fetch(request.url, "audio")
+    if isinstance(request, MediaRequest):
+        name = urlsplit(request.url).path.rpartition("/")[2] or "audio"
+        upload = Upload(filename=name, content_type=fetched.media_type, data=fetched.data)
+        return msgspec.structs.replace(request, url=UNSET, upload=upload)
+    return msgspec.structs.replace(request, url=UNSET, base64=fetched.data_url())
