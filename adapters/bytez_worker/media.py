@@ -206,14 +206,18 @@ async def run_bytez_media(adapter: BytezWorkerAdapter, call: UpstreamCall) -> Ru
     provider, cap = adapter.name, adapter.max_output_bytes
     warnings: list[str] = []
     body = to_bytez_media_body(request, to_bytez_media_params(request, provider, warnings))
+
+    async def send() -> httpx.Response:
+        return await adapter._post(call.base_url, call.timeouts, body, call.headers)
+
     if request.operation == "transcriptions":
-        raw = await read_capped(await adapter._post(call.base_url, call.timeouts, body), provider, cap)
+        raw = await read_capped(await send(), provider, cap)
         return RunResponse(output=from_bytez_run(raw, provider), warnings=warnings)
     count = image_count(request, provider) if request.operation == "images" else 1
     outputs: list[Any] = []
     media: GeneratedMedia | None = None
     for _ in range(count):
-        raw = await read_capped(await adapter._post(call.base_url, call.timeouts, body), provider, cap)
+        raw = await read_capped(await send(), provider, cap)
         media = from_bytez_media(raw, provider, cap, decode=request.raw_media)
         if media is None:  # a container that uploads its result answers a URL
             outputs.append(msgspec.json.decode(from_bytez_run(raw, provider)))
