@@ -25,7 +25,6 @@ import openai
 from msgspec import UNSET, Struct
 
 from adapters.base import Capabilities, EmbeddingCall, UpstreamCall, task_request
-from adapters.errors import stream_cut
 from adapters.openai import OpenAIAdapter
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.media import run_openai_media
@@ -144,7 +143,7 @@ class CompletionsStreamDecoder:
             return []
         self.done = True
         if self._finish is None:
-            raise stream_cut(self._provider)
+            return []  # cut: adapters/transport.py `decode_stream` says so
         usage = from_openai_usage(self._usage)
         return [
             UsageEvent(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),

@@ -14,7 +14,6 @@ import msgspec
 from adapters.anthropic.errors import classify_anthropic_error
 from adapters.anthropic.response import from_anthropic_usage, map_anthropic_stop_reason, tool_arguments
 from adapters.anthropic.wire import WireBlock, WireDelta, WireUsage, decode_event
-from adapters.errors import stream_cut
 from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
@@ -161,7 +160,7 @@ class AnthropicStreamDecoder:
             return []
         self.done = True
         if self._stop_reason is None:
-            raise stream_cut(self._provider)
+            return []  # cut: adapters/transport.py `decode_stream` says so
         usage = from_anthropic_usage(self._usage)
         event = usage_event(usage)
         reason = self._stop_reason

@@ -20,7 +20,7 @@ from adapters.cohere.wire import (
     decode_event,
     decode_response,
 )
-from adapters.errors import scrub, stream_cut
+from adapters.errors import scrub
 from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
 from schemas.errors import Code, UpstreamError
 from schemas.events import (
@@ -211,4 +211,4 @@ class CohereStreamDecoder:
         if self.done:
             return []
         self.done = True
-        raise stream_cut(PROVIDER)
+        return []  # cut: adapters/transport.py `decode_stream` says so

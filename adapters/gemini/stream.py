@@ -19,7 +19,6 @@ from collections.abc import Iterator
 import msgspec
 from msgspec import UNSET
 
-from adapters.errors import stream_cut
 from adapters.gemini.errors import classify_gemini_error
 from adapters.gemini.response import (
     arguments_of,
@@ -141,7 +140,7 @@ class GeminiStreamDecoder:
             return []
         self.done = True
         if self._finish is None:
-            raise stream_cut(self._provider)
+            return []  # cut: adapters/transport.py `decode_stream` says so
         usage = from_gemini_usage(self._usage)
         event = usage_event(usage)
         reason = map_gemini_finish_reason(self._finish, self._calls > 0)

@@ -6,7 +6,6 @@ from typing import Any
 
 import msgspec
 
-from adapters.errors import stream_cut
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect
 from adapters.openai.wire import WireMessage, WireUsage, decode_completion
@@ -217,7 +216,7 @@ class OpenAIStreamDecoder:
             return []
         self.done = True
         if self._finish is None:
-            raise stream_cut(self._provider)
+            return []  # cut: adapters/transport.py `decode_stream` says so
         usage = from_openai_usage(self._usage)
         return [
             usage_event(usage),

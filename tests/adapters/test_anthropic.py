@@ -29,6 +29,7 @@ from adapters.anthropic.stream import AnthropicStreamDecoder
 from adapters.anthropic.wire import WireUsage
 from adapters.base import Timeouts, UpstreamCall
 from adapters.sse import SSEDecoder
+from adapters.transport import sse_named
 from schemas.chat import (
     AssistantMessage,
     AudioPart,
@@ -64,6 +65,7 @@ from schemas.events import (
     ToolCallStart,
     UsageEvent,
 )
+from tests.adapters.streams import through_the_loop
 from tests.fakes.anthropic import API_VERSION, anthropic_error, anthropic_responder, fake_anthropic
 from tests.fakes.server import MANIFEST, FakeVendor, Received, Reply, ServerThread, fixture_bytes
 
@@ -613,14 +615,14 @@ def test_error_event_inside_a_200_stream_raises_after_the_text_so_far() -> None:
     assert [type(e) for e in seen] == [Start, TextDelta]
 
 
-def test_a_stream_cut_before_message_stop_is_a_connection_error() -> None:
+async def test_a_stream_cut_before_message_stop_is_a_connection_error() -> None:
     raw = fixture_bytes("anthropic/chat-stream.sse")
-    decoder = AnthropicStreamDecoder("anthropic")
-    for sse in SSEDecoder().feed(raw[: raw.index(b"event: message_delta")]):
-        decoder.feed(sse.event, sse.data)
+    decoder = sse_named(AnthropicStreamDecoder("anthropic"))
+    seen: list[StreamEvent] = []
     with pytest.raises(UpstreamError) as raised:
-        decoder.close()
+        await through_the_loop(decoder, raw[: raw.index(b"event: message_delta")], seen=seen)
     assert raised.value.code == Code.CONNECTION
+    assert not any(isinstance(event, Finish) for event in seen)
 
 
 def test_redacted_thinking_unknown_events_and_argumentless_tools() -> None:

@@ -15,6 +15,7 @@ from adapters.cohere.errors import classify_cohere_error
 from adapters.cohere.request import to_cohere_body, to_cohere_message
 from adapters.cohere.response import CohereStreamDecoder, from_cohere_response, map_cohere_finish_reason
 from adapters.sse import SSEDecoder
+from adapters.transport import sse_data
 from schemas.chat import (
     AssistantMessage,
     AudioPart,
@@ -41,6 +42,7 @@ from schemas.chat import (
 )
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.events import Finish, ReasoningDelta, Start, TextDelta, ToolCallDelta, ToolCallStart, UsageEvent
+from tests.adapters.streams import through_the_loop
 from tests.fakes.cohere import MID_STREAM_ERROR, fake_cohere
 from tests.fakes.server import FakeVendor, Reply, ServerThread, fixture_bytes
 
@@ -226,11 +228,10 @@ def test_an_error_body_in_place_of_an_event_raises_scrubbed() -> None:
     assert raised.value.code is Code.SERVER_ERROR and "secret-key-123" not in raised.value.message
 
 
-def test_a_stream_cut_before_message_end_raises() -> None:
-    decoder = CohereStreamDecoder("m")
-    decoder.feed('{"id":"x","type":"message-start"}')
+async def test_a_stream_cut_before_message_end_raises() -> None:
+    decoder = sse_data(CohereStreamDecoder("m"))
     with pytest.raises(UpstreamError) as raised:
-        decoder.close()
+        await through_the_loop(decoder, b'data: {"id":"x","type":"message-start"}\n\n')
     assert raised.value.code is Code.CONNECTION
 
 

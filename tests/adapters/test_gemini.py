@@ -13,7 +13,12 @@ from adapters.gemini import GeminiAdapter, split_gemini_base_url
 from adapters.gemini.errors import classify_gemini_error_body
 from adapters.gemini.request import to_gemini_body
 from adapters.gemini.response import from_gemini_response, map_gemini_finish_reason
-from adapters.gemini.stream import GeminiStreamDecoder, find_bare_error, whole_stream_replies
+from adapters.gemini.stream import (
+    GeminiEventStream,
+    GeminiStreamDecoder,
+    find_bare_error,
+    whole_stream_replies,
+)
 from adapters.sse import SSEDecoder
 from schemas.chat import (
     AssistantMessage,
@@ -49,6 +54,7 @@ from schemas.events import (
     ToolCallStart,
     UsageEvent,
 )
+from tests.adapters.streams import through_the_loop
 from tests.fakes.gemini import ERRORS, KIT, fake_gemini
 from tests.fakes.server import FakeVendor, Reply, ServerThread, fixture_bytes
 
@@ -468,7 +474,7 @@ def test_the_legacy_json_array_stream_decodes_to_the_same_events() -> None:
     assert events + decoder.close() == stream_events(fixture_bytes("gemini/chat-stream.sse"))
 
 
-def test_errors_inside_a_stream() -> None:
+async def test_errors_inside_a_stream() -> None:
     secret = "plain-secret-0042"  # not shaped like a key: only the exact-secret scrub removes it
     decoder = GeminiStreamDecoder("gemini", "m", (secret,))
     events = decoder.feed(
@@ -481,8 +487,9 @@ def test_errors_inside_a_stream() -> None:
         )
     assert raised.value.code is Code.OVERLOADED and raised.value.upstream_status == 503
     assert secret not in raised.value.message
+    cut_short = b'data: {"candidates":[{"content":{"parts":[{"text":"Hel"}]},"index":0}]}\n\n'
     with pytest.raises(UpstreamError) as cut:
-        decoder.close()
+        await through_the_loop(GeminiEventStream(GeminiStreamDecoder("gemini", "m")), cut_short)
     assert cut.value.code is Code.CONNECTION
     bare = b'data: {"candidates":[]}\r\n\r\n' + fixture_bytes("gemini/error-503.json")
     error = find_bare_error(bare)

@@ -16,6 +16,7 @@ from adapters.mistral.errors import classify_mistral_error
 from adapters.mistral.request import MISTRAL, to_mistral_body, to_mistral_tool_call_id
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response, map_openai_finish_reason
 from adapters.sse import SSEDecoder
+from adapters.transport import sse_data
 from schemas.chat import (
     AssistantMessage,
     AudioPart,
@@ -49,6 +50,7 @@ from schemas.events import (
     ToolCallStart,
     UsageEvent,
 )
+from tests.adapters.streams import through_the_loop
 from tests.fakes.mistral import KIT, fake_mistral
 from tests.fakes.server import FakeVendor, Reply, ServerThread, fixture_bytes
 
@@ -486,10 +488,11 @@ def test_an_error_inside_a_stream_is_classified_after_the_text() -> None:
     assert limited.value.code == Code.RATE_LIMITED
 
 
-def test_a_stream_cut_before_finish_raises_connection() -> None:
+async def test_a_stream_cut_before_finish_raises_connection() -> None:
     raw = fixture_bytes("mistral/chat-stream.sse").split(b"\n\n")[:3]
+    assert not any(isinstance(event, Finish) for event in decode_stream(b"\n\n".join(raw) + b"\n\n"))
     with pytest.raises(UpstreamError) as raised:
-        decode_stream(b"\n\n".join(raw) + b"\n\n")
+        await through_the_loop(sse_data(OpenAIStreamDecoder("mistral", MISTRAL)), b"\n\n".join(raw) + b"\n\n")
     assert raised.value.code == Code.CONNECTION
 
 

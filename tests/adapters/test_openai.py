@@ -9,6 +9,7 @@ from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect, to_openai_body
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response, map_openai_finish_reason
 from adapters.sse import SSEDecoder
+from adapters.transport import sse_data
 from schemas.chat import (
     AssistantMessage,
     AudioPart,
@@ -25,6 +26,7 @@ from schemas.chat import (
 )
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.events import Finish, ReasoningDelta, Start, TextDelta, ToolCallDelta, ToolCallStart, UsageEvent
+from tests.adapters.streams import through_the_loop
 from tests.fakes.server import fixture_bytes
 
 
@@ -79,12 +81,12 @@ def test_worker_stream_with_whole_tool_calls_and_reasoning() -> None:
     assert isinstance(events[-1], Finish)
 
 
-def test_a_stream_cut_before_finish_raises() -> None:
-    decoder = OpenAIStreamDecoder("openai")
-    decoder.feed('{"id":"x","model":"m","choices":[{"index":0,"delta":{"content":"Hi"}}]}')
-    with pytest.raises(UpstreamError) as raised:
-        decoder.close()
-    assert raised.value.code is Code.CONNECTION
+async def test_a_stream_cut_before_finish_raises() -> None:
+    chunk = b'data: {"id":"x","model":"m","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
+    for ending in (b"", b"data: [DONE]\n\n"):
+        with pytest.raises(UpstreamError) as raised:
+            await through_the_loop(sse_data(OpenAIStreamDecoder("openai")), chunk, ending)
+        assert raised.value.code is Code.CONNECTION
 
 
 def test_an_error_chunk_in_a_stream_raises_classified() -> None:

@@ -12,6 +12,7 @@ from adapters.bytez_worker.errors import classify_bytez_error
 from adapters.bytez_worker.request import to_bytez_chat_body
 from adapters.bytez_worker.response import BytezStreamDecoder, from_bytez_chat, to_vector
 from adapters.openai_compat import CompletionsStreamDecoder, to_completions_body
+from adapters.transport import sse_data
 from adapters.workers import collect_chat
 from proxy.surfaces.native.tasks import run_request, takes_chat_path
 from schemas.chat import ChatRequest, FunctionDefinition, Sampling, Tool, UserMessage
@@ -19,6 +20,7 @@ from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.events import Finish, Start, StreamEvent, TextDelta, ToolCallDelta, ToolCallStart, UsageEvent
 from schemas.native import NativeBody
 from schemas.tasks import RunRequest
+from tests.adapters.streams import through_the_loop
 from tests.fakes.bytez import ANSWER, STACK_TRACE, openai_mode_stream
 from tests.fakes.vllm import COMPLETION_TEXT, completion_stream
 
@@ -148,15 +150,18 @@ def test_completions_body_maps_hugging_face_names() -> None:
     }
 
 
-def test_completions_stream_decodes_with_usage_last() -> None:
+async def test_completions_stream_decodes_with_usage_last() -> None:
     raw = b"".join(completion_stream("gpt2").events or [])
     events = feed_in_pieces(CompletionsStreamDecoder(P), raw, 0)
     assert text_of(events) == COMPLETION_TEXT
     usage, finish = events[-2], events[-1]
     assert isinstance(usage, UsageEvent) and usage.input_tokens == 24
     assert isinstance(finish, Finish) and finish.reason == "length"
-    with pytest.raises(UpstreamError):
-        CompletionsStreamDecoder(P).close()
+    assert CompletionsStreamDecoder(P).close() == []  # no finish: the loop says it was cut
+    unfinished = [frame for frame in completion_stream("gpt2").events or [] if b'"length"' not in frame]
+    with pytest.raises(UpstreamError) as cut:
+        await through_the_loop(sse_data(CompletionsStreamDecoder(P)), *unfinished)
+    assert cut.value.code is Code.CONNECTION
 
 
 async def test_collect_chat_assembles_text_tools_and_usage() -> None:
