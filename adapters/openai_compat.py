@@ -31,12 +31,13 @@ from adapters.openai.media import run_openai_media
 from adapters.openai.request import Dialect
 from adapters.openai.response import from_openai_usage, map_openai_finish_reason
 from adapters.openai.wire import WireError, WireUsage
+from adapters.replies import not_json
 from adapters.thinking_chunks import chunk_events, reply_reasoning
 from adapters.transport import decode_stream, sse_data
 from adapters.workers import closing, collect_chat, collect_text
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingRequest
-from schemas.errors import Code, GatewayError, UpstreamError
+from schemas.errors import Code, GatewayError
 from schemas.events import Finish, Start, StreamEvent, TextDelta, UsageEvent
 from schemas.tasks import EMBEDDING_TASKS, OPENAI_MEDIA_TASKS, TEXT_GENERATION, RunRequest, RunResponse
 
@@ -118,11 +119,7 @@ class CompletionsStreamDecoder:
         try:
             chunk = _decode_text_chunk(data)
         except msgspec.DecodeError:
-            raise UpstreamError(
-                Code.SERVER_ERROR,
-                f"{self._provider} sent a chunk that is not valid JSON",
-                provider=self._provider,
-            ) from None
+            raise not_json(self._provider, "a chunk") from None
         if chunk.error is not None or chunk.object == "error":
             raise classify_openai_error_body(200, data.encode(), self._provider, {})
         events: list[StreamEvent] = []

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import msgspec
-
 from adapters.errors import stream_cut
-from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
+from adapters.replies import chat_response
+from schemas.chat import ChatResponse, FunctionCall, ReasoningPart, ToolCall, Usage
 from schemas.events import (
     Finish,
     ReasoningDelta,
@@ -68,23 +67,19 @@ async def collect_chat(events: AsyncIterator[StreamEvent], provider: str) -> Cha
             finish = event
     if finish is None:
         raise stream_cut(provider)
-    reason: FinishReason = finish.reason
-    response = ChatResponse(
+    response = chat_response(
         id=identity.id,
         model=identity.model,
         content="".join(text) if text or not calls else None,
-        finish_reason=reason,
+        finish_reason=finish.reason,
         raw_finish_reason=finish.raw_reason,
         usage=usage,
-        raw=msgspec.Raw(b"null"),
-    )
-    if calls:
-        response.tool_calls = [
+        tool_calls=[
             ToolCall(id=call_id, function=FunctionCall(name=name, arguments="".join(pieces)))
             for _, (call_id, name, pieces) in sorted(calls.items())
-        ]
-    if reasoning:
-        response.reasoning = [ReasoningPart(text="".join(reasoning))]
+        ],
+        reasoning=[ReasoningPart(text="".join(reasoning))] if reasoning else None,
+    )
     if identity.warnings:
         response.warnings = list(identity.warnings)
     return response

@@ -6,26 +6,22 @@ import msgspec
 
 from adapters.anthropic.errors import classify_anthropic_error
 from adapters.anthropic.wire import WireBlock, WireUsage, decode_message
-from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
-from schemas.errors import Code, UpstreamError
+from adapters.replies import FinishReasons, chat_response, not_json
+from schemas.chat import ChatResponse, FunctionCall, ReasoningPart, ToolCall, Usage
 
-_STOP: dict[str, FinishReason] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
+map_anthropic_stop_reason = FinishReasons(
+    {
+        "end_turn": "stop",
+        "stop_sequence": "stop",
+        "max_tokens": "length",
+        "model_context_window_exceeded": "length",
+        "tool_use": "tool_calls",
+        "refusal": "content_filter",
+    }
+)
 """`pause_turn` (a server tool loop paused; send the turn back to continue) is `other`."""
 
 _encode = msgspec.json.encode
-
-
-def map_anthropic_stop_reason(raw: str | None) -> FinishReason:
-    if raw is None:
-        return "other"
-    return _STOP.get(raw, "other")
 
 
 def from_anthropic_usage(usage: WireUsage | None) -> Usage:
@@ -83,23 +79,18 @@ def from_anthropic_response(raw: bytes, provider: str) -> ChatResponse:
     try:
         message = decode_message(raw)
     except msgspec.DecodeError as error:
-        raise UpstreamError(
-            Code.SERVER_ERROR, f"{provider} sent a reply that is not valid JSON", provider=provider
-        ) from error
+        raise not_json(provider) from error
     if message.type == "error":
         raise classify_anthropic_error(200, message.error, provider, {})
     content, calls, reasoning = from_anthropic_blocks(message.content)
-    response = ChatResponse(
+    return chat_response(
         id=message.id,
         model=message.model,
         content=content,
         finish_reason=map_anthropic_stop_reason(message.stop_reason),
         raw_finish_reason=message.stop_reason,
         usage=from_anthropic_usage(message.usage),
-        raw=msgspec.Raw(raw),
+        raw=raw,
+        tool_calls=calls,
+        reasoning=reasoning,
     )
-    if calls:
-        response.tool_calls = calls
-    if reasoning:
-        response.reasoning = reasoning
-    return response

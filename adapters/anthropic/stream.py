@@ -14,7 +14,7 @@ import msgspec
 from adapters.anthropic.errors import classify_anthropic_error
 from adapters.anthropic.response import from_anthropic_usage, map_anthropic_stop_reason, tool_arguments
 from adapters.anthropic.wire import WireBlock, WireDelta, WireUsage, decode_event
-from schemas.errors import Code, UpstreamError
+from adapters.replies import not_json
 from schemas.events import (
     Finish,
     ReasoningDelta,
@@ -72,11 +72,7 @@ class AnthropicStreamDecoder:
         except msgspec.DecodeError as error:
             if name not in _KNOWN:
                 return []
-            raise UpstreamError(
-                Code.SERVER_ERROR,
-                f"{self._provider} sent a stream event that is not valid JSON",
-                provider=self._provider,
-            ) from error
+            raise not_json(self._provider, "a stream event") from error
         kind = event.type or name
         if kind == "error":
             raise classify_anthropic_error(200, event.error, self._provider, {})

@@ -19,6 +19,7 @@ from msgspec import Struct
 from adapters.errors import scrub
 from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
 from adapters.openai_compat import worker_dialect
+from adapters.replies import chat_response
 from adapters.sse import SSEDecoder
 from adapters.workers import response_events
 from schemas.chat import ChatResponse, Usage
@@ -63,14 +64,8 @@ def from_bytez_chat(raw: bytes, provider: str) -> ChatResponse:
         text = content if isinstance(content, str) else ""
     else:
         text = generated
-    return ChatResponse(
-        id="",
-        model="",
-        content=text,
-        finish_reason="stop",
-        raw_finish_reason=None,
-        usage=Usage(),
-        raw=msgspec.Raw(raw),
+    return chat_response(
+        id="", model="", content=text, finish_reason="stop", raw_finish_reason=None, usage=Usage(), raw=raw
     )
 
 

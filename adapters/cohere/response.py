@@ -21,7 +21,8 @@ from adapters.cohere.wire import (
     decode_response,
 )
 from adapters.errors import scrub
-from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
+from adapters.replies import FinishReasons, chat_response, not_json
+from schemas.chat import ChatResponse, FunctionCall, ReasoningPart, ToolCall, Usage
 from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
@@ -34,20 +35,16 @@ from schemas.events import (
     usage_event,
 )
 
-_FINISH: dict[str, FinishReason] = {
-    "COMPLETE": "stop",
-    "STOP_SEQUENCE": "stop",
-    "MAX_TOKENS": "length",
-    "TOOL_CALL": "tool_calls",
-    "ERROR": "error",
-    "TIMEOUT": "error",
-}
-
-
-def map_cohere_finish_reason(raw: str | None) -> FinishReason:
-    if raw is None:
-        return "other"
-    return _FINISH.get(raw, "other")
+map_cohere_finish_reason = FinishReasons(
+    {
+        "COMPLETE": "stop",
+        "STOP_SEQUENCE": "stop",
+        "MAX_TOKENS": "length",
+        "TOOL_CALL": "tool_calls",
+        "ERROR": "error",
+        "TIMEOUT": "error",
+    }
+)
 
 
 def from_cohere_usage(usage: WireUsage | None) -> Usage:
@@ -104,26 +101,21 @@ def from_cohere_response(raw: bytes, model: str) -> ChatResponse:
     try:
         reply = decode_response(raw)
     except msgspec.DecodeError as error:
-        raise UpstreamError(
-            Code.SERVER_ERROR, f"{PROVIDER} sent a reply that is not valid JSON", provider=PROVIDER
-        ) from error
+        raise not_json(PROVIDER) from error
     if reply.message is None:
         raise UpstreamError(Code.SERVER_ERROR, f"{PROVIDER} sent a reply with no message", provider=PROVIDER)
     content, reasoning, tool_calls = from_cohere_message(reply.message)
-    response = ChatResponse(
+    return chat_response(
         id=reply.id,
         model=model,
         content=content,
         finish_reason=map_cohere_finish_reason(reply.finish_reason),
         raw_finish_reason=reply.finish_reason,
         usage=from_cohere_usage(reply.usage),
-        raw=msgspec.Raw(raw),
+        raw=raw,
+        tool_calls=tool_calls,
+        reasoning=reasoning,
     )
-    if tool_calls:
-        response.tool_calls = tool_calls
-    if reasoning:
-        response.reasoning = reasoning
-    return response
 
 
 class CohereStreamDecoder:
@@ -151,9 +143,7 @@ class CohereStreamDecoder:
         try:
             event = decode_event(data)
         except msgspec.DecodeError as error:
-            raise UpstreamError(
-                Code.SERVER_ERROR, f"{PROVIDER} sent a stream event that is not valid JSON", provider=PROVIDER
-            ) from error
+            raise not_json(PROVIDER, "a stream event") from error
         events: list[StreamEvent] = []
         if not self._started:
             self._started = True

@@ -14,34 +14,35 @@ import msgspec
 from adapters.gemini.errors import classify_gemini_error
 from adapters.gemini.tool_ids import synthesize_call_id
 from adapters.gemini.wire import WirePart, WireResponse, WireUsage, decode_response
+from adapters.replies import FinishReasons, chat_response, not_json
 from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
 from schemas.errors import Code, UpstreamError
 
-_FINISH: dict[str, FinishReason] = {
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter",
-    "IMAGE_PROHIBITED_CONTENT": "content_filter",
-    "IMAGE_RECITATION": "content_filter",
-    "MALFORMED_FUNCTION_CALL": "error",
-    "UNEXPECTED_TOOL_CALL": "error",
-    "TOO_MANY_TOOL_CALLS": "error",
-    "MISSING_THOUGHT_SIGNATURE": "error",
-}
+_FINISH = FinishReasons(
+    {
+        "STOP": "stop",
+        "MAX_TOKENS": "length",
+        "SAFETY": "content_filter",
+        "RECITATION": "content_filter",
+        "BLOCKLIST": "content_filter",
+        "PROHIBITED_CONTENT": "content_filter",
+        "SPII": "content_filter",
+        "IMAGE_SAFETY": "content_filter",
+        "IMAGE_PROHIBITED_CONTENT": "content_filter",
+        "IMAGE_RECITATION": "content_filter",
+        "MALFORMED_FUNCTION_CALL": "error",
+        "UNEXPECTED_TOOL_CALL": "error",
+        "TOO_MANY_TOOL_CALLS": "error",
+        "MISSING_THOUGHT_SIGNATURE": "error",
+    }
+)
 _encode = msgspec.json.encode
 
 
 def map_gemini_finish_reason(raw: str | None, has_tool_calls: bool) -> FinishReason:
-    if raw is None:
-        return "other"
     if raw == "STOP" and has_tool_calls:
         return "tool_calls"
-    return _FINISH.get(raw, "other")
+    return _FINISH(raw)
 
 
 def from_gemini_usage(usage: WireUsage | None) -> Usage:
@@ -116,9 +117,7 @@ def from_gemini_response(raw: bytes, provider: str, model: str, *secrets: str) -
     try:
         reply = decode_response(raw)
     except msgspec.DecodeError as error:
-        raise UpstreamError(
-            Code.SERVER_ERROR, f"{provider} sent a reply that is not valid JSON", provider=provider
-        ) from error
+        raise not_json(provider) from error
     raise_if_blocked(reply, provider, *secrets)
     if not reply.candidates:
         raise UpstreamError(
@@ -127,17 +126,14 @@ def from_gemini_response(raw: bytes, provider: str, model: str, *secrets: str) -
     candidate = reply.candidates[0]
     parts = candidate.content.parts if candidate.content is not None else []
     texts, calls, reasoning = from_gemini_parts(parts, reply.response_id)
-    response = ChatResponse(
+    return chat_response(
         id=reply.response_id,
         model=reply.model_version or model,
         content="".join(texts) if texts else None,
         finish_reason=map_gemini_finish_reason(candidate.finish_reason, bool(calls)),
         raw_finish_reason=candidate.finish_reason,
         usage=from_gemini_usage(reply.usage_metadata),
-        raw=msgspec.Raw(raw),
+        raw=raw,
+        tool_calls=calls,
+        reasoning=reasoning,
     )
-    if calls:
-        response.tool_calls = calls
-    if reasoning:
-        response.reasoning = reasoning
-    return response

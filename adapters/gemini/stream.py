@@ -37,6 +37,7 @@ from adapters.gemini.wire import (
     decode_response,
     decode_response_list,
 )
+from adapters.replies import not_json
 from adapters.sse import SSEDecoder
 from schemas.errors import Code, UpstreamError
 from schemas.events import (
@@ -88,11 +89,7 @@ class GeminiStreamDecoder:
         try:
             chunk = decode_response(data)
         except msgspec.DecodeError as error:
-            raise UpstreamError(
-                Code.SERVER_ERROR,
-                f"{self._provider} sent a stream chunk that is not valid JSON",
-                provider=self._provider,
-            ) from error
+            raise not_json(self._provider, "a stream chunk") from error
         return self.feed_chunk(chunk)
 
     def feed_chunk(self, chunk: WireResponse) -> list[StreamEvent]:

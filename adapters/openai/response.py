@@ -9,7 +9,8 @@ import msgspec
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect
 from adapters.openai.wire import WireMessage, WireUsage, decode_completion
-from schemas.chat import ChatResponse, FinishReason, FunctionCall, ToolCall, Usage
+from adapters.replies import FinishReasons, chat_response, not_json
+from schemas.chat import ChatResponse, FunctionCall, ToolCall, Usage
 from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
@@ -22,21 +23,17 @@ from schemas.events import (
     usage_event,
 )
 
-_FINISH: dict[str, FinishReason] = {
-    "stop": "stop",
-    "length": "length",
-    "model_length": "length",
-    "tool_calls": "tool_calls",
-    "function_call": "tool_calls",
-    "content_filter": "content_filter",
-    "error": "error",
-}
-
-
-def map_openai_finish_reason(raw: str | None) -> FinishReason:
-    if raw is None:
-        return "other"
-    return _FINISH.get(raw, "other")
+map_openai_finish_reason = FinishReasons(
+    {
+        "stop": "stop",
+        "length": "length",
+        "model_length": "length",
+        "tool_calls": "tool_calls",
+        "function_call": "tool_calls",
+        "content_filter": "content_filter",
+        "error": "error",
+    }
+)
 
 
 def from_openai_usage(usage: WireUsage | None) -> Usage:
@@ -98,9 +95,7 @@ def from_openai_response(raw: bytes, provider: str, dialect: Dialect | None = No
     try:
         completion = decode_completion(raw)
     except msgspec.DecodeError as error:
-        raise UpstreamError(
-            Code.SERVER_ERROR, f"{provider} sent a reply that is not valid JSON", provider=provider
-        ) from error
+        raise not_json(provider) from error
     if completion.error is not None or completion.object == "error":
         classify = (dialect and dialect.classify_error) or classify_openai_error_body
         raise classify(200, raw, provider, {})
@@ -110,25 +105,22 @@ def from_openai_response(raw: bytes, provider: str, dialect: Dialect | None = No
     assert choice.message is not None
     content, tool_calls = from_openai_message(choice.message)
     raw_reason = choice.finish_reason or completion.finish_reason
-    response = ChatResponse(
+    hook = dialect.reply_reasoning if dialect is not None else None
+    message_content = choice.message.content
+    reasoning = hook(message_content) if hook is not None and isinstance(message_content, list) else None
+    if choice.message.refusal and content is None:
+        content = choice.message.refusal
+    return chat_response(
         id=completion.id,
         model=completion.model,
         content=content,
         finish_reason=map_openai_finish_reason(raw_reason),
         raw_finish_reason=raw_reason,
         usage=from_openai_usage(completion.usage),
-        raw=msgspec.Raw(raw),
+        raw=raw,
+        tool_calls=tool_calls,
+        reasoning=reasoning,
     )
-    if tool_calls:
-        response.tool_calls = tool_calls
-    hook = dialect.reply_reasoning if dialect is not None else None
-    if hook is not None and isinstance(choice.message.content, list):
-        reasoning = hook(choice.message.content)
-        if reasoning:
-            response.reasoning = reasoning
-    if choice.message.refusal and content is None:
-        response.content = choice.message.refusal
-    return response
 
 
 class OpenAIStreamDecoder:
@@ -167,11 +159,7 @@ class OpenAIStreamDecoder:
         try:
             chunk = decode_completion(data)
         except msgspec.DecodeError as error:
-            raise UpstreamError(
-                Code.SERVER_ERROR,
-                f"{self._provider} sent a stream chunk that is not valid JSON",
-                provider=self._provider,
-            ) from error
+            raise not_json(self._provider, "a stream chunk") from error
         if chunk.error is not None or chunk.object == "error":
             raise self._classify(200, data.encode(), self._provider, {})
         events: list[StreamEvent] = []
