@@ -16,10 +16,12 @@ import httpx
 import msgspec
 
 from adapters.base import Capabilities, ChunkDecoder, EmbeddingCall, Timeouts, UpstreamCall, task_request
+from adapters.bytez_worker.embeddings import to_vector
 from adapters.bytez_worker.errors import classify_bytez_error
 from adapters.bytez_worker.media import from_bytez_media, read_capped, run_bytez_media
 from adapters.bytez_worker.request import to_bytez_chat_body, to_bytez_task_body
-from adapters.bytez_worker.response import BytezStreamDecoder, BytezWholeReply, from_bytez_run, to_vector
+from adapters.bytez_worker.response import from_bytez_run
+from adapters.bytez_worker.stream import BytezStreamDecoder, BytezWholeReply
 from adapters.transport import decode_stream, read_reply
 from adapters.workers import closing, collect_chat
 from schemas.chat import ChatResponse, Usage

@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Struct
 
 from adapters.errors import parse_retry_after, scrub
-from schemas.errors import UpstreamError, code_for_status
+from schemas.errors import Code, UpstreamError, code_for_status
 
 
 class WireBytezError(Struct):
@@ -39,3 +39,8 @@ def classify_bytez_error(
         upstream_status=status,
         retry_after=parse_retry_after(headers or {}),
     )
+
+
+def broken_reply(provider: str, what: str) -> UpstreamError:
+    """A container's 2xx answer that cannot be used as what it claims to be."""
+    return UpstreamError(Code.SERVER_ERROR, f"{provider} sent {what}", provider=provider)

@@ -27,7 +27,8 @@ from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
 from adapters.cohere.embeddings import from_cohere_embeddings, to_cohere_embeddings_body
 from adapters.cohere.errors import PROVIDER, classify_cohere_error
 from adapters.cohere.request import to_cohere_body
-from adapters.cohere.response import CohereStreamDecoder, from_cohere_response
+from adapters.cohere.response import from_cohere_response
+from adapters.cohere.stream import CohereStreamDecoder
 from adapters.transport import ClientCache, decode_stream, sse_data
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse

@@ -38,9 +38,10 @@ from mistralai.client.utils import SerializedRequestBody
 from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
 from adapters.mistral.embeddings import to_mistral_embeddings_body
 from adapters.mistral.errors import classify_mistral_error
-from adapters.mistral.request import MISTRAL, PROVIDER, to_mistral_body
+from adapters.mistral.request import PROVIDER, to_mistral_body
+from adapters.mistral.response import from_mistral_response
+from adapters.mistral.stream import mistral_stream_decoder
 from adapters.openai.embeddings import from_openai_embeddings
-from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
 from adapters.transport import decode_stream, sse_data
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
@@ -187,7 +188,7 @@ class MistralAdapter:
         warnings: list[str] = []
         body = _encode(to_mistral_body(call.request, call.model, warnings))
         response = await self._send(call, body, stream=False)
-        result = from_openai_response(response.content, PROVIDER, MISTRAL)
+        result = from_mistral_response(response.content)
         result.warnings = warnings + _deprecation(response, call.model)
         return result
 
@@ -196,7 +197,7 @@ class MistralAdapter:
         body = _encode(to_mistral_body(call.request, call.model, warnings))
         response = await self._send(call, body, stream=True)
         warnings += _deprecation(response, call.model)
-        decoder = sse_data(OpenAIStreamDecoder(PROVIDER, MISTRAL))
+        decoder = sse_data(mistral_stream_decoder())
         async for event in decode_stream(response, decoder, PROVIDER, warnings):
             yield event
 

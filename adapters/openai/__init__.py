@@ -20,8 +20,9 @@ from adapters.openai.embeddings import from_openai_embeddings, to_openai_embeddi
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.media import run_openai_media
 from adapters.openai.request import Dialect, to_openai_body
-from adapters.openai.response import OpenAIStreamDecoder, from_openai_response
+from adapters.openai.response import from_openai_response
 from adapters.openai.responses import ResponsesStreamDecoder, from_responses_answer, to_responses_body
+from adapters.openai.stream import OpenAIStreamDecoder
 from adapters.transport import ClientCache, decode_stream, sse_data
 from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse

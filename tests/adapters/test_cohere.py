@@ -13,7 +13,8 @@ from adapters.base import Timeouts, UpstreamCall
 from adapters.cohere import CohereAdapter
 from adapters.cohere.errors import classify_cohere_error
 from adapters.cohere.request import to_cohere_body, to_cohere_message
-from adapters.cohere.response import CohereStreamDecoder, from_cohere_response, map_cohere_finish_reason
+from adapters.cohere.response import from_cohere_response, map_cohere_finish_reason
+from adapters.cohere.stream import CohereStreamDecoder
 from adapters.sse import SSEDecoder
 from adapters.transport import sse_data
 from schemas.chat import (

@@ -14,7 +14,8 @@ from adapters.base import Timeouts, UpstreamCall
 from adapters.mistral import MistralAdapter
 from adapters.mistral.errors import classify_mistral_error
 from adapters.mistral.request import MISTRAL, to_mistral_body, to_mistral_tool_call_id
-from adapters.openai.response import OpenAIStreamDecoder, from_openai_response, map_openai_finish_reason
+from adapters.openai.response import from_openai_response, map_openai_finish_reason
+from adapters.openai.stream import OpenAIStreamDecoder
 from adapters.sse import SSEDecoder
 from adapters.transport import sse_data
 from schemas.chat import (

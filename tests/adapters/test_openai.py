@@ -7,7 +7,8 @@ import pytest
 
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect, to_openai_body
-from adapters.openai.response import OpenAIStreamDecoder, from_openai_response, map_openai_finish_reason
+from adapters.openai.response import from_openai_response, map_openai_finish_reason
+from adapters.openai.stream import OpenAIStreamDecoder
 from adapters.sse import SSEDecoder
 from adapters.transport import sse_data
 from schemas.chat import (

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from msgspec import UNSET
 
-from adapters.openai.response import OpenAIStreamDecoder
+from adapters.openai.stream import OpenAIStreamDecoder
 from adapters.transport import ClientCache, decode_stream, sse_data
 from schemas.errors import Code, UpstreamError
 from schemas.events import Finish, Start, StreamEvent, TextDelta

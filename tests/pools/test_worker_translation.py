@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 
+from adapters.bytez_worker.embeddings import to_vector
 from adapters.bytez_worker.errors import classify_bytez_error
 from adapters.bytez_worker.request import to_bytez_chat_body
-from adapters.bytez_worker.response import BytezStreamDecoder, from_bytez_chat, to_vector
+from adapters.bytez_worker.response import from_bytez_chat
+from adapters.bytez_worker.stream import BytezStreamDecoder
 from adapters.openai_compat import CompletionsStreamDecoder, to_completions_body
 from adapters.transport import sse_data
 from adapters.workers import collect_chat

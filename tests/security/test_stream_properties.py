@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.anthropic.stream import AnthropicStreamDecoder
-from adapters.cohere.response import CohereStreamDecoder
+from adapters.cohere.stream import CohereStreamDecoder
 from adapters.gemini.stream import GeminiStreamDecoder
 from adapters.mistral.request import MISTRAL
-from adapters.openai.response import OpenAIStreamDecoder
+from adapters.openai.stream import OpenAIStreamDecoder
 from adapters.sse import ServerSentEvent, SSEDecoder
 from schemas.events import StreamEvent, TextDelta, UsageEvent
 from tests.fakes.kit import VendorKit
