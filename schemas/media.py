@@ -16,7 +16,7 @@ from typing import Any, Literal
 import msgspec
 from msgspec import Struct
 
-from schemas.tasks import RunRequest
+from schemas.tasks import OPENAI_MEDIA_TASKS, RunRequest
 
 IMAGE_GENERATION = "text-to-image"
 SPEECH = "text-to-speech"
@@ -62,5 +62,10 @@ class MediaRequest(RunRequest, kw_only=True, omit_defaults=True):
     upload: Upload | None = None
 
 
-MEDIA_VENDORS = frozenset({"openai"})
-"""Vendors whose adapter runs OpenAI's media endpoints (adapters/openai/media.py)."""
+VENDOR_MEDIA_TASKS: dict[str, frozenset[str]] = {
+    "openai": OPENAI_MEDIA_TASKS,
+    "gemini": frozenset({IMAGE_GENERATION}),
+}
+"""The media tasks each vendor's adapter runs (adapters/openai/media.py: images, speech,
+transcription; adapters/gemini/media_out.py: image output)."""
+MEDIA_VENDORS = frozenset(VENDOR_MEDIA_TASKS)

@@ -31,6 +31,7 @@ from google.genai import types as genai_types
 from adapters.base import Capabilities, ChunkDecoder, EmbeddingCall, UpstreamCall
 from adapters.gemini.embeddings import from_gemini_embeddings, to_gemini_embeddings_body
 from adapters.gemini.errors import classify_gemini_error_body
+from adapters.gemini.media_out import run_gemini_image
 from adapters.gemini.model_names import gemini_model_path
 from adapters.gemini.request import to_gemini_body
 from adapters.gemini.response import from_gemini_response
@@ -40,6 +41,7 @@ from schemas.chat import ChatResponse
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
 from schemas.events import StreamEvent
+from schemas.tasks import RunResponse
 
 __all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "GeminiAdapter", "split_gemini_base_url"]
 
@@ -171,6 +173,10 @@ class GeminiAdapter:
         response = await self._send(call, body, stream=False, method="batchEmbedContents")
         raw = await read_reply(response, self.name)
         return from_gemini_embeddings(raw, len(call.request.texts))
+
+    async def run(self, call: UpstreamCall) -> RunResponse:
+        """Image output (adapters/gemini/media_out.py)."""
+        return await run_gemini_image(self, call)
 
     def _classify(self, error: genai_errors.APIError, call: UpstreamCall | EmbeddingCall) -> UpstreamError:
         response = error.response

@@ -17,9 +17,9 @@ from msgspec import UNSET, UnsetType
 from proxy.accounting.metering import pool_meter
 from schemas.catalogue import CatalogueModel
 from schemas.config import ModelPrice
-from schemas.media import MEDIA_VENDORS
+from schemas.media import VENDOR_MEDIA_TASKS
 from schemas.native import CatalogueEntry
-from schemas.tasks import OPENAI_MEDIA_TASKS, can_serve
+from schemas.tasks import can_serve
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
@@ -131,20 +131,21 @@ def catalogue_tasks(gateway: Gateway) -> list[str]:
     """The tasks the native surface can serve here, exactly: chat (the built-in vendor
     routes), each pool's task where its protocol runs it, each route's task where its
     first target runs it, and the media tasks of the catalogue's vendor models where they
-    still route to a vendor that runs them (OpenAI's image, speech and transcription)."""
+    still route to a vendor that runs them (OpenAI's image, speech and transcription,
+    Gemini's image output)."""
     config = gateway.settings.config
     protocols = {pool.name: pool.protocol for pool in config.pools}
     tasks = {"chat"}
     tasks.update(pool.task for pool in config.pools if can_serve(pool.task, pool.protocol))
     for route in config.routes:
         protocol = protocols.get(route.pool) if route.pool is not None else None
-        if route.provider in MEDIA_VENDORS:
-            protocol = "openai"
-        if can_serve(route.task, protocol):
+        vendor_tasks = VENDOR_MEDIA_TASKS.get(route.provider or "", frozenset())
+        if can_serve(route.task, protocol) or route.task in vendor_tasks:
             tasks.add(route.task)
     for model_id, model in gateway.catalogue.models.items():
-        if model.task in OPENAI_MEDIA_TASKS and model.task not in tasks:
+        if model.task not in tasks:
             resolution = gateway.router.resolve(model_id)
-            if resolution is not None and resolution.targets[0].provider in MEDIA_VENDORS:
+            provider = resolution.targets[0].provider if resolution is not None else None
+            if model.task in VENDOR_MEDIA_TASKS.get(provider or "", frozenset()):
                 tasks.add(model.task)
     return sorted(tasks)

@@ -3,7 +3,7 @@
 - The task of a vendor's media model: a built-in vendor route (`openai/*`) says `chat`, the
   catalogue knows `openai/whisper-1` is automatic-speech-recognition; so the native surface
   runs it as that task (`POST /models/v2/openai/whisper-1` with `base64`), not as chat.
-- Which targets can run a media task: worker pools, and the vendors in `MEDIA_VENDORS`.
+- Which targets can run a media task: worker pools, and the vendors in `VENDOR_MEDIA_TASKS`.
 - A `url` for speech recognition: a Bytez container fetches it itself and gets it as it is;
   an OpenAI-protocol upstream takes only the audio's bytes, so when no target is a
   container the gateway fetches it, once, through the SSRF-safe fetcher
@@ -21,8 +21,8 @@ from msgspec import UNSET
 
 from proxy.routing.routes import Resolution, ResolvedTarget
 from schemas.errors import Code, GatewayError
-from schemas.media import MEDIA_VENDORS, MediaRequest, Upload
-from schemas.tasks import OPENAI_MEDIA_TASKS, RunRequest
+from schemas.media import VENDOR_MEDIA_TASKS, MediaRequest, Upload
+from schemas.tasks import RunRequest
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
@@ -33,16 +33,16 @@ def catalogued_task(gateway: Gateway, resolution: Resolution) -> Resolution:
     if resolution.route is not None or resolution.task != "chat" or not resolution.targets:
         return resolution
     target = resolution.targets[0]
-    if target.provider not in MEDIA_VENDORS:
+    if target.provider is None or target.provider not in VENDOR_MEDIA_TASKS:
         return resolution
     known = gateway.catalogue.for_target(target.provider, target.model)
-    if known is None or known.task not in OPENAI_MEDIA_TASKS:
+    if known is None or known.task not in VENDOR_MEDIA_TASKS[target.provider]:
         return resolution
     return dataclasses.replace(resolution, task=known.task)
 
 
 def vendor_runs(target: ResolvedTarget, task: str) -> bool:
-    return target.provider in MEDIA_VENDORS and task in OPENAI_MEDIA_TASKS
+    return task in VENDOR_MEDIA_TASKS.get(target.provider or "", frozenset())
 
 
 def _fetches_itself(gateway: Gateway, target: ResolvedTarget) -> bool:

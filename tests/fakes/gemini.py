@@ -9,6 +9,7 @@ way its proto-JSON parser does, in either of the casings it accepts.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,7 +18,7 @@ from adapters.gemini import GeminiAdapter
 from schemas.errors import Code
 from tests.fakes.kit import VendorKit
 from tests.fakes.openai import fake_vector
-from tests.fakes.server import FakeVendor, Received, Reply
+from tests.fakes.server import FakeVendor, Received, Reply, fixture_bytes
 
 _CALL = re.compile(r"^/(v1|v1beta|v1alpha)/(?:models/)?([^/:]+):(generateContent|streamGenerateContent)$")
 _LIST = re.compile(r"^/(v1|v1beta|v1alpha)/models$")
@@ -98,11 +99,52 @@ def gemini_responder(request: Received) -> Reply:
             400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not specified"
         )
     tools = bool(body.get("tools"))
+    config = body.get("generationConfig") or body.get("generation_config") or {}
+    modalities = config.get("responseModalities") or config.get("response_modalities") or []
+    if match.group(3) == "generateContent" and "IMAGE" in modalities:
+        return gemini_image(match.group(2), body)
     if match.group(3) == "generateContent":
         return Reply.fixture("gemini/tool.json" if tools else "gemini/chat.json")
     if "alt=sse" in request.query:
         return Reply.fixture("gemini/tool-stream.sse" if tools else "gemini/chat-stream.sse")
     return Reply.fixture("gemini/legacy-stream.json")
+
+
+IMAGE_TOKENS = 1290
+"""What Gemini reports for one generated image (`candidatesTokenCount`)."""
+
+
+def gemini_image(model: str, body: dict[str, Any]) -> Reply:
+    """Image output: one `inlineData` part (the PNG fixture), image tokens in usage; a
+    prompt with "forbidden" in it is blocked (`promptFeedback.blockReason`, no candidates)."""
+    prompt = " ".join(part.get("text", "") for part in body["contents"][-1]["parts"])
+    usage = {"promptTokenCount": len(prompt.split()), "totalTokenCount": len(prompt.split())}
+    if "forbidden" in prompt:
+        return Reply.json({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": usage})
+    image = base64.b64encode(fixture_bytes("bytez/image.png")).decode()
+    return Reply.json(
+        {
+            "candidates": [
+                {
+                    "content": {
+                        "role": "model",
+                        "parts": [{"inlineData": {"mimeType": "image/png", "data": image}}],
+                    },
+                    "finishReason": "STOP",
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": {
+                **usage,
+                "candidatesTokenCount": IMAGE_TOKENS,
+                "totalTokenCount": usage["promptTokenCount"] + IMAGE_TOKENS,
+                "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": IMAGE_TOKENS}],
+            },
+            "modelVersion": model,
+            "responseId": "fake-image-response",
+        },
+        headers=dict(JSON),
+    )
 
 
 def batch_embed(model: str, body: dict[str, Any]) -> Reply:

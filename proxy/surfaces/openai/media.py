@@ -33,7 +33,7 @@ from proxy.surfaces.openai.media_decode import (
 from proxy.surfaces.openai.media_encode import to_images_response, to_speech, to_transcription
 from proxy.surfaces.warnings import warnings_header
 from schemas.errors import Code, GatewayError
-from schemas.media import MEDIA_VENDORS, OPERATION_TASKS, MediaRequest
+from schemas.media import OPERATION_TASKS, VENDOR_MEDIA_TASKS, MediaRequest
 from schemas.tasks import TaskResult
 
 PREFIXES = ("/v1", "/models/v2/openai/v1")
@@ -62,12 +62,12 @@ def check_targets(gateway: Gateway, resolution: Resolution, request: MediaReques
                     f"{resolution.model_id} is a {resolution.task} model; {endpoint} runs {runs} models",
                 )
             continue
-        if target.provider not in MEDIA_VENDORS:
+        provider = target.provider or ""
+        if not tasks & VENDOR_MEDIA_TASKS.get(provider, frozenset()):
             raise GatewayError(
-                Code.UNSUPPORTED,
-                f"{resolution.model_id} is routed to {target.provider}, which has no {endpoint}",
+                Code.UNSUPPORTED, f"{resolution.model_id} is routed to {provider}, which has no {endpoint}"
             )
-        known = gateway.catalogue.for_target(target.provider, target.model)
+        known = gateway.catalogue.for_target(provider, target.model)
         if known is not None and known.task not in tasks:
             raise GatewayError(
                 Code.INVALID_REQUEST,
