@@ -158,6 +158,7 @@ class OpenAICompatAdapter(OpenAIAdapter):
             dialect=worker_dialect(provider), default_base_url="http://127.0.0.1/v1", http_client=http_client
         )
         self._key = api_key or ""
+        self.native_paths = frozenset({"/completions"})  # a legacy /v1/completions body, as sent
 
     def _options(self, call: UpstreamCall | EmbeddingCall, stream: bool) -> openai.RequestOptions:
         """No Authorization header at all when the pool has no key (most workers take none)."""
@@ -169,6 +170,8 @@ class OpenAICompatAdapter(OpenAIAdapter):
         return options
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
+        if self._native(call) is not None:
+            return await super().complete(call)  # the worker's own JSON, logprobs and all
         streamed = dataclasses.replace(call, request=msgspec.structs.replace(call.request, stream=True))
         async with closing(self.stream(streamed)) as events:
             return await collect_chat(events, self.name)

@@ -214,6 +214,17 @@ class Reasoning(Struct, omit_defaults=True):
     `includeThoughts`)."""
 
 
+class OpenAINative(Struct, frozen=True):
+    """A body written for one of OpenAI's own endpoints, made ready for it by its surface:
+    `/responses` (proxy/surfaces/responses/passthrough.py), which only OpenAI serves, so
+    built-in tools, reasoning items and encrypted content survive; `/completions`
+    (proxy/surfaces/openai/completions.py), which OpenAI and OpenAI-protocol pools serve, so
+    `suffix`, `logprobs`, `echo`, `best_of` and several prompts do."""
+
+    path: Literal["/responses", "/completions"]
+    body: dict[str, Any]
+
+
 class ChatRequest(Struct, omit_defaults=True):
     """One chat call as every adapter sees it, whatever surface it arrived on."""
 
@@ -236,11 +247,10 @@ class ChatRequest(Struct, omit_defaults=True):
     vendor_extra: VendorExtra = msgspec.field(default_factory=dict)
     """Parameters the caller wrote for one vendor's wire (Anthropic's `context_management`,
     OpenAI's `logprobs`): only that vendor's adapter sends them, every other reports them."""
-    openai_responses: dict[str, Any] | UnsetType = UNSET
-    """A Responses API body made ready for OpenAI's own `/responses` (by
-    proxy/surfaces/responses/passthrough.py): an OpenAI target sends it there instead of the
-    translated `messages`, so built-in tools, reasoning items and encrypted content survive;
-    every other target serves the translation."""
+    openai_native: OpenAINative | UnsetType = UNSET
+    """The caller's body for one of OpenAI's own endpoints, beside its translation: a target
+    that serves that endpoint sends it there instead of `messages`; every other target
+    serves the translation."""
 
 
 class Usage(Struct, omit_defaults=True):

@@ -9,7 +9,6 @@ The key travels per request in the Authorization header; one client (one pool) p
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx2
 import msgspec
@@ -19,12 +18,12 @@ from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
 from adapters.openai.embeddings import from_openai_embeddings, to_openai_embeddings_body
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.media import run_openai_media
+from adapters.openai.native import NATIVE_PATHS, native_answer, native_body, native_decoder
 from adapters.openai.request import Dialect, to_openai_body
 from adapters.openai.response import from_openai_response
-from adapters.openai.responses import ResponsesStreamDecoder, from_responses_answer, to_responses_body
 from adapters.openai.stream import OpenAIStreamDecoder
 from adapters.transport import ClientCache, decode_stream, sse_data
-from schemas.chat import ChatResponse
+from schemas.chat import ChatResponse, OpenAINative
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
 from schemas.events import StreamEvent
@@ -52,6 +51,8 @@ class OpenAIAdapter:
         self._clients: ClientCache[str, httpx2.AsyncClient, openai.AsyncOpenAI] = ClientCache(
             _pool, _build, pool=http_client, close_client=_close
         )
+        self.native_paths: frozenset[str] = NATIVE_PATHS if self.name == "openai" else frozenset()
+        """OpenAI's own endpoints this backend serves for a body written for them."""
 
     def _client(self, base_url: str | None) -> openai.AsyncOpenAI:
         return self._clients.get(base_url or self._default_base_url)
@@ -82,16 +83,16 @@ class OpenAIAdapter:
     def _body(self, call: UpstreamCall, warnings: list[str]) -> bytes:
         return _encode(to_openai_body(call.request, call.model, self.dialect, warnings))
 
-    def _responses(self, call: UpstreamCall) -> dict[str, Any] | None:
-        """The caller's Responses body, when OpenAI's own `/responses` should serve it."""
-        body = call.request.openai_responses
-        return body if self.name == "openai" and isinstance(body, dict) else None
+    def _native(self, call: UpstreamCall) -> OpenAINative | None:
+        """The caller's body for one of OpenAI's own endpoints, when this backend serves it."""
+        native = call.request.openai_native
+        return native if isinstance(native, OpenAINative) and native.path in self.native_paths else None
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
-        passthrough = self._responses(call)
-        if passthrough is not None:
-            body = to_responses_body(passthrough, call.model, stream=False)
-            return from_responses_answer((await self._post(call, "/responses", body)).content, self.name)
+        native = self._native(call)
+        if native is not None:
+            response = await self._post(call, native.path, native_body(native, call.model, stream=False))
+            return native_answer(native, response.content, self.name)
         warnings: list[str] = []
         response = await self._post(call, "/chat/completions", self._body(call, warnings))
         result = from_openai_response(response.content, self.name, self.dialect)
@@ -99,13 +100,12 @@ class OpenAIAdapter:
         return result
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
-        passthrough = self._responses(call)
-        if passthrough is not None:
-            body = to_responses_body(passthrough, call.model, stream=True)
-            response = await self._post(call, "/responses", body, stream=True)
-            async for event in decode_stream(
-                response, sse_data(ResponsesStreamDecoder(self.name)), self.name
-            ):
+        native = self._native(call)
+        if native is not None:
+            body = native_body(native, call.model, stream=True)
+            response = await self._post(call, native.path, body, stream=True)
+            frames = sse_data(native_decoder(native, self.name))
+            async for event in decode_stream(response, frames, self.name):
                 yield event
             return
         warnings: list[str] = []

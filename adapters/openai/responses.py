@@ -1,7 +1,7 @@
 """OpenAI's own Responses API (`POST /responses`), for a Responses request routed to OpenAI.
 
 The Responses surface hands over the caller's body, made ready for OpenAI
-(`ChatRequest.openai_responses`, see proxy/surfaces/responses/passthrough.py); it goes out
+(`ChatRequest.openai_native`, see proxy/surfaces/responses/passthrough.py); it goes out
 unchanged but for the upstream model name, so OpenAI's built-in tools (web search, file
 search, code interpreter, ...), `reasoning` items and their `encrypted_content` survive,
 which the chat translation cannot carry. OpenAI's answer comes back byte for byte: whole in

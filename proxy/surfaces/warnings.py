@@ -38,12 +38,10 @@ def warnings_header(warnings: list[str]) -> dict[str, str]:
     return {HEADER: "[" + ",".join(shown) + "]"}
 
 
-async def opened(events: AsyncIterator[StreamEvent]) -> tuple[list[str], AsyncIterator[StreamEvent]]:
-    """The warnings of a stream dispatch has opened (its first event is `Start`), and the
-    same stream, whole, to encode. Reading the first event first lets the warnings go into
-    the response headers, which are sent before any frame."""
+async def started(events: AsyncIterator[StreamEvent]) -> tuple[Start | None, AsyncIterator[StreamEvent]]:
+    """The `Start` of a stream dispatch has opened (who serves it, and its warnings), read
+    before any frame so both can shape the response headers, and the same stream, whole."""
     first = await anext(events)
-    warnings = list(first.warnings or []) if isinstance(first, Start) else []
 
     async def whole() -> AsyncIterator[StreamEvent]:
         try:
@@ -56,4 +54,10 @@ async def opened(events: AsyncIterator[StreamEvent]) -> tuple[list[str], AsyncIt
             if close is not None:
                 await close()
 
-    return warnings, whole()
+    return (first if isinstance(first, Start) else None), whole()
+
+
+async def opened(events: AsyncIterator[StreamEvent]) -> tuple[list[str], AsyncIterator[StreamEvent]]:
+    """The warnings of a stream dispatch has opened, and the same stream, whole."""
+    start, whole = await started(events)
+    return (list(start.warnings or []) if start is not None else []), whole

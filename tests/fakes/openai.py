@@ -347,6 +347,64 @@ RESPONSES_MID_STREAM_ERROR = Reply(
 """A Responses stream that fails after some text, with OpenAI's `error` event."""
 
 
+COMPLETION_TEXT = "\n\nThis is indeed a test"
+"""The spec's `/completions` example answer ("No streaming"), which the fake gives every prompt."""
+COMPLETION_PIECES = ("\n\nThis", " is", " indeed", " a", " test")
+
+
+def _logprobs(text: str, offset: int) -> dict[str, Any]:
+    tokens = [piece for piece in COMPLETION_PIECES if piece] if text == COMPLETION_TEXT else [text]
+    return {
+        "tokens": tokens,
+        "token_logprobs": [-0.25] * len(tokens),
+        "top_logprobs": [{token: -0.25} for token in tokens],
+        "text_offset": [offset + sum(len(t) for t in tokens[:i]) for i in range(len(tokens))],
+    }
+
+
+def openai_text_completions(body: dict[str, Any]) -> Reply:
+    """OpenAI's legacy `/v1/completions`: one choice per prompt and `n`, `echo` prefixing the
+    prompt, `logprobs` as the legacy object, streamed as `text_completion` chunks (a usage
+    chunk last with `stream_options.include_usage`), as the spec's examples show."""
+    prompts = body.get("prompt")
+    prompts = prompts if isinstance(prompts, list) else [prompts or ""]
+    count = int(body.get("n") or 1)
+    base = {"id": "cmpl-uqkvlQyYK7bGYrRHQ0eXlWi7", "object": "text_completion", "created": 1589478378}
+    base.update(model=body["model"], system_fingerprint="fp_44709d6fcb")
+    usage = {"prompt_tokens": 5 * len(prompts), "completion_tokens": 7 * len(prompts) * count}
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    choices = []
+    for index in range(len(prompts) * count):
+        prompt = str(prompts[index // count]) if body.get("echo") else ""
+        choice = {
+            "text": prompt + COMPLETION_TEXT,
+            "index": index,
+            "logprobs": None,
+            "finish_reason": "length",
+        }
+        if body.get("logprobs") is not None:
+            choice["logprobs"] = _logprobs(COMPLETION_TEXT, len(prompt))
+        choices.append(choice)
+    if not body.get("stream"):
+        return Reply.json({**base, "choices": choices, "usage": usage})
+    frames: list[bytes] = []
+    for choice in choices:
+        prompt = choice["text"].removesuffix(COMPLETION_TEXT)
+        for position, piece in enumerate(((prompt,) if prompt else ()) + COMPLETION_PIECES):
+            last = position == len(COMPLETION_PIECES) - (0 if prompt else 1)
+            delta = {
+                "text": piece,
+                "index": choice["index"],
+                "logprobs": None,
+                "finish_reason": "length" if last else None,
+            }
+            frames.append(b"data: " + msgspec.json.encode({**base, "choices": [delta]}) + b"\n\n")
+    if (body.get("stream_options") or {}).get("include_usage"):
+        frames.append(b"data: " + msgspec.json.encode({**base, "choices": [], "usage": usage}) + b"\n\n")
+    frames.append(b"data: [DONE]\n\n")
+    return Reply(headers=RESPONSES_SSE, events=frames)
+
+
 def openai_responder(request: Received) -> Reply:
     if not request.headers.get("authorization", "").startswith("Bearer "):
         return Reply.fixture("openai/error-401.json")
@@ -366,6 +424,8 @@ def openai_responder(request: Received) -> Reply:
         return openai_embeddings(request.json() or {})
     if request.method == "POST" and request.path == "/v1/responses":
         return openai_responses(request.json() or {})
+    if request.method == "POST" and request.path == "/v1/completions":
+        return openai_text_completions(request.json() or {})
     if request.method != "POST" or request.path != "/v1/chat/completions":
         return Reply.fixture("openai/error-404.json")
     body = request.json() or {}

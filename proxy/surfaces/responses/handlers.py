@@ -11,7 +11,6 @@ nothing is stored for a request that was refused. The parameterised paths are se
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +40,9 @@ from proxy.surfaces.responses.encode import ResponseMeta, client_view, to_respon
 from proxy.surfaces.responses.passthrough import as_ours, new_items, openai_request
 from proxy.surfaces.responses.store import ResponseStore, StoredResponse
 from proxy.surfaces.responses.stream import ResponseStreamEncoder
-from proxy.surfaces.warnings import warnings_header
+from proxy.surfaces.warnings import started, warnings_header
+from schemas.chat import OpenAINative
 from schemas.errors import Code, GatewayError
-from schemas.events import Start, StreamEvent
 from schemas.responses_surface import DeletedResponse, InputItemList, ResponsesBody
 
 _encode = msgspec.json.encode
@@ -114,29 +113,10 @@ def _turn(
     turn = _Turn(to_chat_request(body, first_provider(resolution), earlier, native_built_ins=native))
     if native:
         current = new_items(fields, earlier)
-        turn.decoded.chat.openai_responses = openai_request(
-            fields, earlier, current, turn.passthrough_warnings
-        )
+        native_body = openai_request(fields, earlier, current, turn.passthrough_warnings)
+        turn.decoded.chat.openai_native = OpenAINative("/responses", native_body)
         turn.passthrough_items = [*earlier, *current]
     return turn
-
-
-async def _started(events: AsyncIterator[StreamEvent]) -> tuple[Start | None, AsyncIterator[StreamEvent]]:
-    """A dispatched stream's `Start` (who serves it, and its warnings) before any frame is
-    written, and the same stream, whole (proxy/surfaces/warnings.py's `opened`, plus the provider)."""
-    first = await anext(events)
-
-    async def whole() -> AsyncIterator[StreamEvent]:
-        try:
-            yield first
-            async for event in events:
-                yield event
-        finally:
-            close = getattr(events, "aclose", None)
-            if close is not None:
-                await close()
-
-    return (first if isinstance(first, Start) else None), whole()
 
 
 @post(["/v1/responses", "/models/v2/openai/v1/responses"], name="responses_create", status_code=200)
@@ -166,7 +146,7 @@ async def create_response(
     )
     keep = body.store is not False
     if chat.stream:
-        start, events = await _started(await gateway.dispatcher.stream(chat, resolution, context))
+        start, events = await started(await gateway.dispatcher.stream(chat, resolution, context))
         provider = start.provider if start is not None else None
         upstream_warnings = list(start.warnings or []) if start is not None else []
         encoder = ResponseStreamEncoder(meta, body.include)

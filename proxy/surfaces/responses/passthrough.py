@@ -1,7 +1,7 @@
 """A Responses request for OpenAI's own `/responses`, and OpenAI's answer as our client sees it.
 
 A route that may reach OpenAI carries the caller's body beside the chat translation
-(`ChatRequest.openai_responses`); the OpenAI adapter sends it, other vendors serve the
+(`ChatRequest.openai_native`); the OpenAI adapter sends it, other vendors serve the
 translation. The gateway keeps the conversation, not OpenAI: `previous_response_id` is
 ours, so it is resolved here into the stored items, and OpenAI is asked with
 `store: false` and for `reasoning.encrypted_content`, which is how a later turn (to OpenAI
