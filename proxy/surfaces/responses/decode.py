@@ -57,7 +57,7 @@ def to_chat_request(
     if not new and not history:
         raise invalid("input must not be empty")
     tools, names = to_tools(body.tools or [], provider, warnings)
-    conversation = Conversation(provider, warnings, names)
+    conversation = Conversation(provider, warnings, names, native_built_ins)
     if body.instructions:
         conversation.messages.append(SystemMessage(content=body.instructions))
     for index, item in enumerate(history):

@@ -17,6 +17,7 @@ from proxy.surfaces.responses.tools import CUSTOM_INPUT, ToolNames
 from schemas.chat import (
     AssistantMessage,
     ContentPart,
+    DocumentPart,
     FunctionCall,
     ImagePart,
     Message,
@@ -50,24 +51,52 @@ _item_decoder = msgspec.json.Decoder(InputItem)
 _encode = msgspec.json.encode
 
 
-def _data_text(data_url: str, filename: str | None, where: str) -> str:
-    header, _, payload = data_url.partition(",")
+_TEXT_TYPES = ("application/json", "application/xml")
+_DOCUMENT_TYPES = ("application/pdf",)
+
+
+def _file(part: InputFile, where: str) -> ContentPart:
+    """`file_data`: a text file as text (named, when it has a name), a PDF as a document,
+    which each vendor's adapter sends its own way (Anthropic `document`, Gemini inline data,
+    OpenAI `file`) or refuses with a 400 naming it. `file_url`: a document by URL."""
+    title = part.filename.rsplit(".", 1)[0] if part.filename else msgspec.UNSET
+    if part.file_data is None:
+        assert part.file_url is not None
+        if not part.file_url.startswith(("http://", "https://")):
+            raise invalid(f"{where}: file_url must be http(s)")
+        return DocumentPart(url=part.file_url, title=title)
+    header, _, payload = part.file_data.partition(",")
     if not header.startswith("data:") or ";base64" not in header:
         raise invalid(f"{where}: file_data must be a base64 data URL")
     media_type = header.removeprefix("data:").split(";")[0]
-    if not (media_type.startswith("text/") or media_type in ("application/json", "application/xml")):
+    if media_type in _DOCUMENT_TYPES:
+        return DocumentPart(base64=part.file_data, title=title)
+    if not (media_type.startswith("text/") or media_type in _TEXT_TYPES):
         raise GatewayError(
             Code.UNSUPPORTED,
-            f"{where}: input_file of type {media_type or 'unknown'} is not supported; send text",
+            f"{where}: input_file of type {media_type or 'unknown'} is not supported; send a PDF or text",
         )
     try:
         text = base64.b64decode(payload, validate=True).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         raise invalid(f"{where}: file_data is not base64 UTF-8 text") from None
-    return f"<file name={filename!r}>\n{text}\n</file>" if filename else text
+    return TextPart(text=f"<file name={part.filename!r}>\n{text}\n</file>" if part.filename else text)
 
 
-def _part(part: InputContent, where: str) -> ContentPart:
+def _by_file_id(kind: str, where: str, native: bool, warnings: list[str]) -> None:
+    """A file id names a file uploaded to OpenAI: only OpenAI's own `/responses` can read it.
+    `native`: it may serve the call, so a fallback's translation goes without, and says so."""
+    if not native:
+        raise GatewayError(
+            Code.UNSUPPORTED,
+            f"{where}: {kind} by file_id is read only by OpenAI; send it inline (file_data / a data URL)",
+        )
+    note = f"{kind} by file_id reaches OpenAI only; it was left out"
+    if note not in warnings:
+        warnings.append(note)
+
+
+def _part(part: InputContent, where: str, native: bool, warnings: list[str]) -> ContentPart | None:
     if isinstance(part, InputText | OutputText):
         return TextPart(text=part.text)
     if isinstance(part, Refusal):
@@ -75,7 +104,10 @@ def _part(part: InputContent, where: str) -> ContentPart:
     if isinstance(part, InputImage):
         url = part.image_url
         if url is None:
-            raise GatewayError(Code.UNSUPPORTED, f"{where}: file_id images are not supported; send image_url")
+            if part.file_id is None:
+                raise invalid(f"{where}: input_image needs image_url or file_id")
+            _by_file_id("input_image", where, native, warnings)
+            return None
         detail = part.detail if part.detail is not None else msgspec.UNSET
         if url.startswith("data:"):
             return ImagePart(base64=url, detail=detail)
@@ -83,17 +115,21 @@ def _part(part: InputContent, where: str) -> ContentPart:
             raise invalid(f"{where}: image_url must be http(s) or a data URL")
         return ImagePart(url=url, detail=detail)
     assert isinstance(part, InputFile)
-    if part.file_data is None:
-        raise GatewayError(
-            Code.UNSUPPORTED, f"{where}: input_file needs file_data (file ids and URLs are not supported)"
-        )
-    return TextPart(text=_data_text(part.file_data, part.filename, where))
+    if part.file_data is None and part.file_url is None:
+        if part.file_id is None:
+            raise invalid(f"{where}: input_file needs file_data, file_url or file_id")
+        _by_file_id("input_file", where, native, warnings)
+        return None
+    return _file(part, where)
 
 
-def _content(content: str | list[InputContent], where: str) -> str | list[ContentPart]:
+def _content(
+    content: str | list[InputContent], where: str, native: bool, warnings: list[str]
+) -> str | list[ContentPart]:
     if isinstance(content, str):
         return content
-    return [_part(part, f"{where}.content[{i}]") for i, part in enumerate(content)]
+    parts = [_part(part, f"{where}.content[{i}]", native, warnings) for i, part in enumerate(content)]
+    return [part for part in parts if part is not None]
 
 
 def _text_of(content: str | list[ContentPart]) -> str:
@@ -129,13 +165,17 @@ class Conversation:
     """Folds items into messages: an assistant turn stays open until a user, system or tool
     message closes it."""
 
-    def __init__(self, provider: str | None, warnings: list[str], names: ToolNames) -> None:
+    def __init__(
+        self, provider: str | None, warnings: list[str], names: ToolNames, native: bool = False
+    ) -> None:
         self.messages: list[Message] = []
         self.calls: set[str] = set()
         self._turn: AssistantMessage | None = None
         self._provider = provider
         self._warnings = warnings
         self._names = names
+        self._native = native
+        """OpenAI's own `/responses` may serve the call (what only it reads is no error)."""
 
     def _assistant(self) -> AssistantMessage:
         if self._turn is None:
@@ -155,7 +195,7 @@ class Conversation:
 
     def add(self, item: InputItem, where: str) -> None:
         if isinstance(item, MessageItem):
-            content = _content(item.content, where)
+            content = _content(item.content, where, self._native, self._warnings)
             if item.role == "assistant":
                 turn = self._assistant()
                 if isinstance(turn.tool_calls, list):
@@ -192,7 +232,12 @@ class Conversation:
                     f"{where}: the output for call_id {item.call_id!r} has no function_call before it"
                 )
             self._close()
-            self.messages.append(ToolMessage(tool_call_id=item.call_id, content=_content(item.output, where)))
+            self.messages.append(
+                ToolMessage(
+                    tool_call_id=item.call_id,
+                    content=_content(item.output, where, self._native, self._warnings),
+                )
+            )
         else:
             raise invalid(f"{where}: item_reference {item.id!r} does not name an item of this conversation")
 
