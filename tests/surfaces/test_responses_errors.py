@@ -141,7 +141,10 @@ def test_reasoning_signature_round_trips_through_include(
             stream=True,
         )
         events = list(first)
-    assert fakes["anthropic"].last.json()["thinking"]["type"] == "enabled"
+    sent = fakes["anthropic"].last.json()
+    assert sent["thinking"]["type"] == "adaptive"  # the unified reasoning, as the adapter maps it
+    assert sent["thinking"]["display"] == "summarized"
+    assert sent["output_config"]["effort"] == "low"
     final = events[-1]
     assert final.type == "response.completed"
     reasoning = [item for item in final.response.output if item.type == "reasoning"]

@@ -148,3 +148,15 @@ def test_retrieve_delete_and_input_items(running: RunningGateway) -> None:
             client.responses.retrieve(created.id)
         with pytest.raises(openai.NotFoundError):
             client.responses.create(model=MODELS["openai"], input="again", previous_response_id=created.id)
+
+
+def test_reasoning_reaches_each_vendor_its_own_way(
+    running: RunningGateway, fakes: dict[str, FakeVendor]
+) -> None:
+    with openai_client(running) as client:
+        for vendor in ("gemini", "openai"):
+            client.responses.create(model=MODELS[vendor], input="Think.", reasoning={"effort": "high"})
+    gemini = fakes["gemini"].last.json()
+    assert "thinkingConfig" in gemini["generationConfig"]
+    assert "thinking" not in gemini and "reasoning_effort" not in json.dumps(gemini)
+    assert fakes["openai"].last.json()["reasoning"] == {"effort": "high"}

@@ -1,7 +1,7 @@
 """A Responses API body (plus the stored conversation it continues) → the unified ChatRequest. Pure.
 
 The pieces live by concern: items.py (input items → messages), tools.py (tools and
-`tool_choice`), reasoning.py (signatures across turns, `reasoning.effort`); this module
+`tool_choice`), reasoning.py (signatures across turns, `reasoning` as the unified field); this module
 puts them together with the sampling and `text.format` fields.
 """
 
@@ -14,7 +14,7 @@ import msgspec
 
 from proxy.surfaces.intake import invalid
 from proxy.surfaces.responses.items import Conversation, parse_items, resolve_references
-from proxy.surfaces.responses.reasoning import reasoning_extra
+from proxy.surfaces.responses.reasoning import to_reasoning
 from proxy.surfaces.responses.tools import ToolNames, to_tool_choice, to_tools
 from schemas.chat import (
     ChatRequest,
@@ -71,23 +71,13 @@ def to_chat_request(
         sampling.temperature = body.temperature
     if body.top_p is not None:
         sampling.top_p = body.top_p
-    reasoning = body.reasoning
-    extra = reasoning_extra(
-        reasoning.effort if reasoning else None,
-        (reasoning.summary or reasoning.generate_summary) if reasoning else None,
-        provider,
-    )
-    if reasoning and reasoning.effort not in (None, "none") and not extra:
-        warnings.append(
-            f"reasoning.effort is not supported by {provider or 'a worker pool'}; it was not sent"
-        )
     chat = ChatRequest(
-        model=body.model,
-        messages=conversation.messages,
-        stream=bool(body.stream),
-        sampling=sampling,
-        extra=extra,
+        model=body.model, messages=conversation.messages, stream=bool(body.stream), sampling=sampling
     )
+    if body.reasoning is not None:
+        chat.reasoning = to_reasoning(body.reasoning)
+    if body.parallel_tool_calls is not None:
+        chat.parallel_tool_calls = body.parallel_tool_calls
     if tools:
         chat.tools = tools
     if body.tool_choice is not None:

@@ -1,24 +1,19 @@
 """Reasoning across turns and vendors: a vendor's signature travels to the client as the
 opaque `encrypted_content`, marked with the vendor that made it, so a later turn hands it
 back only to a vendor that can verify it (another vendor gets the text, and a warning).
-`reasoning.effort` becomes each vendor's thinking switch in `reasoning_extra`, the one
-place to change once the unified schema has its own field.
+`reasoning` becomes the unified `ChatRequest.reasoning`, which every adapter maps.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import get_args
 
 import msgspec
 
 from proxy.surfaces.intake import invalid
-from schemas.chat import (
-    ReasoningPart,
-)
-from schemas.responses_surface import (
-    ReasoningItem,
-)
+from schemas.chat import Reasoning, ReasoningEffort, ReasoningPart, ReasoningSummary
+from schemas.responses_surface import ReasoningConfig, ReasoningItem
 
 SIGNATURE_PREFIX = "ug1."
 _encode = msgspec.json.encode
@@ -67,17 +62,17 @@ def reasoning_part(item: ReasoningItem, provider: str | None, warnings: list[str
     return part
 
 
-def reasoning_extra(effort: str | None, summary: str | None, provider: str | None) -> dict[str, Any]:
-    """`reasoning.effort` as the route's first vendor's own thinking parameter."""
-    if effort is None or effort == "none":
-        return {}
-    budgets = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32000}
-    budget = budgets.get(effort, 8192)
-    if provider == "anthropic":
-        return {"thinking": {"type": "enabled", "budget_tokens": budget}}
-    if provider == "gemini":
-        config = {"thinkingBudget": budget, "includeThoughts": summary not in (None, "none")}
-        return {"generationConfig": {"thinkingConfig": config}}
-    if provider == "openai":
-        return {"reasoning_effort": "minimal" if effort == "minimal" else effort}
-    return {}
+def to_reasoning(config: ReasoningConfig) -> Reasoning:
+    """`reasoning` as the unified field, which each target's adapter maps to its vendor's
+    thinking (and names in its warnings what it cannot), so a fallback gets its own."""
+    reasoning = Reasoning()
+    if config.effort is not None:
+        if config.effort not in get_args(ReasoningEffort):
+            raise invalid(f"reasoning.effort must be one of {', '.join(get_args(ReasoningEffort))}")
+        reasoning.effort = config.effort  # type: ignore[assignment]
+    summary = config.summary or config.generate_summary
+    if summary is not None:
+        if summary not in get_args(ReasoningSummary):
+            raise invalid(f"reasoning.summary must be one of {', '.join(get_args(ReasoningSummary))}")
+        reasoning.summary = summary  # type: ignore[assignment]
+    return reasoning
