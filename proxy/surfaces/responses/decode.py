@@ -56,7 +56,7 @@ def to_chat_request(
     new = resolve_references(parse_items(raw_input, warnings), history)
     if not new and not history:
         raise invalid("input must not be empty")
-    tools, names = to_tools(body.tools or [], provider, warnings)
+    tools, names = to_tools(body.tools or [], warnings)
     conversation = Conversation(provider, warnings, names, native_built_ins)
     if body.instructions:
         conversation.messages.append(SystemMessage(content=body.instructions))

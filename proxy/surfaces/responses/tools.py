@@ -77,17 +77,14 @@ def _function(tool: FunctionTool | CustomTool, upstream_name: str) -> Tool:
     return Tool(definition)
 
 
-def to_tools(
-    raw: list[dict[str, Any]], provider: str | None, warnings: list[str]
-) -> tuple[list[Tool], ToolNames]:
+def to_tools(raw: list[dict[str, Any]], warnings: list[str]) -> tuple[list[Tool], ToolNames]:
     tools: list[Tool] = []
     names = ToolNames()
     for index, entry in enumerate(raw):
         kind = entry.get("type")
         if kind in BUILT_IN_TOOLS:
-            warnings.append(
-                f"the built-in {kind} tool is not available for {provider or 'a worker pool'}; not sent"
-            )
+            # said only when the translation serves the call: OpenAI's own /responses takes them all
+            warnings.append(f"the built-in {kind} tool is served only by OpenAI; it was not sent")
             continue
         if kind not in ("function", "custom", "namespace"):
             raise invalid(f"tools[{index}]: unknown tool type {kind!r}")
