@@ -125,7 +125,7 @@ def _alive(pid: int) -> bool:
 class UsageRow:
     request_id: str
     key_id: str | None
-    model: str
+    model: str | None
     provider: str | None
     status: str
     attempts: int

@@ -20,7 +20,7 @@ import psycopg
 
 from proxy.server.redaction import masked_url
 from proxy.storage.interface import Params, Rows
-from proxy.storage.schema import ADDED_COLUMNS, AFTER_MIGRATION, TABLES
+from proxy.storage.schema import ADDED_COLUMNS, AFTER_MIGRATION, NULLABLE_COLUMNS, TABLES
 
 
 class Unreachable(ConnectionError):
@@ -102,8 +102,22 @@ class Postgres:
             self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             for statement in TABLES:
                 self.raw.execute(statement)
+            # an ALTER takes the table's strongest lock, which waits for (and deadlocks with)
+            # the ledger writers of running replicas: only for a column that needs it
+            present = {
+                (table, column): nullable == "YES"
+                for table, column, nullable in self.raw.execute(
+                    "SELECT table_name, column_name, is_nullable FROM information_schema.columns"
+                    " WHERE table_schema = current_schema()"
+                ).fetchall()
+            }
             for table, columns in ADDED_COLUMNS.items():
                 for name, kind in columns:
-                    self.raw.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
+                    if (table, name) not in present:
+                        self.raw.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
+            for table, names in NULLABLE_COLUMNS.items():
+                for name in names:
+                    if present.get((table, name)) is False:
+                        self.raw.execute(f"ALTER TABLE {table} ALTER COLUMN {name} DROP NOT NULL")
             for statement in AFTER_MIGRATION:
                 self.raw.execute(statement)

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS keys (
 CREATE TABLE IF NOT EXISTS usage (
     request_id          TEXT PRIMARY KEY,
     key_id              TEXT,
-    model               TEXT NOT NULL,
+    model               TEXT,
     provider            TEXT,
     status              TEXT NOT NULL,
     attempts            INTEGER NOT NULL DEFAULT 1,
@@ -77,6 +77,10 @@ ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "usage": (("instance", "TEXT"), ("reserved", "DOUBLE PRECISION NOT NULL DEFAULT 0")),
 }
 """Columns added after a table first shipped: opening an older database adds them."""
+
+NULLABLE_COLUMNS: dict[str, tuple[str, ...]] = {"usage": ("model",)}
+"""Columns that shipped NOT NULL and may now be null (a refusal's row before the body named
+a model): opening an older database drops the constraint (SQLite: the table is rebuilt)."""
 
 AFTER_MIGRATION = (
     "UPDATE keys SET hash_prefix = substr(hash, 1, 16) WHERE hash_prefix IS NULL",

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from proxy.storage.interface import Params, Rows
-from proxy.storage.schema import ADDED_COLUMNS, AFTER_MIGRATION, TABLES
+from proxy.storage.schema import ADDED_COLUMNS, AFTER_MIGRATION, NULLABLE_COLUMNS, TABLES
 
 
 class SQLite:
@@ -44,6 +44,24 @@ class SQLite:
     def close(self) -> None:
         self.raw.close()
 
+    def _relax(self, table: str, names: tuple[str, ...]) -> None:
+        """Drop NOT NULL from `names`: SQLite cannot alter a column, so a table that still
+        has the constraint is rebuilt from the current definition, inside the migration's
+        transaction; dropping the old table drops its indexes, which are created again."""
+        info = self.raw.execute(f"PRAGMA table_info({table})").fetchall()
+        if not any(row[1] in names and row[3] for row in info):
+            return
+        head = f"CREATE TABLE IF NOT EXISTS {table} ("
+        definition = next(statement for statement in TABLES if head in statement)
+        self.raw.execute(definition.replace(head, f"CREATE TABLE {table}_relaxed (", 1))
+        columns = ", ".join(row[1] for row in info)
+        self.raw.execute(f"INSERT INTO {table}_relaxed ({columns}) SELECT {columns} FROM {table}")  # noqa: S608
+        self.raw.execute(f"DROP TABLE {table}")
+        self.raw.execute(f"ALTER TABLE {table}_relaxed RENAME TO {table}")
+        for statement in TABLES:
+            if f" ON {table} (" in statement:
+                self.raw.execute(statement)
+
     def _migrate(self) -> None:
         """Bring the file up to the schema; one transaction, so concurrent workers agree."""
         with self.transaction():
@@ -54,5 +72,7 @@ class SQLite:
                 for name, kind in columns:
                     if name not in present:
                         self.raw.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            for table, names in NULLABLE_COLUMNS.items():
+                self._relax(table, names)
             for statement in AFTER_MIGRATION:
                 self.raw.execute(statement)
