@@ -9,9 +9,10 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
+from proxy.accounting.refusals import RefusalLedger
 from proxy.accounting.usage import UsageReport
 from proxy.gateway import Gateway
-from proxy.limits import KeyLimiter, KeyLimitMiddleware, build_limiter
+from proxy.limits import KeyLimiter, KeyLimitMiddleware, build_limiter, is_model_call
 from proxy.observability.logs import configure_logging
 from proxy.observability.observatory import Observatory
 from proxy.server.guards import BodyGuard, HeaderGuard
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     usage_report = UsageReport(gateway.settings.database_url, settled=gateway.ledger.flushed)
     response_store = ResponseStore(gateway.settings.database_url, config.responses.retention_days)
     observatory = Observatory(gateway)
+    refused = RefusalLedger(gateway.ledger, is_model_call)
 
     async def start() -> None:
         gateway.start()
@@ -104,7 +106,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        after_exception=[observatory.after_exception_hook],
+        after_exception=[observatory.after_exception_hook, refused.after_exception],
         on_startup=[start],
         on_shutdown=[stop],
         openapi_config=OpenAPIConfig(title="unigate", version="0.1.0", path="/schema"),
@@ -116,7 +118,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.state.usage_report = usage_report
     app.state.response_store = response_store
     app.state.observatory = observatory
-    app.asgi_handler = observatory.wrap(app.asgi_handler)  # outermost, as Litestar's own OpenTelemetry plugin
+    # the observatory outermost, as Litestar's own OpenTelemetry plugin; a refusal's row inside it
+    app.asgi_handler = observatory.wrap(refused.wrap(app.asgi_handler))
     return app
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
 from schemas.chat import (
@@ -52,32 +51,50 @@ class BillingSummary(Struct):
 
 
 class ChatOutput(Struct, omit_defaults=True):
+    """A chat answer's `output`: the assistant message, and why the model stopped
+    (`finish_reason` one of stop, length, tool_calls, content_filter, error, other;
+    `raw_finish_reason` the vendor's own word)."""
+
     role: str
     content: Content | None
+    finish_reason: str
+    raw_finish_reason: str | None
     tool_calls: list[ToolCall] | UnsetType = UNSET
     reasoning: list[ReasoningPart] | UnsetType = UNSET
 
 
+ENVELOPE_KEYS = ("error", "code", "output", "usage", "billing", "provider", "warnings", "id", "model")
+"""The keys of every non-streamed native answer, in the order they are sent."""
+
+
 class Envelope(Struct):
-    """A successful non-streamed answer. `error` is always present (null), as Bytez sends it."""
+    """Every non-streamed answer of the native surface, whatever served it (a vendor's chat,
+    a worker pool's chat or task, embeddings, media) and whatever went wrong: the same nine
+    keys, null where unknown, so a typed client declares this one type (copy it, or read its
+    JSON Schema in the OpenAPI document at /schema/openapi.json).
 
-    output: ChatOutput
-    usage: Usage
-    billing: BillingSummary
-    provider: msgspec.Raw
-    finish_reason: str
-    raw_finish_reason: str | None
-    id: str
-    model: str
-    error: None = None
-    warnings: list[str] | UnsetType = UNSET
+    - `error`: null, or the human message of a failure (then `code` is its stable code,
+      docs/errors.md, and `output`, `usage` and `billing` are null).
+    - `output`: a chat's `ChatOutput`; a task's output exactly as the worker gave it.
+    - `usage`: token counts; null where none were counted (a pool task is billed by time).
+    - `billing`: meter, meter price, inference time and cost, as the `Inference-*` headers.
+    - `provider`: the vendor's raw reply (an object) on a vendor's answer; on an error, the
+      name of the vendor or worker that reported it (a string); null otherwise.
+    - `warnings`: what was not sent as asked (a parameter the vendor cannot take); [] if none.
+    - `id`: the request id (the `X-Request-Id` header, the ledger row); `model`: the model id
+      the caller asked for (null when the request named none the gateway could read).
 
+    Fields are declared without defaults: building one means deciding each of the nine."""
 
-class ErrorEnvelope(Struct):
-    error: str
-    code: str
-    output: None = None
-    provider: str | UnsetType = UNSET
+    error: str | None
+    code: str | None
+    output: Any
+    usage: Usage | None
+    billing: BillingSummary | None
+    provider: Any
+    warnings: list[str]
+    id: str | None
+    model: str | None
 
 
 class CatalogueEntry(Struct, omit_defaults=True):

@@ -20,7 +20,6 @@ from msgspec import UNSET, Struct, UnsetType
 
 from schemas.chat import ChatRequest, Usage
 from schemas.events import Billing
-from schemas.native import BillingSummary
 
 CHAT = "chat"
 TEXT_GENERATION = "text-generation"
@@ -170,22 +169,6 @@ class TaskResult(Struct):
     billing: Billing
     provider: str
     """`pool:<name>`."""
-
-
-class TaskEnvelope(Struct):
-    """The Bytez envelope for a non-chat task: `output` as the worker gave it, and billing.
-    `usage` is null where the task counted no tokens (a pool task is billed by inference
-    time, not tokens) and `provider` is null (no vendor's raw reply exists): both keys are
-    there, as in the chat envelope."""
-
-    output: msgspec.Raw
-    billing: BillingSummary
-    id: str
-    model: str
-    task: str
-    error: None = None
-    usage: Usage | None = None
-    provider: None = None
 
 
 def token_usage(usage: Usage) -> Usage | None:

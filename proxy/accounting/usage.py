@@ -16,6 +16,7 @@ from typing import Literal
 
 import msgspec
 
+from proxy.accounting.refusals import NOT_CALLS
 from proxy.storage import Database, connect
 
 Grouping = Literal["key", "model", "provider"]
@@ -24,6 +25,8 @@ GROUP_COLUMNS: dict[Grouping, str] = {"key": "key_id", "model": "model", "provid
 MAX_BUCKETS = 500
 MAX_LOG_ROWS = 500
 _LIKE_ESCAPE = str.maketrans({"!": "!!", "%": "!%", "_": "!_"})
+_IS_CALL = f"status NOT IN ({', '.join(repr(status) for status in NOT_CALLS)})"
+"""A row of a call (sent to a vendor or worker), not of a refusal (proxy/accounting/refusals.py)."""
 
 
 class UsageSummary(msgspec.Struct):
@@ -31,12 +34,18 @@ class UsageSummary(msgspec.Struct):
     since: float
     until: float
     requests: int
+    """Calls: requests the gateway sent on to a vendor or worker (refusals not counted)."""
     input_tokens: int
     output_tokens: int
     cached_input_tokens: int
     reasoning_tokens: int
     cost: float
     by_status: dict[str, int]
+    """Every row by status, refusals (`refused`, `gateway_error`) included."""
+    refused: int = 0
+    """Requests the gateway answered itself before any call: a limit, a budget, a bad body..."""
+    refused_by_code: dict[str, int] = msgspec.field(default_factory=dict)
+    """Those refusals by the code they were answered with (`rate_limited`, ...)."""
 
 
 class SeriesPoint(msgspec.Struct):
@@ -44,9 +53,12 @@ class SeriesPoint(msgspec.Struct):
     """Unix time the bucket starts at."""
     group: str
     requests: int
+    """Calls (refusals not counted)."""
     input_tokens: int
     output_tokens: int
     cost: float
+    refused: int = 0
+    """Requests refused before any call."""
 
 
 class UsageSeries(msgspec.Struct):
@@ -60,7 +72,8 @@ class UsageSeries(msgspec.Struct):
 class LogRow(msgspec.Struct):
     request_id: str
     key_id: str | None
-    model: str
+    model: str | None
+    """None for a refusal that came before the request named its model."""
     provider: str | None
     status: str
     error_code: str | None
@@ -112,17 +125,20 @@ class UsageReport:
 
     def _summary(self, key_id: str, since: float, until: float) -> UsageSummary:
         with self._lock:
-            rows = (
-                self._database()
-                .execute(
-                    "SELECT status, COUNT(*), SUM(input_tokens), SUM(output_tokens),"
-                    " SUM(cached_input_tokens), SUM(reasoning_tokens), SUM(COALESCE(cost, 0)) FROM usage"
-                    " WHERE key_id = ? AND started_at >= ? AND started_at < ? GROUP BY status",
-                    (key_id, since, until),
-                )
-                .fetchall()
-            )
-        totals = [sum(row[column] or 0 for row in rows) for column in range(1, 7)]
+            database = self._database()
+            rows = database.execute(
+                "SELECT status, COUNT(*), SUM(input_tokens), SUM(output_tokens),"
+                " SUM(cached_input_tokens), SUM(reasoning_tokens), SUM(COALESCE(cost, 0)) FROM usage"
+                " WHERE key_id = ? AND started_at >= ? AND started_at < ? GROUP BY status",
+                (key_id, since, until),
+            ).fetchall()
+            refusals = database.execute(
+                "SELECT error_code, COUNT(*) FROM usage WHERE key_id = ? AND started_at >= ?"  # noqa: S608
+                f" AND started_at < ? AND NOT {_IS_CALL} GROUP BY error_code",
+                (key_id, since, until),
+            ).fetchall()
+        calls = [row for row in rows if row[0] not in NOT_CALLS]
+        totals = [sum(row[column] or 0 for row in calls) for column in range(1, 7)]
         return UsageSummary(
             key_id=key_id,
             since=since,
@@ -134,6 +150,8 @@ class UsageReport:
             reasoning_tokens=int(totals[4]),
             cost=round(float(totals[5]), 10),
             by_status={row[0]: row[1] for row in rows},
+            refused=sum(int(row[1]) for row in refusals),
+            refused_by_code={row[0] or "": int(row[1]) for row in refusals},
         )
 
     async def summary(self, key_id: str, since: float | None, until: float | None) -> UsageSummary:
@@ -152,8 +170,10 @@ class UsageReport:
                 else "CAST(started_at / ? AS INTEGER)"
             )
             rows = database.execute(
-                f"SELECT {bucket} AS bucket, {column}, COUNT(*), SUM(input_tokens), SUM(output_tokens),"  # noqa: S608
-                " SUM(COALESCE(cost, 0)) FROM usage WHERE started_at >= ? AND started_at < ?"
+                f"SELECT {bucket} AS bucket, {column}, SUM(CASE WHEN {_IS_CALL} THEN 1 ELSE 0 END),"  # noqa: S608
+                " SUM(input_tokens), SUM(output_tokens), SUM(COALESCE(cost, 0)),"
+                f" SUM(CASE WHEN {_IS_CALL} THEN 0 ELSE 1 END)"
+                " FROM usage WHERE started_at >= ? AND started_at < ?"
                 f" GROUP BY bucket, {column} ORDER BY bucket",
                 (width, since, until),
             ).fetchall()
@@ -161,10 +181,11 @@ class UsageReport:
             SeriesPoint(
                 bucket=float(row[0]) * width,
                 group=row[1] if row[1] is not None else "(none)",
-                requests=int(row[2]),
+                requests=int(row[2] or 0),
                 input_tokens=int(row[3] or 0),
                 output_tokens=int(row[4] or 0),
                 cost=round(float(row[5] or 0), 10),
+                refused=int(row[6] or 0),
             )
             for row in rows
         ]

@@ -19,6 +19,8 @@ _SCHEMES = ("key ", "bearer ")
 MAX_KEY_LENGTH = 512
 _LOOKED_UP = "unigate.looked_up_keys"
 """scope["state"][_LOOKED_UP]: presented key → its record (None: not a valid key)."""
+_AUTHENTICATED = "unigate.authenticated_key"
+"""scope["state"][_AUTHENTICATED]: the record the request was authenticated (or limited) as."""
 
 
 def presented_key(authorization: str | None) -> str | None:
@@ -60,4 +62,25 @@ async def authenticate(store: KeyStore, authorization: str | None, scope: Scope 
     record = await lookup(store, key, scope)
     if record is None:
         raise GatewayError(Code.AUTHENTICATION, "invalid API key")
+    if scope is not None:
+        mark_authenticated(scope, record)
     return record
+
+
+def mark_authenticated(scope: Scope, record: KeyRecord) -> None:
+    """Name the key this request acts as: its handler's `authenticate`, or the limit
+    middleware for the key whose limit refused it (the handler never ran then)."""
+    _state(scope)[_AUTHENTICATED] = record
+
+
+def authenticated(scope: Scope) -> KeyRecord | None:
+    """The key this request acts as: the one marked, else the only valid key the limit
+    middleware found (a body guard refused the request before its handler authenticated
+    it); None for a request that presented no valid key. Its refusal's ledger row is
+    written for this key (proxy/accounting/refusals.py)."""
+    state = scope.get("state") or {}
+    marked = state.get(_AUTHENTICATED)
+    if isinstance(marked, KeyRecord):
+        return marked
+    found = {record.id: record for record in (state.get(_LOOKED_UP) or {}).values() if record is not None}
+    return next(iter(found.values())) if len(found) == 1 else None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxy.limits.memory import KeyLimiter
 from proxy.limits.middleware import KeyLimitMiddleware
-from proxy.limits.rules import EXEMPT_OPT, WINDOW, KeyLimits, SlotLease, effective_limits
+from proxy.limits.rules import EXEMPT_OPT, WINDOW, KeyLimits, SlotLease, effective_limits, is_model_call
 from schemas.config import LimitsConfig
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ __all__ = [
     "SlotLease",
     "build_limiter",
     "effective_limits",
+    "is_model_call",
 ]
 
 

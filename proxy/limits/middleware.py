@@ -15,19 +15,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxy import observability as observe
-from proxy.identity.auth import MAX_KEY_LENGTH, lookup, presented_key
+from proxy.identity.auth import MAX_KEY_LENGTH, lookup, mark_authenticated, presented_key
 from proxy.identity.keys import KeyRecord, KeyStore
 from proxy.limits.memory import KeyLimiter
-from proxy.limits.rules import EXEMPT_OPT, SlotLease, effective_limits
+from proxy.limits.rules import SlotLease, effective_limits, is_model_call
 
 if TYPE_CHECKING:
     from proxy.limits.shared import SharedKeyLimiter
-
-_UNCOUNTED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class KeyLimitMiddleware:
@@ -39,10 +36,7 @@ class KeyLimitMiddleware:
     async def _records(self, scope: Scope) -> list[KeyRecord]:
         """Every valid key the request presents (`Authorization`, `x-api-key`): whichever a
         surface authenticates with, its limits apply, and junk in one header evades nothing."""
-        if scope["type"] != ScopeType.HTTP or scope.get("method") in _UNCOUNTED_METHODS:
-            return []
-        handler = scope.get("route_handler")
-        if handler is not None and handler.opt.get(EXEMPT_OPT):
+        if not is_model_call(scope):
             return []
         presented: set[str] = set()
         for name, value in scope["headers"]:
@@ -64,6 +58,7 @@ class KeyLimitMiddleware:
         admitted: list[str] = []
         try:
             for record in records:
+                mark_authenticated(scope, record)  # the key a refusal's ledger row is for
                 self.limiter.admit(record.id, effective_limits(record, self.limiter.defaults))
                 admitted.append(record.id)
             await self.app(scope, receive, send)
@@ -90,6 +85,7 @@ class KeyLimitMiddleware:
 
         try:
             for record in records:
+                mark_authenticated(scope, record)  # the key a refusal's ledger row is for
                 lease = await limiter.admit(record.id, effective_limits(record, limiter.defaults))
                 if lease is not None:
                     leases.append(lease)

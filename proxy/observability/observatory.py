@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from proxy.accounting.refusals import NOT_CALLS
 from proxy.identity.request_ids import new_request_id
 from proxy.observability import endpoint, exchange, logs, tracing
 from proxy.observability.exchange import Exchange
@@ -181,9 +182,10 @@ class Observatory:
     # -- what the gateway reports --------------------------------------------------------
 
     def row(self, row: UsageRow) -> None:
-        """The ledger's observer: each final row, on the event loop, in its request's context."""
+        """The ledger's observer: each final row, on the event loop, in its request's context
+        (a refusal's row is not a call: its request is counted by status and code alone)."""
         record = exchange.current()
-        if record is not None:
+        if record is not None and row.status not in NOT_CALLS:
             record.row = row
 
     def attempt_started(
@@ -269,8 +271,8 @@ class Observatory:
                 per_token = (now - record.first_byte) / (row.output_tokens - 1)
                 metrics.time_per_output_token.labels(*genai).observe(per_token)
 
-    def _task(self, model_id: str) -> str | None:
-        resolution = self._resolve(model_id)
+    def _task(self, model_id: str | None) -> str | None:
+        resolution = self._resolve(model_id) if model_id is not None else None
         return resolution.task if resolution is not None else None
 
     def _access_fields(self, record: Exchange, duration: float, overhead: float) -> dict[str, object]:

@@ -2,7 +2,8 @@
 
 The native surface reads the raw body (one msgspec decode, our own error messages), so
 Litestar sees no request body to describe. `described()` builds an `Operation` class
-that adds one, and the JSON error envelope for the error statuses, from msgspec's own
+that adds one, and the envelope (schemas/native.py `Envelope`, the one type of every
+non-streamed native answer, errors included) for the error statuses, from msgspec's own
 JSON Schema — the schema of exactly what the decoder accepts — so API clients and the
 schemathesis fuzz run (tests/security/test_openapi_fuzz.py) see the real contract.
 
@@ -19,7 +20,7 @@ from typing import Any, cast
 import msgspec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, RequestBody, Schema
 
-from schemas.native import CatalogueEntry, ErrorEnvelope
+from schemas.native import CatalogueEntry, Envelope
 
 
 class CatalogueList(msgspec.Struct):
@@ -34,7 +35,7 @@ class TaskList(msgspec.Struct):
     error: None = None
 
 
-ERROR_STATUSES = (400, 401, 402, 403, 404, 405, 413, 429, 431, 501, 502, 503, 504)
+ERROR_STATUSES = (400, 401, 402, 403, 404, 405, 409, 413, 415, 429, 431, 500, 501, 502, 503, 504)
 
 
 def _inline(node: Any, components: dict[str, Any], trail: tuple[str, ...]) -> Any:
@@ -79,7 +80,10 @@ def described(
                     content["text/event-stream"] = OpenAPIMediaType(schema=Schema(type=None))
                     content["text/plain"] = OpenAPIMediaType(schema=Schema(type=None))
                 responses["200"] = OpenAPIResponse(description="The answer", content=content)
-            envelope = OpenAPIResponse(description="An error envelope", content=_json(ErrorEnvelope))
+            envelope = OpenAPIResponse(
+                description="An error: the same envelope as every answer, `error` and `code` set",
+                content=_json(Envelope),
+            )
             for status in ERROR_STATUSES:
                 responses[str(status)] = envelope
             self.responses = responses

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request
 
+from proxy.accounting import refusals
 from proxy.dispatch.call import CallContext
 from proxy.gateway import Gateway
 from proxy.identity import idempotency
@@ -49,6 +50,7 @@ def convert(value: dict[str, Any], kind: type[T]) -> T:
 
 
 def resolve(gateway: Gateway, model_id: str) -> Resolution:
+    refusals.note_model(model_id)  # the model of a refusal's ledger row from here on
     resolution = gateway.router.resolve(model_id)
     if resolution is None:
         raise GatewayError(Code.NOT_FOUND, f"no route for model {model_id!r}")

@@ -19,7 +19,7 @@ PROMPT = "A lighthouse on a cliff at dusk"
 IMAGE_URL = "https://images.example.com/cat.jpg"
 AUDIO_URL = "https://audio.example.com/speech.wav"
 VIDEO_URL = "https://video.example.com/guitar.mp4"
-ENVELOPE_KEYS = {"error", "output", "usage", "billing", "provider", "id", "model", "task"}
+ENVELOPE_KEYS = {"error", "code", "output", "usage", "billing", "provider", "warnings", "id", "model"}
 
 
 def data_url(media_type: str, name: str) -> str:
@@ -62,7 +62,7 @@ def test_generated_media_answers_base64_in_the_full_envelope(
     body = response.json()
     assert set(body) == ENVELOPE_KEYS
     assert body["error"] is None and body["usage"] is None and body["provider"] is None
-    assert body["task"] == task and body["model"] == MODEL
+    assert body["model"] == MODEL and body["code"] is None and body["warnings"] == []
     assert body["output"] == {field: base64.b64encode(fixture_bytes(f"bytez/{name}")).decode()}
     assert base64.b64decode(body["output"][field]) == fixture_bytes(f"bytez/{name}")
     assert_billing(body["billing"], "MD", SEED_METERS["MD"])

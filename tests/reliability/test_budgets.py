@@ -156,8 +156,11 @@ def test_concurrent_calls_take_exactly_what_the_budget_holds(
     assert refused.json()["code"] == "budget_exceeded"
     assert "held by calls in flight" in refused.json()["error"]
     assert len(openai_fake.received) == 3
-    rows = ledger(gateways[0], count=3)
-    assert [row["status"] for row in rows] == ["completed"] * 3
+    rows = ledger(gateways[0], count=6)
+    assert sorted((row["status"], row["error_code"], row["cost"] or 0) for row in rows) == [
+        *[("completed", None, pytest.approx(ACTUAL))] * 3,
+        *[("refused", "budget_exceeded", 0)] * 3,  # each refusal leaves its row, at no cost
+    ]
     spent, reserved = _figures(gateways[0], key_id)
     assert spent == pytest.approx(3 * ACTUAL)
     assert reserved == pytest.approx(0.0, abs=1e-15)

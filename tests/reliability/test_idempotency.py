@@ -78,8 +78,11 @@ def test_a_retry_while_the_first_run_holds_the_row_is_a_409(
     assert second.headers["Retry-After"] == "1"
     assert answers[0].status_code == 200
     assert len(openai_fake.received) == 1
-    rows = ledger(gateway)
-    assert [(row["status"], row["attempts"]) for row in rows] == [("completed", 1)]
+    rows = ledger(gateway, count=2)
+    assert sorted((row["status"], row["attempts"], row["request_id"]) for row in rows) == [
+        ("completed", 1, answers[0].headers["x-request-id"]),
+        ("refused", 0, second.headers["x-request-id"]),  # the conflict's own row, its own id
+    ]
 
 
 @pytest.mark.timeout(30)
@@ -151,4 +154,7 @@ def test_a_malformed_idempotency_key_is_a_400_before_any_vendor_call(
     assert response.json()["code"] == "invalid_request"
     assert "Idempotency-Key" in response.json()["error"]
     assert openai_fake.received == []
-    assert ledger(gateway, settle=0.1) == []
+    rows = ledger(gateway)
+    assert [(row["status"], row["error_code"], row["cost"]) for row in rows] == [
+        ("refused", "invalid_request", 0)
+    ]

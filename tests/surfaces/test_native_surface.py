@@ -66,7 +66,12 @@ def test_seed_request_answers_the_envelope(gateway: RunningGateway, fake_openai_
     assert response.status_code == 200
     body = response.json()
     assert body["error"] is None
-    assert body["output"] == {"role": "assistant", "content": "Hello! How can I help you today?"}
+    assert body["output"] == {
+        "role": "assistant",
+        "content": "Hello! How can I help you today?",
+        "finish_reason": "stop",
+        "raw_finish_reason": "stop",
+    }
     assert body["usage"] == {
         "input_tokens": 19,
         "output_tokens": 10,
@@ -74,7 +79,6 @@ def test_seed_request_answers_the_envelope(gateway: RunningGateway, fake_openai_
         "reasoning_tokens": 0,
     }
     assert body["provider"]["id"] == "chatcmpl-DxQ7r2mVbY4kTn8sLpWc3aHfJ1eZ0"
-    assert body["finish_reason"] == "stop"
     billing = body["billing"]
     assert billing["meter"] == "tokens"
     assert billing["cost"] == pytest.approx((19 * 0.15 + 10 * 0.60) / 1e6)
@@ -155,7 +159,7 @@ def test_tools_and_streamed_tool_arguments(gateway: RunningGateway, fake_openai_
         "type": "function",
         "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
     }
-    assert answer["finish_reason"] == "tool_calls"
+    assert answer["output"]["finish_reason"] == "tool_calls"
     _, _, raw = stream(gateway, body)
     events = sse_events(raw)
     starts = [data for kind, data in events if kind == "tool_call_start"]
@@ -266,7 +270,12 @@ def test_video_part_is_a_clear_400_naming_the_vendor(
         " (the catalogue lists no video capability for it)",
         "code": "unsupported",
         "output": None,
+        "usage": None,
+        "billing": None,
         "provider": "openai",
+        "warnings": [],
+        "id": response.headers["x-request-id"],
+        "model": "openai/gpt-4o-mini",
     }
     assert fake_openai_vendor.received == []
 

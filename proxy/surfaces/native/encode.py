@@ -1,4 +1,5 @@
-"""Encoding StreamEvents for the client: the unified SSE format, or raw text deltas.
+"""Encoding answers for the client: the one JSON envelope of a non-streamed answer, the
+unified SSE format, or raw text deltas.
 
 The raw-text format (what the Bytez SDKs read) has no room for an error event, so a stream
 that failed after its first byte says so the only way plain HTTP can: the response ends
@@ -18,7 +19,9 @@ from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Receive, Send
 
+from proxy.dispatch.call import Completed
 from schemas.events import Billing, ErrorEvent, Ping, StreamEvent, TextDelta, VendorFrame
+from schemas.native import BillingSummary, ChatOutput, Envelope
 
 _encode = msgspec.json.Encoder().encode
 _PREFIX: dict[type, bytes] = {}
@@ -29,6 +32,38 @@ SSE_HEADERS = {
     "Connection": "keep-alive",
 }
 PING = b": ping\n\n"
+
+
+def billing_summary(billing: Billing) -> BillingSummary:
+    return BillingSummary(billing.meter, billing.meter_price, billing.inference_time, billing.cost)
+
+
+def chat_envelope(done: Completed, request_id: str, model_id: str) -> Envelope:
+    """A chat's answer, from a vendor or a worker pool alike: `provider` is the raw reply."""
+    response = done.response
+    output = ChatOutput(
+        role="assistant",
+        content=response.content,
+        finish_reason=response.finish_reason,
+        raw_finish_reason=response.raw_finish_reason,
+        tool_calls=response.tool_calls,
+        reasoning=response.reasoning,
+    )
+    return Envelope(
+        error=None,
+        code=None,
+        output=output,
+        usage=response.usage,
+        billing=billing_summary(done.billing),
+        provider=response.raw,
+        warnings=list(response.warnings or ()),
+        id=request_id,
+        model=model_id,
+    )
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    return _encode(envelope)
 
 
 class StreamCut(Exception):

@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.types import Scope
 
+from proxy.accounting import refusals
+from proxy.surfaces.native.encode import encode_envelope
 from schemas.errors import ClientDisconnected, Code, GatewayError
-from schemas.native import ErrorEnvelope
+from schemas.native import Envelope
 
 log = logging.getLogger("unigate")
-_encode = msgspec.json.encode
 
 _HTTP_CODES = {
     400: Code.INVALID_REQUEST,
@@ -26,27 +27,50 @@ _HTTP_CODES = {
 }
 
 
-def error_response(error: GatewayError) -> Response[bytes]:
-    envelope = ErrorEnvelope(error=error.message, code=error.code)
-    if error.provider is not None:
-        envelope.provider = error.provider
-    headers = {}
-    if error.retry_after is not None and error.status in (409, 429, 503):
-        headers["Retry-After"] = str(max(1, round(error.retry_after)))
-    return Response(
-        _encode(envelope), status_code=error.status, media_type="application/json", headers=headers
+def error_envelope(error: GatewayError, request_id: str | None, model: str | None) -> Envelope:
+    """The envelope of a failure: the nine keys, `provider` the vendor or worker that
+    reported it (null for the gateway's own refusals)."""
+    return Envelope(
+        error=error.message,
+        code=error.code,
+        output=None,
+        usage=None,
+        billing=None,
+        provider=error.provider,
+        warnings=[],
+        id=request_id,
+        model=model,
     )
 
 
-def handle_gateway_error(_: Request[Any, Any, Any], error: GatewayError) -> Response[bytes]:
-    return error_response(error)
+def error_response(error: GatewayError, scope: Scope | None = None) -> Response[bytes]:
+    """The answer to a failure; with the request's `scope`, `id` is its request id (the
+    `X-Request-Id` header and the ledger row: the call's, or its refusal's) and `model` the
+    model id it asked for."""
+    request_id = refusals.answer_id() if scope is not None else None
+    model = refusals.requested_model(scope) if scope is not None else None
+    headers = {}
+    if request_id is not None:
+        headers["X-Request-Id"] = request_id
+    if error.retry_after is not None and error.status in (409, 429, 503):
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return Response(
+        encode_envelope(error_envelope(error, request_id, model)),
+        status_code=error.status,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
-def handle_http_exception(_: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
+def handle_gateway_error(request: Request[Any, Any, Any], error: GatewayError) -> Response[bytes]:
+    return error_response(error, request.scope)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
     status = error.status_code
     code = _HTTP_CODES.get(status, Code.INVALID_REQUEST if status < 500 else Code.INTERNAL)
     message = "no such route" if isinstance(error, NotFoundException) else str(error.detail)
-    return error_response(GatewayError(code, message, status=status))
+    return error_response(GatewayError(code, message, status=status), request.scope)
 
 
 def handle_client_gone(_: Request[Any, Any, Any], __: ClientDisconnected) -> Response[bytes]:
@@ -56,4 +80,6 @@ def handle_client_gone(_: Request[Any, Any, Any], __: ClientDisconnected) -> Res
 
 def handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     log.error("unexpected %s on %s %s", type(error).__name__, request.method, request.url.path)
-    return error_response(GatewayError(Code.INTERNAL, "internal error; the request id is in X-Request-Id"))
+    return error_response(
+        GatewayError(Code.INTERNAL, "internal error; the request id is in X-Request-Id"), request.scope
+    )

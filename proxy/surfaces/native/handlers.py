@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 from litestar.types import Receive
 
+from proxy.accounting import refusals
 from proxy.accounting.metering import billing_headers
 from proxy.dispatch.call import CallContext
 from proxy.gateway import Gateway
@@ -25,13 +26,20 @@ from proxy.server.openapi import CatalogueList, TaskList, described
 from proxy.server.trailers import accepts_trailers
 from proxy.surfaces.media_routing import catalogued_task, fetch_for_vendors
 from proxy.surfaces.native.decode import chat_request
-from proxy.surfaces.native.encode import SSE_HEADERS, RawTextStream, raw_text, unified_sse
-from proxy.surfaces.native.tasks import check_pool_targets, run_request, takes_chat_path
+from proxy.surfaces.native.encode import (
+    SSE_HEADERS,
+    RawTextStream,
+    chat_envelope,
+    encode_envelope,
+    raw_text,
+    unified_sse,
+)
+from proxy.surfaces.native.tasks import check_pool_targets, run_request, takes_chat_path, task_envelope
 from proxy.surfaces.native.trailed import TrailedStream
 from schemas.errors import Code, GatewayError
 from schemas.events import Billing, StreamEvent
-from schemas.native import BillingSummary, CatalogueAnswer, ChatOutput, Envelope, NativeBody
-from schemas.tasks import RunRequest, TaskEnvelope, token_usage
+from schemas.native import CatalogueAnswer, Envelope, NativeBody
+from schemas.tasks import RunRequest
 
 _decode_body = msgspec.json.Decoder(NativeBody).decode
 _encode = msgspec.json.encode
@@ -90,6 +98,7 @@ async def run_model(
 ) -> Response[bytes] | Stream:
     headers = request.headers
     model_id = model_id.lstrip("/")
+    refusals.note_model(model_id)
     resolution = gateway.router.resolve(model_id)
     if resolution is None:
         raise GatewayError(Code.NOT_FOUND, f"no route for model {model_id!r}")
@@ -134,25 +143,8 @@ async def run_model(
             )
         return Stream(unified_sse(events), media_type="text/event-stream", headers=stream_headers)
     done = await gateway.dispatcher.complete(chat, resolution, context)
-    response = done.response
-    output = ChatOutput(role="assistant", content=response.content, tool_calls=response.tool_calls)
-    output.reasoning = response.reasoning
-    envelope = Envelope(
-        output=output,
-        usage=response.usage,
-        billing=BillingSummary(
-            done.billing.meter, done.billing.meter_price, done.billing.inference_time, done.billing.cost
-        ),
-        provider=response.raw,
-        finish_reason=response.finish_reason,
-        raw_finish_reason=response.raw_finish_reason,
-        id=context.request_id,
-        model=model_id,
-    )
-    if response.warnings:
-        envelope.warnings = response.warnings
     return Response(
-        _encode(envelope),
+        encode_envelope(chat_envelope(done, context.request_id, model_id)),
         media_type="application/json",
         headers={**billing_headers(done.billing), "X-Request-Id": context.request_id},
     )
@@ -164,20 +156,12 @@ async def answer_task(
     """A non-chat task's envelope: `output` exactly as the worker gave it, and its billing;
     generated media asked for with `"json": false` is the bytes alone (billing in headers)."""
     done = await gateway.dispatcher.run_task(task, resolution, context)
-    billing = done.billing
-    headers = {**billing_headers(billing), "X-Request-Id": context.request_id}
+    headers = {**billing_headers(done.billing), "X-Request-Id": context.request_id}
     media = done.response.media
     if media is not None and isinstance(media.data, bytes):
         return Response(media.data, media_type=media.content_type, headers=headers)
-    envelope = TaskEnvelope(
-        output=done.response.output,
-        billing=BillingSummary(billing.meter, billing.meter_price, billing.inference_time, billing.cost),
-        id=context.request_id,
-        model=context.model_id,
-        task=task.task,
-        usage=token_usage(done.response.usage),
-    )
-    return Response(_encode(envelope), media_type="application/json", headers=headers)
+    envelope = task_envelope(done, context.request_id, context.model_id)
+    return Response(encode_envelope(envelope), media_type="application/json", headers=headers)
 
 
 @get("/models/v2/list/models", name="list_models", operation_class=described(answer=CatalogueList))

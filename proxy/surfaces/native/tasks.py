@@ -17,10 +17,11 @@ from msgspec import UNSET
 from proxy.routing.routes import Resolution
 from proxy.surfaces.media_routing import vendor_runs
 from proxy.surfaces.native.decode import NEVER_FORWARDED
+from proxy.surfaces.native.encode import billing_summary
 from proxy.surfaces.native.media_input import check_media_input
 from schemas.config import MediaConfig
 from schemas.errors import Code, GatewayError
-from schemas.native import NativeBody
+from schemas.native import Envelope, NativeBody
 from schemas.tasks import (
     CHAT,
     CHAT_CAPABLE_TASKS,
@@ -31,6 +32,8 @@ from schemas.tasks import (
     STREAMING_TASKS,
     TEXT_TASKS,
     RunRequest,
+    TaskResult,
+    token_usage,
 )
 
 _FIELDS = ("text", "url", "base64", "question", "context", "candidate_labels")
@@ -139,3 +142,21 @@ def check_pool_targets(resolution: Resolution) -> None:
                 f"{resolution.model_id} is a {resolution.task} model routed to {target.name}, "
                 "which runs chat only; route it to a worker pool",
             )
+
+
+def task_envelope(done: TaskResult, request_id: str, model_id: str) -> Envelope:
+    """A task's answer (text generation, embeddings, classification, media as base64):
+    `output` exactly as the worker gave it; `usage` null where the worker counted no tokens
+    (a pool task is billed by inference time); `provider` null, since no vendor's raw reply
+    exists beside the output."""
+    return Envelope(
+        error=None,
+        code=None,
+        output=done.response.output,
+        usage=token_usage(done.response.usage),
+        billing=billing_summary(done.billing),
+        provider=None,
+        warnings=[],
+        id=request_id,
+        model=model_id,
+    )
