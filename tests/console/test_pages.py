@@ -4,6 +4,7 @@ the UI and used on the API, the usage data, and `[ui] enabled = false`."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,3 +124,26 @@ def test_ui_enabled_false_turns_the_console_off(tmp_path: Path) -> None:
     with _client(tmp_path, "[ui]\nenabled = false\n") as client:
         assert client.get("/ui").status_code == 404
         assert client.get("/ui/static/console.css").status_code == 404
+
+
+def test_the_log_shows_a_refusal_and_the_usage_does_not_count_it_as_a_call(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    _login(client)
+    record, key = client.app.state.gateway.keys.create("refused-in-the-log")
+    refused = client.post(
+        "/models/v2/nobody/nothing", json={"text": "hi"}, headers={"Authorization": f"Key {key}"}
+    )
+    assert refused.status_code == 404
+    request_id = refused.headers["x-request-id"]
+    deadline = time.monotonic() + 5
+    while request_id not in (rows := client.get(f"/ui/log/rows?status=refused&key={record.id}").text):
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.05)
+    assert "not_found" in rows and "nobody/nothing" in rows
+    points = [
+        point
+        for point in client.get("/ui/usage/data?window=1h&group=key").json()["points"]
+        if point["group"] == record.id
+    ]
+    assert [(point["requests"], point["refused"], point["cost"]) for point in points] == [(0, 1, 0)]
