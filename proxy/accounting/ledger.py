@@ -9,13 +9,6 @@ has its row.
 Nothing here blocks the event loop: rows go to a thread-safe queue that one writer thread
 drains in batches, one transaction each. A failing write is retried with backoff, never
 dropped; `close()` flushes the queue before the database closes.
-
-Wake-ups are what a lone request pays most for (issue 17), so a final row queued on the
-event loop is held there, for at most `HOLD_SECONDS`, and handed to the writer with the next
-start row (one wake-up of the writer and one transaction for both) or, when no request
-follows, by a timer on the loop. A start row is never held: it is committed before the
-vendor is called. A crash inside the hold leaves that request's `started` row, which the
-next instance marks `interrupted`, as for a crash during the call.
 """
 
 from __future__ import annotations
@@ -40,8 +33,6 @@ from proxy.storage import Database, connect
 log = logging.getLogger("unigate.ledger")
 
 _BATCH = 256
-HOLD_SECONDS = 0.1
-"""How long a final row queued on the event loop may wait for a start row to travel with."""
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = 3 * HEARTBEAT_SECONDS
 _COLUMNS = (
@@ -196,12 +187,6 @@ class Ledger:
         """Called on the event loop with each final row (per-key token limits use it)."""
         self._next_beat = 0.0
         self._watch: Callable[[float | None], None] = lambda oldest: None
-        self._held: list[_Write] = []
-        """Final rows queued on the event loop, waiting for the next start row or the timer."""
-        self._held_since = 0.0
-        self._held_lock = threading.Lock()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     def watch_writes(self, watch: Callable[[float | None], None]) -> None:
         """Called by the writer thread with the time the oldest row of the batch it starts
@@ -209,8 +194,8 @@ class Ledger:
         self._watch = watch
 
     def backlog(self) -> int:
-        """Rows queued and not yet taken by the writer (held final rows included)."""
-        return self._queue.qsize() + len(self._held)
+        """Rows queued and not yet taken by the writer."""
+        return self._queue.qsize()
 
     def start(self) -> None:
         connection = connect(self._database_url)
@@ -230,10 +215,7 @@ class Ledger:
         same transaction. Either may say no; nothing is written then."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Admission] = loop.create_future()
-        start = _Write(row, future, loop, claim, reserve)
-        with self._held_lock:
-            held, self._held = self._held, []
-        self._queue.put([*held, start] if held else start)
+        self._queue.put(_Write(row, future, loop, claim, reserve))
         try:
             async with asyncio.timeout(BEGIN_WAIT):
                 return await future  # cancelled on timeout; the writer skips a done future
@@ -244,54 +226,19 @@ class Ledger:
     def record(self, row: UsageRow, *, settle: bool = False) -> None:
         """Queue the final row; it completes the `started` row of the same request.
         `settle`: the request held a budget reservation, released as its cost is spent."""
-        write = _Write(row, settle=settle)
-        loop = asyncio.events._get_running_loop()
-        if loop is None or self._thread is None:
-            self._queue.put(write)
-        else:
-            with self._held_lock:
-                if not self._held:
-                    self._held_since = time.monotonic()
-                self._held.append(write)
-                arm = self._timer is None
-                if arm:
-                    self._timer_loop = loop
-                    self._timer = loop.call_later(HOLD_SECONDS, self._held_timeout)
-            if not arm and self._timer_loop is not loop:
-                self._release()  # a row from another loop than the timer's: no waiting on it
+        self._queue.put(_Write(row, settle=settle))
         for observer in self.observers:
             observer(row)
 
-    def _held_timeout(self) -> None:
-        """The timer: hand over the held rows that waited `HOLD_SECONDS`; under steady
-        traffic start rows took them first, and the timer only looks again later."""
-        with self._held_lock:
-            self._timer = None
-            if not self._held:
-                return
-            left = self._held_since + HOLD_SECONDS - time.monotonic()
-            if left > 0.005 and self._timer_loop is not None and not self._timer_loop.is_closed():
-                self._timer = self._timer_loop.call_later(left, self._held_timeout)
-                return
-        self._release()
-
-    def _release(self) -> None:
-        """Hand every held row to the writer now."""
-        with self._held_lock:
-            held, self._held = self._held, []
-        if held:
-            self._queue.put(held)
-
     async def flushed(self) -> None:
-        """Return once every final row recorded so far is committed: a read of the usage
-        table after a request's answer (`/v1/usage`, the console) sees that request."""
+        """Return once every row queued so far is committed: a read of the usage table
+        after a request's answer (`/v1/usage`, the console) sees that request's final row,
+        which the writer may not have taken yet."""
         if self._thread is None:
             return
         loop = asyncio.get_running_loop()
         barrier = _Barrier(loop.create_future(), loop)
-        with self._held_lock:
-            held, self._held = self._held, []
-        self._queue.put([*held, barrier])
+        self._queue.put(barrier)
         try:
             async with asyncio.timeout(BEGIN_WAIT):
                 await barrier.future
@@ -301,7 +248,6 @@ class Ledger:
     def close(self, timeout: float = 30.0) -> None:
         if self._thread is None:
             return
-        self._release()  # a timer still armed finds nothing held, and does nothing
         self._queue.put(_STOP)
         self._thread.join(timeout)
         self._thread = None
@@ -340,11 +286,10 @@ class Ledger:
                 if item is _STOP:
                     stopping = True
                     break
-                for one in item if isinstance(item, list) else [item]:  # a list: held rows and what took them
-                    if isinstance(one, _Barrier):
-                        barriers.append(one)
-                    else:
-                        batch.append(one)  # type: ignore[arg-type]
+                if isinstance(item, _Barrier):
+                    barriers.append(item)
+                else:
+                    batch.append(item)  # type: ignore[arg-type]
                 if len(batch) >= _BATCH:
                     break
                 try:

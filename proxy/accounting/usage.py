@@ -108,7 +108,7 @@ def bucket_for(since: float, until: float) -> int:
 class UsageReport:
     def __init__(self, database_url: str, settled: Callable[[], Awaitable[None]] | None = None) -> None:
         """`settled`: awaited before each read, so it sees the final rows of answers already
-        sent (the ledger holds a final row briefly, `Ledger.flushed`)."""
+        sent, which the ledger's writer thread may not have taken yet (`Ledger.flushed`)."""
         self._database_url = database_url
         self._settled = settled
         self._connection: Database | None = None

@@ -47,9 +47,9 @@ def _started(request_id: str) -> UsageRow:
     return dataclasses.replace(usage_row(request_id, "started"), attempts=0, input_tokens=0, output_tokens=0)
 
 
-def test_a_final_row_on_the_event_loop_travels_with_the_next_start_row(tmp_path: Path) -> None:
-    """Held on the loop, the final row goes to the writer with the next start row: both are in
-    the transaction that `begin` waits for, so both are committed when it returns."""
+def test_a_final_row_is_committed_before_the_next_start_row_returns(tmp_path: Path) -> None:
+    """Rows are written in the order they were queued: the next request's `begin` returns
+    only after the earlier final row is committed too."""
     path = tmp_path / "ledger.db"
     ledger = Ledger(f"sqlite:///{path}")
     ledger.start()
@@ -58,7 +58,6 @@ def test_a_final_row_on_the_event_loop_travels_with_the_next_start_row(tmp_path:
     async def two_requests() -> None:
         (await ledger.begin(_started("r1"))).check()
         ledger.record(dataclasses.replace(usage_row("r1", "completed"), input_tokens=3, output_tokens=4))
-        assert ledger.backlog() >= 1  # held, not yet with the writer
         (await ledger.begin(_started("r2"))).check()
         found.extend(_rows(path))
 
@@ -69,7 +68,7 @@ def test_a_final_row_on_the_event_loop_travels_with_the_next_start_row(tmp_path:
     assert found == [("r1", "completed", 3, 4), ("r2", "started", 0, 0)]
 
 
-def test_a_held_final_row_lands_without_another_request_and_at_close(tmp_path: Path) -> None:
+def test_a_final_row_lands_without_another_request_and_at_close(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     ledger = Ledger(f"sqlite:///{path}")
     ledger.start()
@@ -77,7 +76,7 @@ def test_a_held_final_row_lands_without_another_request_and_at_close(tmp_path: P
     async def alone() -> None:
         (await ledger.begin(_started("r1"))).check()
         ledger.record(usage_row("r1", "completed"))
-        for _ in range(200):  # the loop's timer hands it over; no other request comes
+        for _ in range(200):  # no other request comes
             if _rows(path)[0][1] == "completed":
                 return
             await asyncio.sleep(0.05)
@@ -85,7 +84,7 @@ def test_a_held_final_row_lands_without_another_request_and_at_close(tmp_path: P
     async def then_close() -> None:
         (await ledger.begin(_started("r2"))).check()
         ledger.record(usage_row("r2", "completed"))
-        ledger.close()  # what is still held goes to the writer before it stops
+        ledger.close()  # what is still queued is written before the writer stops
 
     try:
         asyncio.run(alone())
@@ -96,7 +95,7 @@ def test_a_held_final_row_lands_without_another_request_and_at_close(tmp_path: P
     assert [row[:2] for row in _rows(path)] == [("r1", "completed"), ("r2", "completed")]
 
 
-def test_flushed_returns_once_the_held_final_rows_are_committed(tmp_path: Path) -> None:
+def test_flushed_returns_once_the_queued_final_rows_are_committed(tmp_path: Path) -> None:
     """What `/v1/usage` and the console wait for before they read: the answer already sent
     is in the table."""
     path = tmp_path / "ledger.db"
