@@ -4,7 +4,10 @@ container's JSON with base64 in it, or an OpenAI-protocol server's reply)."""
 
 from __future__ import annotations
 
-from schemas.errors import Code, GatewayError
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
+
+from schemas.errors import Code, GatewayError, UpstreamError
 
 CONTENT_TYPES = {
     "png": "image/png",
@@ -36,3 +39,49 @@ def too_large(provider: str, max_output_bytes: int) -> GatewayError:
         f"{provider} generated media larger than [media] max_output_bytes ({max_output_bytes} bytes)",
         provider=provider,
     )
+
+
+class StreamedReply(Protocol):
+    """What `read_capped` needs of a streamed reply: httpx's and httpx2's `Response` both fit."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def read_capped(
+    response: StreamedReply,
+    provider: str,
+    max_output_bytes: int,
+    *,
+    timeout_error: type[Exception],
+    transport_error: type[Exception],
+) -> bytes:
+    """The reply's body, refused (and the connection closed) as soon as it passes the cap:
+    a larger Content-Length is refused before a byte is read. `timeout_error` and `transport_error` are
+    the HTTP library's own exception classes (httpx for Bytez containers, httpx2 for the SDKs'
+    clients), so one reader serves both."""
+    limit = reply_cap(max_output_bytes)
+    try:
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_large(provider, max_output_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(provider, max_output_bytes)
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except timeout_error:
+        raise UpstreamError(Code.TIMEOUT, f"{provider} did not answer in time", provider=provider) from None
+    except transport_error:
+        raise UpstreamError(
+            Code.CONNECTION, f"{provider} dropped the connection mid-reply", provider=provider
+        ) from None
+    finally:
+        await response.aclose()

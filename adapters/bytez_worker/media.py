@@ -27,7 +27,8 @@ from msgspec import UNSET
 from adapters.base import UpstreamCall
 from adapters.bytez_worker.response import from_bytez_run
 from adapters.errors import scrub
-from adapters.media_output import CONTENT_TYPES, reply_cap, too_large
+from adapters.media_output import CONTENT_TYPES, too_large
+from adapters.media_output import read_capped as read_media_reply
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.media import MediaRequest
 from schemas.tasks import GeneratedMedia, RunResponse
@@ -40,29 +41,14 @@ _NULL = msgspec.Raw(b"null")
 
 
 async def read_capped(response: httpx.Response, provider: str, max_output_bytes: int) -> bytes:
-    """The reply's body, refused (and the connection closed) as soon as it passes the cap:
-    a larger Content-Length is refused before a byte is read."""
-    limit = reply_cap(max_output_bytes)
-    try:
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise too_large(provider, max_output_bytes)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise too_large(provider, max_output_bytes)
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except httpx.TimeoutException:
-        raise UpstreamError(Code.TIMEOUT, f"{provider} did not answer in time", provider=provider) from None
-    except httpx.TransportError:
-        raise UpstreamError(
-            Code.CONNECTION, f"{provider} dropped the connection mid-reply", provider=provider
-        ) from None
-    finally:
-        await response.aclose()
+    """A container's reply under the cap (httpx's errors named for the one reader)."""
+    return await read_media_reply(
+        response,
+        provider,
+        max_output_bytes,
+        timeout_error=httpx.TimeoutException,
+        transport_error=httpx.TransportError,
+    )
 
 
 def _broken(provider: str, what: str) -> UpstreamError:

@@ -28,7 +28,7 @@ from msgspec import UNSET
 
 from adapters.base import UpstreamCall
 from adapters.media import split_data_url
-from adapters.media_output import CONTENT_TYPES, reply_cap, too_large
+from adapters.media_output import CONTENT_TYPES, read_capped, too_large
 from schemas.chat import Usage
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.media import OPENAI_PATHS, TASK_OPERATIONS, MediaRequest, Upload
@@ -101,27 +101,13 @@ def to_openai_media_body(request: RunRequest, model: str) -> tuple[str, dict[str
 
 
 async def _read_capped(response: httpx2.Response, provider: str, max_output_bytes: int) -> bytes:
-    limit = reply_cap(max_output_bytes)
-    try:
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise too_large(provider, max_output_bytes)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise too_large(provider, max_output_bytes)
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except httpx2.TimeoutException:
-        raise UpstreamError(Code.TIMEOUT, f"{provider} did not answer in time", provider=provider) from None
-    except httpx2.TransportError:
-        raise UpstreamError(
-            Code.CONNECTION, f"{provider} dropped the connection mid-reply", provider=provider
-        ) from None
-    finally:
-        await response.aclose()
+    return await read_capped(
+        response,
+        provider,
+        max_output_bytes,
+        timeout_error=httpx2.TimeoutException,
+        transport_error=httpx2.TransportError,
+    )
 
 
 async def _send(
