@@ -16,7 +16,6 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
-from adapters.errors import stream_cut
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.response import from_openai_usage, map_openai_finish_reason
 from adapters.openai.wire import WireError, WireUsage
@@ -114,7 +113,7 @@ class CompletionFrames:
             return []
         self.done = True
         if self._finish is None:
-            raise stream_cut(self._provider)
+            return []  # cut: adapters/transport.py `decode_stream` says so
         return [
             usage_event(from_openai_usage(self._usage)),
             Finish(reason=map_openai_finish_reason(self._finish), raw_reason=self._finish),
