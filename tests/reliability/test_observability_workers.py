@@ -19,7 +19,7 @@ from proxy.identity.keys import KeyStore
 from tests.fakes.openai import fake_openai
 from tests.fakes.server import ServerThread
 from tests.reliability.harness import KEYS, OPENAI_ONLY, config
-from tests.reliability.test_process import free_port
+from tests.serve_process import free_port
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 TOKEN = "metrics-token-4b1d9e7f2a"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,15 +22,9 @@ import pytest
 from proxy.identity.keys import KeyStore
 from tests.fakes.server import FakeVendor, Received, Reply, ServerThread
 from tests.reliability.harness import BODY, CHAT, KEYS, config, frames, openai_stream, wait_for
+from tests.serve_process import free_port
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
