@@ -118,6 +118,8 @@ class EmbeddingCall:
     api_key: str
     base_url: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra request headers, as on `UpstreamCall`: a worker pool's W3C `traceparent`."""
 
 
 @runtime_checkable

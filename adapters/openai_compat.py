@@ -205,6 +205,7 @@ class OpenAICompatAdapter(OpenAIAdapter):
                 api_key=call.api_key,
                 base_url=call.base_url,
                 timeouts=call.timeouts,
+                headers=call.headers,
             )
             embedded = await self.embed(embedding)
             return RunResponse(output=msgspec.Raw(_encode(embedded.vectors[0])), usage=embedded.usage)

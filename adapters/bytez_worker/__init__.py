@@ -152,7 +152,8 @@ class BytezWorkerAdapter:
         """One `POST /run` per text: a container runs one inference at a time anyway."""
         vectors: list[list[float]] = []
         for text in call.request.texts:
-            raw = await self._read(call.base_url, call.timeouts, {"text": text, "stream": False})
+            body = {"text": text, "stream": False}
+            raw = await self._read(call.base_url, call.timeouts, body, call.headers)
             output = msgspec.json.decode(from_bytez_run(raw, self.name))
             vectors.append(to_vector(output, self.name))
         return EmbeddingResponse(vectors=vectors, usage=Usage())

@@ -61,7 +61,7 @@ class OpenAIAdapter:
         """Only what differs per call: the key and the deadline. The client already has
         retries off and sends JSON; `stream=True` alone leaves the body unread."""
         timeout = httpx2.Timeout(call.timeouts.total, connect=call.timeouts.connect)
-        extra = call.headers if isinstance(call, UpstreamCall) else {}  # a worker's traceparent
+        extra = call.headers  # a worker's traceparent (empty for OpenAI itself)
         return {"headers": {**extra, "Authorization": f"Bearer {call.api_key}"}, "timeout": timeout}
 
     async def _post(

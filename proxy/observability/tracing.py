@@ -115,11 +115,8 @@ class Tracing:
             kind=self._kinds.CLIENT,
             attributes=attributes,
         )
-        outgoing: dict[str, str] | None = getattr(call, "headers", None)  # embeddings send none
-        if lease.provider.startswith("pool:") and outgoing is not None:
-            headers: dict[str, str] = {}
-            self._propagator.inject(headers, context=self._in_context(span))
-            outgoing.update(headers)
+        if lease.provider.startswith("pool:"):  # a worker joins the trace; a vendor is not told
+            self._propagator.inject(call.headers, context=self._in_context(span))
         return span
 
     def attempt_ended(self, span: Span | None, result: object, error: BaseException | None) -> None:
