@@ -234,6 +234,9 @@ class BudgetConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """Output tokens reserved for a call that sets no `max_tokens`."""
     pool_seconds: float = 60.0
     """Seconds of inference reserved for a call on a worker pool."""
+    audio_seconds: float = 600.0
+    """Seconds of audio reserved for a transcription priced per second (its length is known
+    only once the vendor has read it): ten minutes, about 10 MB of 128 kbit/s MP3."""
 
 
 class CatalogueConfig(Struct, frozen=True, forbid_unknown_fields=True):

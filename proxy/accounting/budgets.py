@@ -15,7 +15,9 @@ that marks its rows `interrupted`.
 The estimate is an upper bound where one exists: input at 1 token per 3 bytes of text
 (tokenizers average ~4 characters a token on English; fewer on code and other scripts) and
 2,000 a media part, plus `max_tokens` (or `[budgets] output_tokens`) at the target's price; a worker pool's
-meter price × `[budgets] pool_seconds`. Across a route's targets and fallbacks, the
+meter price × `[budgets] pool_seconds`; a media model's worst case at its media price
+(proxy/accounting/media_budget.py: per image, per character, `[budgets] audio_seconds` of
+transcription). Across a route's targets and fallbacks, the
 largest. Token prices are the catalogue's (proxy/routing/catalogue_file.py) under the
 operator's `[prices]`, long-context tiers included. A budgeted key calling a model with no
 price is refused: its cost could not be counted.
@@ -29,11 +31,12 @@ from dataclasses import dataclass
 import msgspec
 from msgspec import UNSET
 
+from proxy.accounting.media_budget import Unpriced, media_worst_case
 from proxy.accounting.metering import Meter, token_cost
 from proxy.routing.routes import Resolution
 from proxy.storage import Database
 from schemas.chat import AssistantMessage, ChatRequest, TextPart, Usage
-from schemas.config import BudgetConfig
+from schemas.config import BudgetConfig, ModelPrice
 from schemas.errors import Code, GatewayError
 from schemas.tasks import RunRequest
 
@@ -114,11 +117,26 @@ def estimate(
             worst = max(worst, meter_price * config.pool_seconds)
             continue
         price = meter.price_for(resolution.model_id, target.provider, target.model)
-        cost = token_cost(Usage(input_tokens(request), output), price) if price is not None else None
+        cost = _priced(request, target.model, price, output, config) if price is not None else None
         if cost is None:
             raise _unpriced(resolution.model_id)
         worst = max(worst, cost)
     return round(worst, 10)
+
+
+def _priced(
+    request: ChatRequest, upstream: str, price: ModelPrice, output: int, config: BudgetConfig
+) -> float | None:
+    """A media task at its media price (proxy/accounting/media_budget.py), else by tokens."""
+    tokens = input_tokens(request)
+    if isinstance(request, RunRequest):
+        try:
+            media = media_worst_case(request, upstream, price, tokens, output, config)
+        except Unpriced:
+            return None
+        if media is not None:
+            return float(media)
+    return token_cost(Usage(tokens, output), price)
 
 
 def _unpriced(model_id: str) -> GatewayError:
