@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from adapters.media_output import DEFAULT_MAX_OUTPUT_BYTES
 from schemas.chat import ChatRequest, ChatResponse
 from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from schemas.errors import Code, GatewayError
@@ -48,6 +49,8 @@ class UpstreamCall:
     headers: dict[str, str] = field(default_factory=dict)
     """Extra request headers: a worker pool's W3C `traceparent` (proxy/observability/tracing.py).
     Worker adapters send them; vendor adapters do not."""
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    """`[media] max_output_bytes`: the most media a media call may bring back (decoded bytes)."""
 
 
 def task_request(call: UpstreamCall, provider: str) -> RunRequest:

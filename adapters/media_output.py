@@ -24,6 +24,8 @@ CONTENT_TYPES = {
 }
 """`output_<ext>` → the Content-Type of a raw answer."""
 
+DEFAULT_MAX_OUTPUT_BYTES = 32 * 1024 * 1024
+"""`[media] max_output_bytes` unless configured (schemas/config.py MediaConfig)."""
 _SLACK = 64 * 1024
 """Room in the JSON reply for what surrounds the base64 (keys, other fields)."""
 
@@ -59,12 +61,14 @@ async def read_capped(
     *,
     timeout_error: type[Exception],
     transport_error: type[Exception],
+    encoded: bool = True,
 ) -> bytes:
     """The reply's body, refused (and the connection closed) as soon as it passes the cap:
     a larger Content-Length is refused before a byte is read. `timeout_error` and `transport_error` are
     the HTTP library's own exception classes (httpx for Bytez containers, httpx2 for the SDKs'
-    clients), so one reader serves both."""
-    limit = reply_cap(max_output_bytes)
+    clients), so one reader serves both. `encoded`: the media comes as base64 in JSON (the cap
+    allows for that); else the body is the media itself (`/audio/speech`)."""
+    limit = reply_cap(max_output_bytes) if encoded else max_output_bytes
     try:
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

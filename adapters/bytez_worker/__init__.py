@@ -22,6 +22,7 @@ from adapters.bytez_worker.media import from_bytez_media, read_capped, run_bytez
 from adapters.bytez_worker.request import to_bytez_chat_body, to_bytez_task_body
 from adapters.bytez_worker.response import from_bytez_run
 from adapters.bytez_worker.stream import BytezStreamDecoder, BytezWholeReply
+from adapters.media_output import DEFAULT_MAX_OUTPUT_BYTES
 from adapters.transport import decode_stream, read_reply
 from adapters.workers import closing, collect_chat
 from schemas.chat import ChatResponse, Usage
@@ -35,7 +36,6 @@ __all__ = ["DEFAULT_MAX_OUTPUT_BYTES", "BytezWorkerAdapter"]
 
 _encode = msgspec.json.encode
 _MAX_ERROR_BODY = 64 * 1024
-DEFAULT_MAX_OUTPUT_BYTES = 32 * 1024 * 1024
 
 
 class BytezWorkerAdapter:

@@ -15,12 +15,12 @@ import binascii
 import math
 from typing import TYPE_CHECKING, Any
 
+import httpx2
 import msgspec
 from msgspec import UNSET
 
 from adapters.base import UpstreamCall
-from adapters.media_output import CONTENT_TYPES, too_large
-from adapters.transport import read_reply
+from adapters.media_output import CONTENT_TYPES, read_capped, too_large
 from schemas.chat import Usage
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.media import MediaRequest
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["from_gemini_image", "run_gemini_image", "to_gemini_image_body"]
 
-DEFAULT_MAX_OUTPUT_BYTES = 32 * 1024 * 1024
 MAX_IMAGES = 10
 ASPECT_RATIOS = frozenset({"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"})
 """What `imageConfig.aspectRatio` takes (Gemini image generation guide)."""
@@ -115,10 +114,9 @@ def _count(request: RunRequest) -> int:
     return count
 
 
-async def run_gemini_image(
-    adapter: GeminiAdapter, call: UpstreamCall, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
-) -> RunResponse:
+async def run_gemini_image(adapter: GeminiAdapter, call: UpstreamCall) -> RunResponse:
     request = call.request
+    max_output_bytes = call.max_output_bytes
     assert isinstance(request, RunRequest)
     if request.task != "text-to-image":
         raise GatewayError(Code.UNSUPPORTED, f"gemini does not run {request.task}", provider="gemini")
@@ -127,7 +125,14 @@ async def run_gemini_image(
     images: list[GeneratedMedia] = []
     usage = Usage()
     for _ in range(_count(request)):
-        raw = await read_reply(await adapter._send(call, body, stream=False), adapter.name)
+        response = await adapter._send(call, body, stream=False)
+        raw = await read_capped(
+            response,
+            adapter.name,
+            max_output_bytes,
+            timeout_error=httpx2.TimeoutException,
+            transport_error=httpx2.TransportError,
+        )
         media, used = from_gemini_image(raw)
         if len(media.data) // 4 * 3 > max_output_bytes:
             raise too_large(adapter.name, max_output_bytes)

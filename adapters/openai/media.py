@@ -37,9 +37,8 @@ from schemas.tasks import GeneratedMedia, MediaUsage, RunRequest, RunResponse
 if TYPE_CHECKING:
     from adapters.openai import OpenAIAdapter
 
-__all__ = ["DEFAULT_MAX_OUTPUT_BYTES", "run_openai_media", "to_openai_media_body"]
+__all__ = ["run_openai_media", "to_openai_media_body"]
 
-DEFAULT_MAX_OUTPUT_BYTES = 32 * 1024 * 1024
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 _EXTENSIONS = {content_type: extension for extension, content_type in reversed(CONTENT_TYPES.items())}
@@ -100,13 +99,16 @@ def to_openai_media_body(request: RunRequest, model: str) -> tuple[str, dict[str
 # -- transport -------------------------------------------------------------------------------
 
 
-async def _read_capped(response: httpx2.Response, provider: str, max_output_bytes: int) -> bytes:
+async def _read_capped(
+    response: httpx2.Response, provider: str, max_output_bytes: int, *, encoded: bool
+) -> bytes:
     return await read_capped(
         response,
         provider,
         max_output_bytes,
         timeout_error=httpx2.TimeoutException,
         transport_error=httpx2.TransportError,
+        encoded=encoded,
     )
 
 
@@ -142,18 +144,17 @@ def _form_value(value: Any) -> Any:
     return _encode(value).decode()
 
 
-async def run_openai_media(
-    adapter: OpenAIAdapter, call: UpstreamCall, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
-) -> RunResponse:
+async def run_openai_media(adapter: OpenAIAdapter, call: UpstreamCall) -> RunResponse:
     request = call.request
+    max_output_bytes = call.max_output_bytes
     assert isinstance(request, RunRequest)
     operation, body, upload = to_openai_media_body(request, call.model)
     response = await _send(adapter, call, OPENAI_PATHS[operation], body, upload)
     content_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    raw = await _read_capped(response, adapter.name, max_output_bytes)
+    raw = await _read_capped(response, adapter.name, max_output_bytes, encoded=operation != "speech")
     native = not isinstance(request, MediaRequest)
     if operation == "images":
-        answer = from_openai_images(raw, body, adapter.name, native)
+        answer = from_openai_images(raw, body, adapter.name, native, max_output_bytes)
         if native and request.raw_media:
             return raw_image(answer, adapter.name, max_output_bytes)
         return answer
@@ -183,12 +184,19 @@ def _token_usage(usage: Any) -> Usage:
     )
 
 
-def from_openai_images(raw: bytes, body: dict[str, Any], provider: str, native: bool) -> RunResponse:
-    """`{created, data: [{b64_json | url, revised_prompt?}], usage?, size?, quality?}`."""
+def from_openai_images(
+    raw: bytes, body: dict[str, Any], provider: str, native: bool, max_output_bytes: int
+) -> RunResponse:
+    """`{created, data: [{b64_json | url, revised_prompt?}], usage?, size?, quality?}`; an
+    image past the cap is refused, passed through or not."""
     reply = _json_object(raw, provider)
     data = reply.get("data")
     if not isinstance(data, list) or not data:
         raise _broken(provider, "an image reply with no images")
+    for image in data:
+        encoded = image.get("b64_json") if isinstance(image, dict) else None
+        if isinstance(encoded, str) and len(encoded) // 4 * 3 > max_output_bytes:
+            raise too_large(provider, max_output_bytes)
     measured = MediaUsage(  # OpenAI's defaults where neither the reply nor the request says
         images=len(data),
         size=_text(reply.get("size")) or _text(body.get("size")) or "1024x1024",

@@ -125,7 +125,12 @@ class Dispatcher:
             if self.media is not None:
                 inlined = await inline_media(request, lease.adapter.capabilities, self.media)
             return UpstreamCall(
-                request=inlined, model=target.model, api_key=key, base_url=lease.base_url, timeouts=timeouts
+                request=inlined,
+                model=target.model,
+                api_key=key,
+                base_url=lease.base_url,
+                timeouts=timeouts,
+                max_output_bytes=self._config.media.max_output_bytes,
             )
 
         return build
