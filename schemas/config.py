@@ -158,6 +158,9 @@ class ModelPrice(Struct, frozen=True, forbid_unknown_fields=True):
     known cost (null, never guessed); without one, every image costs `per_image`."""
     per_audio_second: Decimal | None = None
     per_million_characters: Decimal | None = None
+    audio_input: Decimal | None = None
+    """Audio input tokens, per million, where a model prices them apart from text
+    (gpt-4o-transcribe); `input` prices the text tokens of the same call."""
     tiers: tuple[PriceTier, ...] = ()
 
 

@@ -122,6 +122,8 @@ class CatalogueEntry(Struct, omit_defaults=True):
     audioSecondPrice: float | UnsetType = UNSET
     characterPrice: float | UnsetType = UNSET
     """USD per million characters spoken (text-to-speech)."""
+    audioInputPrice: float | UnsetType = UNSET
+    """USD per million audio input tokens, where they are priced apart from text (transcription)."""
     longContext: list[dict[str, float]] | UnsetType = UNSET
     """Tiers: `above` input tokens, the whole call at these prices."""
     deprecated: str | UnsetType = UNSET

@@ -300,6 +300,7 @@ class Model(Struct, omit_defaults=True):
     imagePrices: dict[str, float] | UnsetType = UNSET
     audioSecondPrice: float | UnsetType = UNSET
     characterPrice: float | UnsetType = UNSET
+    audioInputPrice: float | UnsetType = UNSET
     longContext: list[dict[str, float]] | UnsetType = UNSET
     deprecated: str | UnsetType = UNSET
 

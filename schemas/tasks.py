@@ -149,6 +149,9 @@ class MediaUsage(Struct, omit_defaults=True):
     quality: str | None = None
     audio_seconds: Decimal | None = None
     characters: int = 0
+    audio_input_tokens: int = 0
+    """Of the reported input tokens, those that were audio (a transcription's
+    `input_token_details.audio_tokens`), billed at `audio_input` where it is priced."""
 
 
 class RunResponse(Struct, omit_defaults=True):

@@ -29,6 +29,7 @@ from msgspec import UNSET
 from adapters.base import UpstreamCall
 from adapters.media import split_data_url
 from adapters.media_output import CONTENT_TYPES, read_capped, too_large
+from adapters.openai.speech_events import from_speech_events, reports_speech_usage
 from schemas.chat import Usage
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.media import OPENAI_PATHS, TASK_OPERATIONS, MediaRequest, Upload
@@ -149,9 +150,13 @@ async def run_openai_media(adapter: OpenAIAdapter, call: UpstreamCall) -> RunRes
     max_output_bytes = call.max_output_bytes
     assert isinstance(request, RunRequest)
     operation, body, upload = to_openai_media_body(request, call.model)
-    response = await _send(adapter, call, OPENAI_PATHS[operation], body, upload)
+    events = operation == "speech" and reports_speech_usage(adapter.name, call.model)
+    sent = {**body, "stream_format": "sse"} if events else body
+    response = await _send(adapter, call, OPENAI_PATHS[operation], sent, upload)
     content_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    raw = await _read_capped(response, adapter.name, max_output_bytes, encoded=operation != "speech")
+    raw = await _read_capped(
+        response, adapter.name, max_output_bytes, encoded=operation != "speech" or events
+    )
     native = not isinstance(request, MediaRequest)
     if operation == "images":
         answer = from_openai_images(raw, body, adapter.name, native, max_output_bytes)
@@ -159,7 +164,13 @@ async def run_openai_media(adapter: OpenAIAdapter, call: UpstreamCall) -> RunRes
             return raw_image(answer, adapter.name, max_output_bytes)
         return answer
     if operation == "speech":
-        return from_openai_speech(raw, content_type, body, native and not request.raw_media)
+        usage = Usage()
+        if events:
+            raw, usage = from_speech_events(raw, adapter.name, max_output_bytes)
+            content_type = ""  # the events' type; the audio's is the asked format's
+        answer = from_openai_speech(raw, content_type, body, native and not request.raw_media)
+        answer.usage = usage
+        return answer
     return from_openai_transcription(raw, content_type, body, adapter.name, native)
 
 
@@ -286,9 +297,12 @@ def from_openai_transcription(
     usage = Usage()
     if isinstance(usage_field, dict) and usage_field.get("type") == "duration":
         seconds = _seconds(usage_field.get("seconds"))
-    elif isinstance(usage_field, dict) and usage_field.get("type") == "tokens":
+    audio_tokens = 0
+    if isinstance(usage_field, dict) and usage_field.get("type") == "tokens":
         usage = _token_usage(usage_field)
-    measured = MediaUsage(audio_seconds=seconds)
+        details = usage_field.get("input_token_details")
+        audio_tokens = int(details.get("audio_tokens") or 0) if isinstance(details, dict) else 0
+    measured = MediaUsage(audio_seconds=seconds, audio_input_tokens=audio_tokens)
     if not native:
         return RunResponse(output=msgspec.Raw(raw), usage=usage, wire="openai", measured=measured)
     text = reply.get("text")

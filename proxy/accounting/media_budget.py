@@ -11,15 +11,20 @@ request before the call:
   output tokens of that quality and size (the dearest when it asks `auto` or names none),
   plus the prompt's tokens; another token-priced image model (Gemini): `n` × `max_tokens`
   or `[budgets] output_tokens`;
-- speech: the characters of the input × the per-character price;
+- speech: the characters of the input × the per-character price; a token-billed model
+  (gpt-4o-mini-tts): the input's tokens, and 2 audio tokens a character (divided by a
+  `speed` under 1);
 - transcription: the audio's length is not known before the vendor has read it, so
-  `[budgets] audio_seconds` of it are reserved, as a pool call reserves `pool_seconds`.
+  `[budgets] audio_seconds` of it are reserved, as a pool call reserves `pool_seconds`;
+  a token-billed model (gpt-4o-transcribe) at 1,000 audio tokens a minute, plus the
+  prompt and `max_tokens` or `[budgets] output_tokens` of transcript.
 
 The call then settles at what the vendor reported, like any other (proxy/accounting/metering.py).
 """
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +44,16 @@ GPT_IMAGE_TOKENS: dict[str, dict[str, int]] = {
 """Image output tokens of the GPT Image models by quality and size (OpenAI's image
 generation guide, "Cost and latency"); `auto` or an unlisted pair is taken at the dearest."""
 GPT_IMAGE_MOST = max(tokens for sizes in GPT_IMAGE_TOKENS.values() for tokens in sizes.values())
+
+
+AUDIO_TOKENS_PER_CHARACTER = 2
+"""Audio output tokens a token-billed speech model (gpt-4o-mini-tts) makes per character at
+normal speed, rounded up: one measure of OpenAI's bill gives ~1.3 (4,096 characters, ~5,300
+audio tokens); a slower `speed` makes proportionally more."""
+AUDIO_TOKENS_PER_MINUTE = 1000
+"""Audio input tokens per minute of a transcription billed by tokens: what OpenAI's own
+estimates imply (USD 0.006 a minute at 6 per million audio tokens for gpt-4o-transcribe,
+0.003 at 3 for the mini model)."""
 
 
 class Unpriced(Exception):
@@ -88,10 +103,25 @@ def media_worst_case(
             return (count * rate).quantize(COST_QUANTUM)
         per_image = _gpt_image_tokens(size, quality) if upstream.startswith("gpt-image") else output_tokens
         return token_cost_exact(Usage(input_tokens, count * per_image), price)
-    if operation == "speech" and price.per_million_characters is not None:
+    if operation == "speech":
         text = request.text if isinstance(request.text, str) else fields.get("input")
         characters = len(text) if isinstance(text, str) else 0
-        return (characters * exact(price.per_million_characters) / MILLION).quantize(COST_QUANTUM)
-    if operation == "transcriptions" and price.per_audio_second is not None:
-        return (exact(config.audio_seconds) * exact(price.per_audio_second)).quantize(COST_QUANTUM)
+        if price.per_million_characters is not None:
+            return (characters * exact(price.per_million_characters) / MILLION).quantize(COST_QUANTUM)
+        speed = fields.get("speed")
+        slowest = speed if isinstance(speed, int | float) and not isinstance(speed, bool) and speed > 0 else 1
+        audio = math.ceil(characters * AUDIO_TOKENS_PER_CHARACTER / min(slowest, 1))
+        return token_cost_exact(Usage(input_tokens, audio), price)
+    if operation == "transcriptions":
+        seconds = exact(config.audio_seconds)
+        if price.per_audio_second is not None:
+            return (seconds * exact(price.per_audio_second)).quantize(COST_QUANTUM)
+        prompt = fields.get("prompt")
+        prompt_tokens = math.ceil(len(prompt.encode()) / 3) if isinstance(prompt, str) else 0
+        text = token_cost_exact(Usage(prompt_tokens, output_tokens), price)
+        audio_rate = price.audio_input if price.audio_input is not None else price.input
+        if text is None or audio_rate is None:
+            return None
+        audio = math.ceil(seconds * AUDIO_TOKENS_PER_MINUTE / 60)
+        return (text + audio * exact(audio_rate) / MILLION).quantize(COST_QUANTUM)
     return None

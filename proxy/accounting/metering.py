@@ -126,10 +126,17 @@ def image_rate(price: ModelPrice, size: str | None, quality: str | None) -> Deci
 
 def media_cost_exact(measured: MediaUsage, usage: Usage, price: ModelPrice) -> Decimal | None:
     """USD for one media call, as the vendor prices it: by tokens where it reports and
-    prices them (GPT Image models), else per image, per second of audio, per million
+    prices them (GPT Image models, gpt-4o-mini-tts, the gpt-4o transcribe models, whose
+    audio input tokens have a price of their own), else per image, per second of audio, per million
     characters spoken. None when the price cannot bill what was measured."""
     if (usage.input_tokens or usage.output_tokens) and price.input is not None:
-        return token_cost_exact(usage, price)
+        if price.audio_input is None or not measured.audio_input_tokens:
+            return token_cost_exact(usage, price)
+        audio = min(measured.audio_input_tokens, usage.input_tokens)
+        text = token_cost_exact(Usage(usage.input_tokens - audio, usage.output_tokens), price)
+        if text is None:
+            return None
+        return (text + audio * exact(price.audio_input) / MILLION).quantize(COST_QUANTUM)
     if measured.images:
         rate = image_rate(price, measured.size, measured.quality)
         return (measured.images * rate).quantize(COST_QUANTUM) if rate is not None else None

@@ -41,6 +41,7 @@ def _price_fields(entry: CatalogueEntry, price: ModelPrice) -> None:
         entry.imagePrices = {key: float(value) for key, value in price.per_image_by.items()}
     entry.audioSecondPrice = _usd(price.per_audio_second)
     entry.characterPrice = _usd(price.per_million_characters)
+    entry.audioInputPrice = _usd(price.audio_input)
     if price.tiers:
         entry.longContext = [
             {

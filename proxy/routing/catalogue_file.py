@@ -30,6 +30,7 @@ _PRICE_FIELDS = (
     "per_image",
     "per_audio_second",
     "per_million_characters",
+    "audio_input",
 )
 _NEEDED: dict[str, tuple[tuple[str, ...], ...]] = {
     # each inner tuple: at least one of these fields must be priced

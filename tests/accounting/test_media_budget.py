@@ -98,3 +98,22 @@ def test_gemini_image_reserves_output_tokens_per_image() -> None:
     request = _media("images", "a fox", n=2)
     got = _estimate(request, "gemini", "gemini-2.5-flash-image", BudgetConfig(output_tokens=1290))
     assert got == pytest.approx(2 * 1290 * 30 / 1e6, rel=0.01)
+
+
+def test_gpt_4o_mini_tts_reserves_two_audio_tokens_a_character_more_when_slower() -> None:
+    text = "x" * 300
+    request = _media("speech", text, input=text)
+    normal = _estimate(request, "openai", "gpt-4o-mini-tts")
+    assert normal == pytest.approx((input_tokens(request) * 0.60 + 600 * 12) / 1e6)
+    slow = _media("speech", text, input=text, speed=0.5)
+    assert _estimate(slow, "openai", "gpt-4o-mini-tts") == pytest.approx(
+        (input_tokens(slow) * 0.60 + 1200 * 12) / 1e6
+    )
+
+
+def test_gpt_4o_transcribe_reserves_audio_tokens_for_the_configured_seconds() -> None:
+    request = _media("transcriptions", base64="data:audio/wav;base64,UklGRg==", prompt="abc")
+    config = BudgetConfig(audio_seconds=60, output_tokens=2000)
+    # 1,000 audio tokens a minute at 6, the prompt (1 token) at 2.50, 2,000 out at 10
+    expected = (1000 * 6 + 1 * 2.5 + 2000 * 10) / 1e6
+    assert _estimate(request, "openai", "gpt-4o-transcribe", config) == pytest.approx(expected)

@@ -64,6 +64,16 @@ IMAGE_USAGE = {
     "total_tokens": 4210,
 }
 """What gpt-image-1 reports (`usage`) for one image; DALL·E models report none."""
+SPEECH_USAGE = {"input_tokens": 14, "output_tokens": 101, "total_tokens": 115}
+"""What gpt-4o-mini-tts reports on `speech.audio.done`."""
+TRANSCRIBE_USAGE = {
+    "type": "tokens",
+    "input_tokens": 31,
+    "input_token_details": {"text_tokens": 3, "audio_tokens": 28},
+    "output_tokens": 9,
+    "total_tokens": 40,
+}
+"""What the gpt-4o transcribe models report: the audio's tokens apart from the prompt's."""
 SPEECH_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/ogg", "flac": "audio/flac"}
 
 
@@ -95,10 +105,25 @@ def openai_images(body: dict[str, Any]) -> Reply:
 
 
 def openai_speech(body: dict[str, Any]) -> Reply:
-    """`/v1/audio/speech`: the audio itself, chunked, typed by `response_format` (mp3 default)."""
+    """`/v1/audio/speech`: the audio itself, chunked, typed by `response_format` (mp3 default);
+    with `stream_format: "sse"` (GPT speech models only, as OpenAI answers), the audio as
+    base64 `speech.audio.delta` events and the tokens on `speech.audio.done`."""
     audio_format = body.get("response_format", "mp3")
     audio = FAKE_WAV if audio_format == "wav" else FAKE_MP3
     chunks = [audio[start : start + 4096] for start in range(0, len(audio), 4096)]
+    if body.get("stream_format") == "sse":
+        if not str(body.get("model", "")).startswith("gpt-"):
+            message = "stream_format sse is not supported for tts-1 or tts-1-hd"
+            return Reply.json({"error": {"message": message, "type": "invalid_request_error"}}, 400)
+        frames = [
+            b"data: "
+            + msgspec.json.encode({"type": "speech.audio.delta", "audio": base64.b64encode(chunk).decode()})
+            + b"\n\n"
+            for chunk in chunks
+        ]
+        done = {"type": "speech.audio.done", "usage": SPEECH_USAGE}
+        frames.append(b"data: " + msgspec.json.encode(done) + b"\n\n")
+        return Reply(headers={"Content-Type": "text/event-stream"}, events=frames)
     return Reply(headers={"Content-Type": SPEECH_TYPES.get(audio_format, "audio/mpeg")}, events=chunks)
 
 
@@ -154,6 +179,8 @@ def openai_transcription(request: Received) -> Reply:
                 "usage": {"type": "duration", "seconds": 4},
             }
         )
+    if fields["model"].startswith("gpt-"):
+        return Reply.json({"text": TRANSCRIPT, "usage": TRANSCRIBE_USAGE})
     return Reply.json({"text": TRANSCRIPT, "usage": {"type": "duration", "seconds": 4}})
 
 
