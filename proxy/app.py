@@ -5,23 +5,21 @@ from __future__ import annotations
 from litestar import Litestar, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from proxy.accounting.refusals import RefusalLedger
 from proxy.accounting.usage import UsageReport
+from proxy.front_door import KEY, FrontDoor, constant, is_model_call
 from proxy.gateway import Gateway
-from proxy.limits import KeyLimiter, KeyLimitMiddleware, build_limiter, is_model_call
+from proxy.limits import KeyLimiter, build_limiter
 from proxy.observability.logs import configure_logging
 from proxy.observability.observatory import Observatory
-from proxy.server.guards import BodyGuard, HeaderGuard
 from proxy.server.redaction import install_redaction
 from proxy.settings import Settings, load_settings
 from proxy.surfaces.admin.handlers import admin_router, check_admin_config, own_usage
 from proxy.surfaces.anthropic.handlers import anthropic_router
 from proxy.surfaces.console import console_handlers
-from proxy.surfaces.dependencies import KEY, constant
 from proxy.surfaces.native.errors import (
     handle_client_gone,
     handle_gateway_error,
@@ -58,7 +56,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     usage_report = UsageReport(gateway.settings.database_url, settled=gateway.ledger.flushed)
     response_store = ResponseStore(gateway.settings.database_url, config.responses.retention_days)
     observatory = Observatory(gateway)
-    refused = RefusalLedger(gateway.ledger, is_model_call)
+    door = FrontDoor(config, gateway.keys, limiter, observatory, RefusalLedger(gateway.ledger, is_model_call))
 
     async def start() -> None:
         gateway.start()
@@ -89,11 +87,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
 
     app = Litestar(
         route_handlers=handlers,
-        middleware=[
-            HeaderGuard,
-            DefineMiddleware(KeyLimitMiddleware, limiter=limiter, keys=gateway.keys),
-            BodyGuard,
-        ],
+        middleware=[door.middleware],
         dependencies={
             "gateway": constant(gateway),
             "usage_report": constant(usage_report),
@@ -106,7 +100,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        after_exception=[observatory.after_exception_hook, refused.after_exception],
+        after_exception=[door.after_exception],
         on_startup=[start],
         on_shutdown=[stop],
         openapi_config=OpenAPIConfig(title="unigate", version="0.1.0", path="/schema"),
@@ -114,12 +108,12 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         debug=False,
         logging_config=None,  # logging is configured once by `unigate serve`, redaction installed
     )
-    app.state.gateway = gateway  # for the guards and middleware, which run before injection
+    app.state.gateway = gateway
     app.state.usage_report = usage_report
     app.state.response_store = response_store
     app.state.observatory = observatory
-    # the observatory outermost, as Litestar's own OpenTelemetry plugin; a refusal's row inside it
-    app.asgi_handler = observatory.wrap(refused.wrap(app.asgi_handler))
+    # the front door outermost, as Litestar's own OpenTelemetry plugin: it sees every answer
+    app.asgi_handler = door.wrap(app.asgi_handler)
     return app
 
 

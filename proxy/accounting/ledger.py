@@ -27,7 +27,7 @@ from dataclasses import asdict, astuple, dataclass
 
 from proxy.accounting import budgets
 from proxy.accounting.budgets import BudgetRefusal
-from proxy.identity import idempotency
+from proxy.identity import request_ids
 from proxy.storage import Database, connect
 
 log = logging.getLogger("unigate.ledger")
@@ -147,7 +147,7 @@ class Admission:
         if self.refusal is not None:
             raise self.refusal.error()
         if self.in_flight:
-            raise idempotency.conflict()
+            raise request_ids.conflict()
 
 
 ADMITTED = Admission()

@@ -1,6 +1,6 @@
-"""What one call through dispatch carries and hands back: the context a surface builds, the
-lease an attempt runs on, the completed answer; and what follows from the context alone:
-watching the client for a disconnect, and the call's ledger row."""
+"""What one call through dispatch carries and hands back: the context a surface opens
+(`open_call`), the lease an attempt runs on, the completed answer; and what follows from the
+context alone: watching the client for a disconnect, and the call's ledger row."""
 
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from litestar.datastructures import Headers
+from litestar.types import Receive
 from msgspec import UNSET
 
 from adapters.base import Adapter
 from proxy.accounting.ledger import UsageRow
+from proxy.identity import request_ids
+from proxy.identity.credentials import provider_keys
+from proxy.identity.keys import KeyRecord
 from schemas.chat import ChatResponse, Usage
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import ClientDisconnected, Code, GatewayError
@@ -34,11 +39,38 @@ class CallContext:
     started_at: float
     disconnected: Disconnected | None = None
     idempotent: bool = False
-    """The id came from an `Idempotency-Key` (proxy/identity/idempotency.py)."""
+    """The id came from an `Idempotency-Key` (proxy/identity/request_ids.py)."""
     budgeted: bool = False
     """The key had a spend budget when the request came in (proxy/accounting/budgets.py)."""
     reserved: bool = False
     """The start row holds a budget reservation, which the final row settles."""
+
+
+def client_gone(receive: Receive) -> Disconnected:
+    """Waits for the client to leave; only valid once the body has been read."""
+
+    async def wait() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    return wait
+
+
+def open_call(key: KeyRecord, model_id: str, headers: Headers, receive: Receive) -> CallContext:
+    """A surface's call, once its body has been read (the disconnect watch reads the request's
+    ASGI channel): its request id (an `Idempotency-Key`'s, else a fresh one), its key, the
+    caller's vendor keys."""
+    request_id, idempotent = request_ids.request_id(key.id, headers)
+    return CallContext(
+        request_id=request_id,
+        idempotent=idempotent,
+        budgeted=key.budget is not None,
+        key_id=key.id,
+        model_id=model_id,
+        provider_keys=provider_keys(headers.items()),
+        started_at=time.time(),
+        disconnected=client_gone(receive),
+    )
 
 
 @dataclass(slots=True)

@@ -10,10 +10,22 @@ is skipped. A caller's OpenAI key must never reach Anthropic.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from schemas.config import Config
 from schemas.errors import Code, GatewayError
+
+
+def provider_keys(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """`Provider-Key` under "" and each `Provider-Key-<Vendor>` under the vendor's name."""
+    keys: dict[str, str] = {}
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "provider-key":
+            keys[""] = value
+        elif lowered.startswith("provider-key-"):
+            keys[lowered.removeprefix("provider-key-")] = value
+    return keys
 
 
 def provider_key(config: Config, provider: str, provider_keys: Mapping[str, str], owner: str | None) -> str:

@@ -7,7 +7,8 @@ Two backends behind one middleware, chosen by `[limits] backend`:
 - `redis` (proxy/limits/shared.py): state in a Redis every replica shares, admitted by one
   Lua script per call (proxy/limits/scripts.py), so the limits hold across replicas.
 
-Both answer the same 429 (proxy/limits/rules.py); proxy/limits/middleware.py applies them.
+Both answer the same 429 (proxy/limits/rules.py); the front door (proxy/front_door.py)
+applies them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from proxy.limits.memory import KeyLimiter
-from proxy.limits.middleware import KeyLimitMiddleware
-from proxy.limits.rules import EXEMPT_OPT, WINDOW, KeyLimits, SlotLease, effective_limits, is_model_call
+from proxy.limits.rules import EXEMPT_OPT, WINDOW, KeyLimits, SlotLease, effective_limits
 from schemas.config import LimitsConfig
 
 if TYPE_CHECKING:
@@ -25,14 +25,12 @@ if TYPE_CHECKING:
 __all__ = [
     "EXEMPT_OPT",
     "WINDOW",
-    "KeyLimitMiddleware",
     "KeyLimiter",
     "KeyLimits",
     "SharedKeyLimiter",
     "SlotLease",
     "build_limiter",
     "effective_limits",
-    "is_model_call",
 ]
 
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from litestar.enums import ScopeType
-from litestar.types import Scope
-
 from proxy import observability as observe
 from proxy.identity.keys import KeyRecord
 from schemas.config import LimitsConfig
@@ -18,16 +15,6 @@ WINDOW = 60.0
 """Seconds of the RPM and TPM sliding windows."""
 EXEMPT_OPT = "exempt_from_key_limits"
 """A route handler `opt` flag: the admin routes, which no proxy key may use anyway."""
-_UNCOUNTED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def is_model_call(scope: Scope) -> bool:
-    """What limits count and the ledger accounts for, refusals included: a request to a
-    model-call route (not a GET of the catalogue or of usage, not an admin route)."""
-    if scope["type"] != ScopeType.HTTP or scope.get("method") in _UNCOUNTED_METHODS:
-        return False
-    handler = scope.get("route_handler")
-    return not (handler is not None and handler.opt.get(EXEMPT_OPT))
 
 
 @dataclass(frozen=True, slots=True)

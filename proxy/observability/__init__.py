@@ -1,6 +1,6 @@
 """What a platform team watches: Prometheus metrics, OpenTelemetry traces, structured logs.
 
-One ASGI wrapper (`asgi.py`) opens an `Exchange` per request and, when the answer has been
+The front door (proxy/front_door.py) opens an `Exchange` per request and, when the answer has been
 sent, counts it, ends its span and writes its access line; the rest of the gateway reports
 into the request's exchange through the few hooks re-exported here (one line at each call
 site), so no handler counts anything itself.
@@ -18,6 +18,6 @@ that call it for their types only (under TYPE_CHECKING): nothing here may import
 limits, pools or accounting at run time, since they all import this package.
 """
 
-from proxy.observability.exchange import attempt, identified, pool_waited, refused
+from proxy.observability.exchange import attempt, identified, noted_model, pool_waited, refused
 
-__all__ = ["attempt", "identified", "pool_waited", "refused"]
+__all__ = ["attempt", "identified", "noted_model", "pool_waited", "refused"]

@@ -1,5 +1,7 @@
-"""One request as observed: what the ASGI wrapper saw on the wire, plus what the gateway
-reported into it on the way (its ledger row, its attempts, a limiter's refusal).
+"""One request as the gateway sees it: what the front door (proxy/front_door.py) saw on the
+wire, plus what the gateway reported into it on the way (its ledger rows, its attempts, a
+limiter's refusal, the model a surface read). The observatory counts and logs it; a refusal's
+ledger row (proxy/accounting/refusals.py) is written from it.
 
 The exchange lives in a context variable the wrapper sets, so a hook deep in dispatch finds
 it without any argument threading; outside a request (unit tests of dispatch, the ledger's
@@ -21,6 +23,13 @@ if TYPE_CHECKING:
     from proxy.dispatch.call import Lease
 
 T = TypeVar("T")
+
+REFUSED = "refused"
+"""The status of a 4xx refusal's ledger row."""
+GATEWAY_ERROR = "gateway_error"
+"""The status of a ledger row for a 5xx the gateway answered before any call began."""
+NOT_CALLS = (REFUSED, GATEWAY_ERROR)
+"""Row statuses that are not calls: nothing was sent to a vendor or worker, nothing cost."""
 
 
 class Sink(Protocol):
@@ -65,6 +74,16 @@ class Exchange:
     finish_reasons: list[str] = field(default_factory=list)
     response_model: str | None = None
     span: Any = None
+    started_at: float = 0.0
+    """`time.time()` when the request arrived (a refusal row's start)."""
+    row_id: str | None = None
+    """The request id of the final row a call of this request wrote (any row, a call's)."""
+    answer_id: str | None = None
+    """The id an error answer named before its refusal row was written."""
+    refusal_code: str | None = None
+    """The code a refusal row records: the handled exception's, None for a client that left."""
+    model: str | None = None
+    """The model id the request asked for, once a surface has read it."""
 
 
 _current: ContextVar[Exchange | None] = ContextVar("unigate_exchange", default=None)
@@ -120,6 +139,13 @@ def identified(key_id: str) -> None:
     exchange = _current.get()
     if exchange is not None and exchange.key_id is None:
         exchange.key_id = key_id
+
+
+def noted_model(model_id: str) -> None:
+    """The model id the request asked for, once a surface has read it (a refusal's row)."""
+    exchange = _current.get()
+    if exchange is not None:
+        exchange.model = model_id
 
 
 def pool_waited(pool: str, seconds: float) -> None:

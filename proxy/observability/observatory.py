@@ -1,9 +1,10 @@
-"""The one ASGI place that observes every request, and the sink its hooks report into.
+"""What the gateway reports about every request, and the sink its hooks report into.
 
-Wrapped around the whole Litestar app (outside its guards, limiter and exception handling),
-so a request refused by a guard, the limiter or a 404 is counted like any other, and the
-wrapper sees the status actually sent. When the last byte has gone (a stream included) it
-counts the request, ends its span and writes its access line, from:
+The front door (proxy/front_door.py), outside Litestar's guards, limiter and exception
+handling, opens each request's `Exchange` here (`open`) and hands it back when the last
+byte has gone, a stream included (`finish`): so a request refused by a guard, the limiter
+or a 404 is counted like any other, with the status actually sent. `finish` counts the
+request, ends its span and writes its access line, from:
 - the wire: status, first body bytes (a stream's first token), duration, client address;
 - the final ledger row (an observer of the ledger): model, provider, tokens, cost, attempts;
 - the exception Litestar handled (`after_exception`): the error code;
@@ -17,13 +18,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Scope, Send
 
-from proxy.accounting.refusals import NOT_CALLS
-from proxy.identity.request_ids import new_request_id
-from proxy.observability import endpoint, exchange, logs, tracing
-from proxy.observability.exchange import Exchange
+from proxy.observability import endpoint, exchange, tracing
+from proxy.observability.exchange import NOT_CALLS, Exchange
+from proxy.observability.logs import ACCESS
 from proxy.observability.metrics import UNROUTED, Metrics, ModelLabels
 from proxy.observability.sampler import LedgerLag, Sampler
 from proxy.observability.tracing import Tracing
@@ -36,7 +35,8 @@ if TYPE_CHECKING:
     from proxy.gateway import Gateway
 
 log = logging.getLogger("unigate.observability")
-_UNOBSERVED = frozenset({"/healthz", "/readyz"})
+UNOBSERVED = frozenset({"/healthz", "/readyz"})
+"""Probes: neither counted nor logged."""
 _OPERATIONS = {"chat": "chat", "text-generation": "text_completion", "feature-extraction": "embeddings"}
 DISCONNECTED = "client_disconnected"
 
@@ -76,8 +76,9 @@ class Observatory:
         self.ledger_lag = LedgerLag()
         self.sampler = Sampler(self.metrics, gateway, self.ledger_lag)
         self._tasks: dict[str, str] = {}
-        self._here = self.metrics_on and config.metrics.port is None
+        self.metrics_here = self.metrics_on and config.metrics.port is None
         """Whether /metrics is answered on the gateway's own port."""
+        self._traced = self.tracing.provider is not None
         gateway.ledger.observers.append(self.row)
         gateway.ledger.watch_writes(self.ledger_lag.writing)
         self._resolve = gateway.router.resolve
@@ -98,25 +99,13 @@ class Observatory:
         self.sampler.sample()
         return self.metrics.exposition()
 
-    # -- the ASGI wrapper --------------------------------------------------------------
+    async def answer_metrics(self, scope: Scope, send: Send) -> None:
+        await endpoint.answer(scope, send, self.config.metrics.token, self.exposition)
 
-    def wrap(self, app: ASGIApp) -> ASGIApp:
-        async def observed(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await app(scope, receive, send)
-                return
-            path: str = scope["path"]
-            if path == endpoint.PATH and self._here:
-                await endpoint.answer(scope, send, self.config.metrics.token, self.exposition)
-                return
-            if path in _UNOBSERVED:
-                await app(scope, receive, send)
-                return
-            await self._observe(app, scope, receive, send)
+    # -- one request ---------------------------------------------------------------------
 
-        return observed
-
-    async def _observe(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    def open(self, scope: Scope) -> Exchange:
+        """The exchange of a request that has just arrived (its span, when tracing is on)."""
         client = scope.get("client")
         path: str = scope["path"]
         surface = surface_of(path)
@@ -127,57 +116,19 @@ class Observatory:
             str(scope.get("method", "")),
             path,
             client[0] if client else "",
+            started_at=time.time(),
         )
-        record.span = self.tracing.request_span(scope["headers"], record.method, surface)
-        token = exchange.begin(record)
+        if self._traced:
+            record.span = self.tracing.request_span(scope["headers"], record.method, surface)
+        return record
 
-        async def observed_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                record.status = message["status"]
-                headers = list(message.get("headers", ()))
-                for name, value in headers:
-                    if name.lower() == b"x-request-id":
-                        record.request_id = value.decode("latin-1")
-                        break
-                else:
-                    record.request_id = record.row.request_id if record.row is not None else new_request_id()
-                    headers.append((b"x-request-id", record.request_id.encode()))
-                    message["headers"] = headers
-            elif (
-                message["type"] == "http.response.body"
-                and record.first_byte is None
-                and message.get("more_body")
-            ):
-                record.first_byte = time.perf_counter()
-            await send(message)
-
-        try:
-            await app(scope, receive, observed_send)
-        except BaseException as error:
-            record.status = record.status or 500
-            record.code = record.code or _code_of(error)
-            raise
-        finally:
-            exchange.end(token)
-            try:
-                self.finish(record)
-            except Exception:
-                # the answer is already sent: a fault in reporting it must not become the
-                # request's error (uvicorn would log it as the application's crash)
-                log.exception("observing a request failed (%s %s)", record.method, record.surface)
-
-    def after_exception(self, error: Exception, _: Scope) -> None:
-        """Litestar's hook: the exception a handler, guard or limiter raised, before it is
-        rendered; the only place the error's code is known for every surface alike."""
-        record = exchange.current()
-        if record is None:
-            return
-        record.code = _code_of(error)
+    @staticmethod
+    def failed(record: Exchange, error: Exception) -> None:
+        """The exception a handler, guard or limiter raised, before it is rendered (the front
+        door's `after_exception`): the only place the error's code is known for every surface."""
+        record.code = observed_code(error)
         if isinstance(error, GatewayError) and error.provider is not None:
             record.provider_error = True
-
-    async def after_exception_hook(self, error: Exception, scope: Scope) -> None:
-        self.after_exception(error, scope)
 
     # -- what the gateway reports --------------------------------------------------------
 
@@ -185,7 +136,11 @@ class Observatory:
         """The ledger's observer: each final row, on the event loop, in its request's context
         (a refusal's row is not a call: its request is counted by status and code alone)."""
         record = exchange.current()
-        if record is not None and row.status not in NOT_CALLS:
+        if record is None:
+            return
+        if record.row_id is None:
+            record.row_id = row.request_id
+        if row.status not in NOT_CALLS:
             record.row = row
 
     def attempt_started(
@@ -195,6 +150,8 @@ class Observatory:
             self.metrics.retries.labels(lease.provider).inc()
         elif kind == "fallback":
             self.metrics.fallbacks.labels(lease.provider).inc()
+        if record.span is None:
+            return None  # tracing is off
         return self.tracing.attempt_span(record.span, lease, call, kind, record.attempts)
 
     def attempt_ended(self, record: Exchange, span: Any, result: object, error: BaseException | None) -> None:
@@ -204,7 +161,8 @@ class Observatory:
             reason = getattr(result, "finish_reason", None)
             if isinstance(reason, str):
                 record.finish_reasons.append(reason)
-        self.tracing.attempt_ended(span, result, error)
+        if span is not None:
+            self.tracing.attempt_ended(span, result, error)
 
     def pool_waited(self, pool: str, seconds: float) -> None:
         self.metrics.pool_queue_wait.labels(pool).observe(seconds)
@@ -231,7 +189,8 @@ class Observatory:
         if self.metrics_on:
             self._count(record, model, provider, duration, overhead, now)
         fields = self._access_fields(record, duration, overhead)
-        logs.access(fields)
+        if ACCESS.isEnabledFor(logging.INFO):
+            ACCESS.info("request", extra={"fields": fields})
         if record.span is not None:
             self._end_span(record, model, fields)
 
@@ -327,7 +286,7 @@ class Observatory:
         tracing.end_request(record.span, attributes, name, failed)
 
 
-def _code_of(error: BaseException) -> str:
+def observed_code(error: BaseException) -> str:
     if isinstance(error, GatewayError):
         return str(error.code)
     if isinstance(error, ClientDisconnected):

@@ -1,20 +1,21 @@
-"""What a request must look like before any handler, limiter or vendor sees it.
+"""What a request must look like before any handler, limiter or vendor sees it: the checks
+the front door (proxy/front_door.py) runs on every request, so every surface gets them.
 
-Two ASGI middlewares, registered on the app so every surface gets them:
-
-- `HeaderGuard` (outermost): rejects a header name or value holding CR, LF or NUL (400)
-  and a value or a header block over its cap (431), then remembers the request's
-  credential values so log redaction (proxy/server/redaction.py) removes them exactly.
-- `BodyGuard` (innermost): reads the body itself, so it can answer 413 as soon as the
-  declared length, or the bytes a chunked body has sent so far, pass the cap, without
-  reading the rest; then checks the body is UTF-8, nested at most `max_json_depth` deep
-  and free of duplicate keys (400), and replays it to the handler. It checks every body,
-  whatever its Content-Type: every handler parses its body as JSON without asking what
-  the client called it, so a body sent as `application/xml` or `octet-stream` must not
+- Headers (`check_headers`, before the limits): a header name or value holding CR, LF or
+  NUL is refused (400), a value or a header block over its cap too (431); it hands back the
+  request's credential values so log redaction (proxy/server/redaction.py) removes them
+  exactly.
+- The body (`read_body` then `check_json`): read by the front door itself, so it can answer
+  413 as soon as the declared length, or the bytes a chunked body has sent so far, pass the
+  cap, without reading the rest; then checked to be UTF-8, nested at most `max_json_depth`
+  deep and free of duplicate keys (400), and replayed to the handler (`replay`). Every body
+  is checked whatever its Content-Type: every handler parses its body as JSON without asking
+  what the client called it, so a body sent as `application/xml` or `octet-stream` must not
   walk past the checks into a decoder (a 500, or one of two duplicate values). The one
-  exception is a file upload: `multipart/form-data` to a path in `UPLOAD_PATHS` (OpenAI's
-  `/v1/audio/transcriptions`) is capped by `[media] max_upload_bytes` instead and left to
-  that handler's multipart parser, which reads nothing as JSON.
+  exception is a file upload (`is_upload`): `multipart/form-data` to a path in
+  `UPLOAD_PATHS` (OpenAI's `/v1/audio/transcriptions`) is capped by
+  `[media] max_upload_bytes` instead and left to that handler's multipart parser, which
+  reads nothing as JSON.
 
 The depth check runs before any recursive parser sees the body, so nesting can never
 raise a RecursionError (a 500) in a handler's decoder; all checks are linear in the
@@ -27,13 +28,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
+from litestar.types import HTTPRequestEvent, Receive, ReceiveMessage, Scope
 
-from proxy.server.redaction import is_credential_header, remember_secrets
+from proxy.server.redaction import MIN_SECRET
 from schemas.config import Config
 from schemas.errors import Code, GatewayError
 
@@ -41,19 +41,19 @@ _FORBIDDEN = re.compile(rb"[\r\n\x00]")
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = bytes(set(range(256)) - set(b"[]{}"))
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+CREDENTIAL_HEADERS = frozenset(
+    {b"authorization", b"provider-key", b"x-api-key", b"x-goog-api-key", b"api-key", b"proxy-authorization"}
+)
 UPLOAD_PATHS = frozenset({"/v1/audio/transcriptions", "/models/v2/openai/v1/audio/transcriptions"})
 """Paths whose handler takes a multipart file upload (proxy/surfaces/openai/media.py)."""
 
 
-def _config(scope: Scope) -> Config:
-    config: Config = scope["app"].state.gateway.settings.config
-    return config
-
-
-def check_headers(headers: list[tuple[bytes, bytes]], config: Config) -> None:
+def check_headers(headers: Iterable[tuple[bytes, bytes]], config: Config) -> tuple[str, ...]:
+    """Refuse a malformed or oversized header block; the secrets its credential headers hold."""
     limits = config.limits
     total = 0
+    secrets: list[str] = []
     for name, value in headers:
         total += len(name) + len(value) + 4
         if _FORBIDDEN.search(name) or _FORBIDDEN.search(value):
@@ -65,32 +65,22 @@ def check_headers(headers: list[tuple[bytes, bytes]], config: Config) -> None:
                 f"header {header!r} is longer than {limits.max_header_value_bytes} bytes",
                 status=431,
             )
+        lowered = name.lower()
+        if lowered in CREDENTIAL_HEADERS or lowered.startswith(b"provider-key-"):
+            secret = _credential(value.decode("latin-1"))
+            if len(secret) >= MIN_SECRET:
+                secrets.append(secret)
     if total > limits.max_header_bytes:
         raise GatewayError(
             Code.INVALID_REQUEST, f"the headers are larger than {limits.max_header_bytes} bytes", status=431
         )
-
-
-class HeaderGuard:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
-            headers: list[tuple[bytes, bytes]] = list(scope["headers"])
-            check_headers(headers, _config(scope))
-            remember_secrets(
-                _credential(value.decode("latin-1"))
-                for name, value in headers
-                if is_credential_header(name.decode("latin-1"))
-            )
-        await self.app(scope, receive, send)
+    return tuple(secrets)
 
 
 def _credential(value: str) -> str:
     """`Bearer abc` → `abc`: the secret itself, which is what may be echoed elsewhere."""
     scheme, _, rest = value.strip().partition(" ")
-    return rest.strip() if rest and scheme.lower() in ("bearer", "key", "basic") else value
+    return rest.strip() if rest and scheme.lower() in ("bearer", "key", "basic") else value.strip()
 
 
 def json_depth(raw: bytes) -> int:
@@ -126,7 +116,7 @@ def check_json(raw: bytes, max_depth: int) -> None:
         raise GatewayError(Code.INVALID_REQUEST, "the JSON body is nested too deeply") from None
 
 
-def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+def declared_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
     for name, value in headers:
         if name.lower() == b"content-length":
             try:
@@ -140,7 +130,7 @@ def _too_large(limit: int, what: str) -> GatewayError:
     return GatewayError(Code.PAYLOAD_TOO_LARGE, f"{what} is larger than {limit} bytes")
 
 
-def _is_upload(scope: Scope, headers: list[tuple[bytes, bytes]]) -> bool:
+def is_upload(scope: Scope, headers: Iterable[tuple[bytes, bytes]]) -> bool:
     if scope.get("path") not in UPLOAD_PATHS:
         return False
     content_type = next((value for name, value in headers if name.lower() == b"content-type"), b"")
@@ -169,28 +159,7 @@ async def read_body(
             return b"".join(chunks)
 
 
-class BodyGuard:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope.get("method") not in _BODY_METHODS:
-            await self.app(scope, receive, send)
-            return
-        config = _config(scope)
-        headers: list[tuple[bytes, bytes]] = list(scope["headers"])
-        declared = _declared_length(headers)
-        if _is_upload(scope, headers):
-            limit = config.media.max_upload_bytes
-            body = await read_body(receive, limit, declared, "the upload ([media] max_upload_bytes)")
-        else:
-            body = await read_body(receive, config.server.max_body_bytes, declared)
-            if body:  # every body the gateway reads is parsed as JSON, whatever its Content-Type says
-                check_json(body, config.limits.max_json_depth)
-        await self.app(scope, _replay(body, receive), send)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """A `receive` that hands the handler the body already read, then the real channel."""
     first: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": False}
     pending: Iterator[ReceiveMessage] = iter([first])

@@ -6,20 +6,79 @@ every request must be received in full within `deadline` seconds of the connecti
 opening (or, on a kept-alive connection, of the request starting), else the connection is
 closed. Idle kept-alive connections stay under uvicorn's own keep-alive timeout.
 
-It also sends HTTP/1.1 response trailers (proxy/server/trailers.py), which uvicorn's
-protocol does not: the raw-text stream's billing goes in them.
+It also sends HTTP/1.1 response trailers (the ASGI `http.response.trailers` extension),
+which uvicorn's protocol does not implement. A raw-text stream (the Bytez SDKs' format) has
+no event to carry its billing: the cost is known only once the last byte is out. A client
+that sent `TE: trailers` gets it as trailer fields after the last chunk (`Inference-Cost`,
+...). The cycle below keeps uvicorn's behaviour for every other response; for one started
+with `"trailers": True` it writes the final body chunk without the terminating `0` chunk,
+waits for the app's `http.response.trailers` message, and writes the terminator with the
+trailer fields.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-from proxy.server.trailers import EXTENSION, TrailerCycle
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 DEFAULT_DEADLINE = 15.0
+EXTENSION = "http.response.trailers"
+_FIELD = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VALUE = re.compile(rb"[\t\x20-\x7e]*")
+
+
+def accepts_trailers(scope: Mapping[str, Any], te: str | None) -> bool:
+    """The client said it takes trailers, and the server can send them."""
+    wanted = any(part.strip().lower().startswith("trailers") for part in (te or "").split(","))
+    return wanted and EXTENSION in (scope.get("extensions") or {})
+
+
+class TrailerCycle(RequestResponseCycle):
+    _trailing = False
+    """The response was started with trailers and is chunked: its end waits for them."""
+    _awaiting = False
+
+    async def send(self, message: Any) -> None:
+        kind = message["type"]
+        if self.disconnected:
+            return
+        if kind == "http.response.start" and not self.response_started:
+            await super().send(message)
+            self._trailing = bool(message.get("trailers")) and bool(self.chunked_encoding)
+            return
+        if kind == "http.response.body" and self._trailing and not self.response_complete:
+            if message.get("more_body", False):
+                await super().send(message)
+                return
+            if self.flow.write_paused:
+                await self.flow.drain()
+            body = message.get("body", b"")
+            if body:
+                self.transport.write(b"%x\r\n%s\r\n" % (len(body), body))
+            self._awaiting = True
+            return
+        if kind == EXTENSION and self._awaiting:
+            fields = self.__dict__.setdefault("_fields", [])
+            fields.extend(
+                name + b": " + value + b"\r\n"
+                for name, value in message.get("headers", [])
+                if _FIELD.fullmatch(name) and _VALUE.fullmatch(value)  # never a split header
+            )
+            if message.get("more_trailers", False):
+                return
+            self.transport.write(b"0\r\n" + b"".join(fields) + b"\r\n")
+            self._awaiting = False
+            self.response_complete = True
+            self.message_event.set()
+            if not self.keep_alive:
+                self.transport.close()
+            self.on_response()
+            return
+        await super().send(message)
 
 
 class ReceiptDeadlineProtocol(HttpToolsProtocol):

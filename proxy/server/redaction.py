@@ -7,7 +7,7 @@ formatter, including handlers that read `record.args` or format `exc_info` thems
 
 `redact` removes two kinds of secret:
 - the exact values the current request carried (its proxy key and Provider-Keys),
-  remembered per request in a context variable by the request guard, whole or cut (any
+  remembered per request in a context variable by the front door, whole or cut (any
   run of 8 or more characters a secret starts with: a sink or a vendor may cut a line
   inside the key); and
 - anything shaped like a credential: vendor and proxy key prefixes, `key=`/`token=` query
@@ -27,10 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from schemas.secrets import REDACTED, without_secret
 
-CREDENTIAL_HEADERS = frozenset(
-    {"authorization", "provider-key", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization"}
-)
-_MIN_SECRET = 6
+MIN_SECRET = 6
+"""Shorter values are not redacted as the request's own secrets (they would eat words)."""
 
 _KEYLIKE = re.compile(r"\b(?:sk-|sk_|rk-|ug-|AIza|xai-|gsk_)[-_A-Za-z0-9*.~+/=]{8,}")
 _QUERY = re.compile(r"(?i)([?&;](?:key|api_key|apikey|api-key|access_token|token|secret)=)[^&#\s'\"<>]+")
@@ -39,25 +37,21 @@ _HEADER = re.compile(
     r"(?:(?:bearer|key|basic)\s+)?[^\s'\",;}\]]+"
 )
 
-_request_secrets: ContextVar[tuple[str, ...]] = ContextVar("unigate_request_secrets", default=())
-
-
-def is_credential_header(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in CREDENTIAL_HEADERS or lowered.startswith("provider-key-")
+REQUEST_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("unigateREQUEST_SECRETS", default=())
+"""The current request's own credential values (set by the front door, proxy/front_door.py)."""
 
 
 def remember_secrets(values: Iterable[str]) -> None:
     """Mark values (the request's own keys) for redaction for the rest of this request."""
-    found = tuple(value.strip() for value in values if len(value.strip()) >= _MIN_SECRET)
+    found = tuple(value.strip() for value in values if len(value.strip()) >= MIN_SECRET)
     if found:
-        _request_secrets.set(_request_secrets.get() + found)
+        REQUEST_SECRETS.set(REQUEST_SECRETS.get() + found)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """The text without the request's secrets, the given ones, and anything key-shaped."""
-    for secret in (*_request_secrets.get(), *secrets):
-        if len(secret) >= _MIN_SECRET:
+    for secret in (*REQUEST_SECRETS.get(), *secrets):
+        if len(secret) >= MIN_SECRET:
             text = without_secret(text, secret)
     text = _KEYLIKE.sub(REDACTED, text)
     # both patterns need a `=` (a query parameter) or a `:` (a quoted header): text with

@@ -1,25 +1,22 @@
 """What every compatible-surface handler does before it speaks its own wire: read the body,
 route, and open the call's context, exactly as the native surface does (the gateway and the
-caller's key arrive by dependency injection: proxy/surfaces/dependencies.py).
+caller's key arrive by dependency injection: proxy/front_door.py).
 
 Shared by the OpenAI and Anthropic surfaces; each renders the errors raised here its own way.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
 
-from proxy.accounting import refusals
-from proxy.dispatch.call import CallContext
+from proxy import observability as observe
+from proxy.dispatch.call import CallContext, open_call
 from proxy.gateway import Gateway
-from proxy.identity import idempotency
 from proxy.identity.keys import KeyRecord
 from proxy.routing.routes import Resolution
-from proxy.surfaces.native.handlers import client_gone, provider_keys
 from schemas.errors import Code, GatewayError
 
 _decode_json = msgspec.json.decode
@@ -50,7 +47,7 @@ def convert(value: dict[str, Any], kind: type[T]) -> T:
 
 
 def resolve(gateway: Gateway, model_id: str) -> Resolution:
-    refusals.note_model(model_id)  # the model of a refusal's ledger row from here on
+    observe.noted_model(model_id)  # the model of a refusal's ledger row from here on
     resolution = gateway.router.resolve(model_id)
     if resolution is None:
         raise GatewayError(Code.NOT_FOUND, f"no route for model {model_id!r}")
@@ -64,14 +61,4 @@ def first_provider(resolution: Resolution) -> str | None:
 
 def call_context(key: KeyRecord, model_id: str, request: Request[Any, Any, Any]) -> CallContext:
     """Only once the body has been read: the disconnect watch reads the request's ASGI channel."""
-    request_id, idempotent = idempotency.request_id(key.id, request.headers)
-    return CallContext(
-        request_id=request_id,
-        idempotent=idempotent,
-        budgeted=key.budget is not None,
-        key_id=key.id,
-        model_id=model_id,
-        provider_keys=provider_keys(request.headers),
-        started_at=time.time(),
-        disconnected=client_gone(request.receive),
-    )
+    return open_call(key, model_id, request.headers, request.receive)

@@ -29,8 +29,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from proxy.accounting.usage import UsageReport, UsageSummary
 from proxy.gateway import Gateway
-from proxy.identity.auth import presented_key
-from proxy.identity.keys import KeyRecord
+from proxy.identity.keys import KeyRecord, presented_key
 from proxy.limits import EXEMPT_OPT
 from proxy.server.openapi import described
 from proxy.settings import ConfigError

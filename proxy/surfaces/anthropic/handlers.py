@@ -17,13 +17,13 @@ from litestar.response import Stream
 from adapters.base import Timeouts, TokenCounter, UpstreamCall
 from proxy.accounting.budgets import input_tokens
 from proxy.accounting.metering import billing_headers
+from proxy.front_door import KEY_OR_API_KEY
 from proxy.gateway import Gateway
-from proxy.identity.credentials import first_target_access
+from proxy.identity.credentials import first_target_access, provider_keys
 from proxy.identity.keys import KeyRecord
 from proxy.surfaces.anthropic.decode import to_chat_request
 from proxy.surfaces.anthropic.encode import EventEncoder, anthropic_events, to_message
 from proxy.surfaces.anthropic.errors import EXCEPTION_HANDLERS
-from proxy.surfaces.dependencies import KEY_OR_API_KEY
 from proxy.surfaces.intake import (
     call_context,
     convert,
@@ -32,7 +32,6 @@ from proxy.surfaces.intake import (
     resolve,
 )
 from proxy.surfaces.native.encode import SSE_HEADERS
-from proxy.surfaces.native.handlers import provider_keys
 from proxy.surfaces.warnings import opened, warnings_header
 from schemas.anthropic_surface import MessagesBody
 
@@ -92,7 +91,7 @@ async def count_tokens(
     if isinstance(adapter, TokenCounter):
         config = gateway.settings.config
         api_key, base_url = first_target_access(
-            config, "anthropic", provider_keys(headers), resolution.key_owner
+            config, "anthropic", provider_keys(headers.items()), resolution.key_owner
         )
         timeouts = config.dispatch.timeouts
         call = UpstreamCall(

@@ -17,7 +17,7 @@ from proxy.accounting.usage import GROUP_COLUMNS, Grouping, LogFilter, UsageRepo
 from proxy.surfaces.console.access import session_of
 from proxy.surfaces.console.rendering import page
 
-# `key` is the app-wide dependency that authenticates a proxy key (proxy/surfaces/dependencies.py):
+# `key` is the app-wide dependency that authenticates a proxy key (proxy/front_door.py):
 # the log filter's `?key=` query parameter is read under another name so it never resolves to it.
 
 WINDOWS: dict[str, int] = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -12,18 +11,16 @@ from litestar.datastructures import Headers
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
-from litestar.types import Receive
 
-from proxy.accounting import refusals
+from proxy import observability as observe
 from proxy.accounting.metering import billing_headers
-from proxy.dispatch.call import CallContext
+from proxy.dispatch.call import CallContext, open_call
 from proxy.gateway import Gateway
-from proxy.identity import idempotency
 from proxy.identity.keys import KeyRecord
 from proxy.routing.catalogue import catalogue_models, catalogue_tasks
 from proxy.routing.routes import Resolution
 from proxy.server.openapi import CatalogueList, TaskList, described
-from proxy.server.trailers import accepts_trailers
+from proxy.server.protocol import accepts_trailers
 from proxy.surfaces.media_routing import catalogued_task, fetch_for_vendors
 from proxy.surfaces.native.decode import chat_request
 from proxy.surfaces.native.encode import (
@@ -56,27 +53,6 @@ def decode_native_body(raw: bytes) -> NativeBody:
         raise GatewayError(Code.INVALID_REQUEST, "the request body is not valid JSON") from None
 
 
-def provider_keys(headers: Headers) -> dict[str, str]:
-    keys: dict[str, str] = {}
-    for name, value in headers.items():
-        lowered = name.lower()
-        if lowered == "provider-key":
-            keys[""] = value
-        elif lowered.startswith("provider-key-"):
-            keys[lowered.removeprefix("provider-key-")] = value
-    return keys
-
-
-def client_gone(receive: Receive) -> Callable[[], Awaitable[None]]:
-    """Waits for the client to leave; only valid once the body has been read."""
-
-    async def wait() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-    return wait
-
-
 def wants_raw_text(headers: Headers) -> bool:
     accept = headers.get("accept", "")
     if "text/event-stream" in accept:
@@ -98,7 +74,7 @@ async def run_model(
 ) -> Response[bytes] | Stream:
     headers = request.headers
     model_id = model_id.lstrip("/")
-    refusals.note_model(model_id)
+    observe.noted_model(model_id)
     resolution = gateway.router.resolve(model_id)
     if resolution is None:
         raise GatewayError(Code.NOT_FOUND, f"no route for model {model_id!r}")
@@ -113,17 +89,7 @@ async def run_model(
     if task is not None:
         check_pool_targets(resolution)
         task = await fetch_for_vendors(gateway, resolution, task)
-    request_id, idempotent = idempotency.request_id(key.id, headers)
-    context = CallContext(
-        request_id=request_id,
-        idempotent=idempotent,
-        budgeted=key.budget is not None,
-        key_id=key.id,
-        model_id=model_id,
-        provider_keys=provider_keys(headers),
-        started_at=time.time(),
-        disconnected=client_gone(request.receive),
-    )
+    context = open_call(key, model_id, headers, request.receive)
     if task is not None and not task.stream:
         return await answer_task(gateway, task, resolution, context)
     if chat.stream:

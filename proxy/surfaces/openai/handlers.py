@@ -20,11 +20,11 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from proxy.accounting.metering import billing_headers
+from proxy.front_door import KEY_OR_API_KEY
 from proxy.gateway import Gateway
 from proxy.identity.keys import KeyRecord
 from proxy.routing.catalogue import catalogue_models
 from proxy.surfaces.anthropic.encode import to_anthropic_model_list
-from proxy.surfaces.dependencies import KEY_OR_API_KEY
 from proxy.surfaces.intake import (
     call_context,
     convert,
