@@ -36,8 +36,8 @@ class Gateway:
         config = self.settings.config
         self.keys = KeyStore(self.settings.database_url)
         self.ledger = Ledger(self.settings.database_url, config.database.synchronous)
-        self.router = Router(config)
         self.catalogue = catalogue_file.load(config.catalogue.file)
+        self.router = Router(config, self.catalogue.for_target)
         self.meter = Meter(config.prices, config.meters, self.catalogue)
         self.pools = Pools(config)
         self.dispatcher = Dispatcher(

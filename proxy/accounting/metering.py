@@ -158,6 +158,9 @@ class Meter:
         self._prices = prices
         self._meters = {**SEED_METERS, **meters}
         self.catalogue = catalogue
+        self._catalogued: dict[tuple[str, str], ModelPrice | None] = {}
+        """The catalogue's price per (provider, upstream model) it knows, looked up once each
+        (bounded by the catalogue: a model it does not know is asked again, never kept)."""
 
     def meter_price(self, meter: str) -> float | None:
         return self._meters.get(meter)
@@ -169,8 +172,14 @@ class Meter:
         override = self._prices.get(model_id) or self._prices.get(target)
         if override is not None or self.catalogue is None or provider is None:
             return override
-        model = self.catalogue.for_target(provider, upstream)
-        return model.price if model is not None else None
+        try:
+            return self._catalogued[provider, upstream]
+        except KeyError:
+            model = self.catalogue.for_target(provider, upstream)
+            if model is None:
+                return None
+            self._catalogued[provider, upstream] = model.price
+            return model.price
 
     def vendor_billing(
         self,

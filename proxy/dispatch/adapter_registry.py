@@ -4,6 +4,9 @@ The five vendor SDKs cost ~150 MiB and ~7 s of CPU to import together (anthropic
 3 s, see docs/performance.md), so a gateway imports only the vendors it is asked for.
 `server.preload` names vendors to import at start-up instead, off the event loop, so
 their first request pays nothing.
+
+The registry is a dict of the adapters built so far: the request path's lookup of a built
+adapter is a plain dict read, and only a miss (`__missing__`) builds one.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from adapters.base import Adapter
 
@@ -24,32 +27,34 @@ FACTORIES: dict[str, str] = {
 }
 
 
-class AdapterRegistry(Mapping[str, Adapter]):
+class AdapterRegistry(dict[str, Adapter]):
     def __init__(self, factories: Mapping[str, str] | None = None) -> None:
+        super().__init__()
         self._factories = dict(FACTORIES if factories is None else factories)
-        self._built: dict[str, Adapter] = {}
         self._lock = threading.Lock()
 
-    def __getitem__(self, name: str) -> Adapter:
-        adapter = self._built.get(name)
-        if adapter is not None:
-            return adapter
+    def __missing__(self, name: str) -> Adapter:
         if name not in self._factories:
             raise KeyError(name)
         with self._lock:
-            if name not in self._built:
+            if not dict.__contains__(self, name):
                 module, _, attribute = self._factories[name].partition(":")
-                self._built[name] = getattr(importlib.import_module(module), attribute)()
-        return self._built[name]
+                self[name] = getattr(importlib.import_module(module), attribute)()
+        return dict.__getitem__(self, name)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._factories)
+    def get(self, name: str, default: Adapter | None = None) -> Adapter | None:  # type: ignore[override]
+        """The adapter for `name`, built if it has a factory; `default` if it has none."""
+        try:
+            return self[name]
+        except KeyError:
+            return default
 
-    def __len__(self) -> int:
-        return len(self._factories)
+    def vendors(self) -> list[str]:
+        """Every vendor an adapter can be built for (listing builds nothing)."""
+        return list(self._factories)
 
     def built(self) -> list[Adapter]:
-        return list(self._built.values())
+        return list(self.values())
 
     async def preload(self, names: list[str]) -> None:
         for name in names:
@@ -57,4 +62,4 @@ class AdapterRegistry(Mapping[str, Adapter]):
 
     def install(self, name: str, adapter: Adapter) -> None:
         """Use this adapter instance for `name` (tests, embedders)."""
-        self._built[name] = adapter
+        self[name] = adapter

@@ -67,9 +67,12 @@ class AttemptLoop:
                 )
             return await self.pools.acquire(target.pool, exclude)
         assert target.provider is not None
-        adapter = self._adapters.get(target.provider)
-        if adapter is None:
-            raise GatewayError(Code.UNSUPPORTED, f"provider {target.provider} is not available", status=501)
+        try:
+            adapter = self._adapters[target.provider]  # a dict read once built
+        except KeyError:
+            raise GatewayError(
+                Code.UNSUPPORTED, f"provider {target.provider} is not available", status=501
+            ) from None
         provider = self._config.providers.get(target.provider)
         base_url = provider.base_url if provider is not None else None
         return Lease(adapter, adapter.name, target.provider, base_url)

@@ -4,8 +4,8 @@ stream, a worker task, embeddings) is planned here, run through the one attempt 
 accounted for: the start row, the bill, exactly one final ledger row, whatever happens.
 
 A stream counts as started only when its first event arrived (peeked before the response is
-committed, proxy/dispatch/opening.py), so a failure until then can still retry or fall back;
-after it, proxy/dispatch/relay.py carries it. Cancellation: the client leaving cancels the
+committed: proxy/dispatch/relay.py `open_stream`), so a failure until then can still retry
+or fall back; after it, the relay in the same file carries it. Cancellation: the client leaving cancels the
 call (`guarded`).
 """
 
@@ -36,8 +36,7 @@ from proxy.dispatch.call import (
     usage_row,
 )
 from proxy.dispatch.media_inlining import MediaFetcher, inline_media
-from proxy.dispatch.opening import open_stream, start_event
-from proxy.dispatch.relay import Closing, Outcome, Relay
+from proxy.dispatch.relay import Closing, Outcome, Relay, open_stream, start_event
 from proxy.dispatch.retry import RetryPolicy
 from proxy.routing import capabilities
 from proxy.routing.capabilities import Plan

@@ -70,7 +70,7 @@ def _refusal(
             )
         return None
     assert target.provider is not None
-    model = catalogue.for_target(target.provider, target.model)
+    model = target.known if target.looked_up else catalogue.for_target(target.provider, target.model)
     if model is None or model.capabilities is None:
         return None
     for capability, description in asked:
@@ -102,7 +102,13 @@ def plan(request: ChatRequest, resolution: Resolution, catalogue: Catalogue, ser
         resolution = dataclasses.replace(resolution, targets=tuple(usable))
     result = Plan(request, resolution)
     first = usable[0]
-    model = catalogue.for_target(first.provider, first.model) if first.provider is not None else None
+    model = (
+        first.known
+        if first.looked_up
+        else catalogue.for_target(first.provider, first.model)
+        if first.provider is not None
+        else None
+    )
     max_tokens = request.sampling.max_tokens
     if (
         model is not None

@@ -1,6 +1,10 @@
 """Model id → ordered targets, by an explicit registry: configured routes first, then the
 built-in defaults, then the default worker pool.
 
+Each target carries what the catalogue knows of its model (`known`), and a built-in vendor
+route to one of the vendor's media models (`openai/whisper-1`) takes that model's task: both
+decided once per model id (resolutions are cached), not on every request.
+
 Never a guess from a prefix alone: `openai/gpt-oss-20b` and `mistralai/*` are open weights,
 `openai/gpt-4o-mini` and `mistral/mistral-small-latest` are proprietary, and `google/gemma-*`
 is not Gemini. Globs are case-sensitive (`fnmatchcase`).
@@ -10,12 +14,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
+from schemas.catalogue import CatalogueModel
 from schemas.config import Config, Pool, Route, Target
 from schemas.errors import Code, GatewayError
+from schemas.media import VENDOR_MEDIA_TASKS
+
+Known = Callable[[str, str], CatalogueModel | None]
+"""(provider, upstream model) → the catalogue's entry (proxy/routing/catalogue_file.py)."""
 
 PROVIDER_PREFIX = {
     "openai": "openai/",
@@ -43,10 +53,15 @@ class ResolvedTarget:
     pool: str | None
     model: str
     """The upstream model name."""
+    known: CatalogueModel | None = field(default=None, compare=False)
+    """The catalogue's entry for a vendor's model, when `looked_up`."""
+    looked_up: bool = field(default=False, compare=False)
+    """`known` was asked of the catalogue (the router's targets); else ask it."""
+    name: str = field(init=False, compare=False)
+    """The vendor, or `pool:<name>`."""
 
-    @property
-    def name(self) -> str:
-        return self.provider or f"pool:{self.pool}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.provider or f"pool:{self.pool}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +96,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Router:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, known: Known | None = None) -> None:
+        self._known = known
         self._routes = config.routes
         self._pools = {pool.name: pool for pool in config.pools}
         self._default_pool = config.default_pool or (config.pools[0].name if config.pools else None)
@@ -90,9 +106,10 @@ class Router:
     def _target(self, model_id: str, target: Route | Target) -> ResolvedTarget:
         pool = self._pools.get(target.pool) if target.pool else None
         explicit = target.model or (pool.model if pool else None)
-        return ResolvedTarget(
-            target.provider, target.pool, upstream_model(model_id, target.provider, explicit)
-        )
+        model = upstream_model(model_id, target.provider, explicit)
+        if target.provider is None or self._known is None:
+            return ResolvedTarget(target.provider, target.pool, model)
+        return ResolvedTarget(target.provider, target.pool, model, self._known(target.provider, model), True)
 
     def _from_route(self, model_id: str, route: Route) -> Resolution:
         targets = [self._target(model_id, route), *(self._target(model_id, t) for t in route.fallbacks)]
@@ -100,6 +117,17 @@ class Router:
         if route.pool and route.pool in self._pools:
             task = self._pools[route.pool].task
         configured = route.match if any(route is r for r in self._routes) else None
+        first = targets[0]
+        media_tasks = VENDOR_MEDIA_TASKS.get(first.provider or "", frozenset())
+        if (
+            configured is None
+            and task == "chat"
+            and first.known is not None
+            and first.known.task in media_tasks
+        ):
+            # a built-in vendor route says chat; the catalogue knows `openai/whisper-1` is
+            # speech recognition, and the native surface runs it as that task
+            task = first.known.task
         return Resolution(model_id, task, tuple(targets), configured)
 
     def _from_pool(self, model_id: str, pool: Pool) -> Resolution:

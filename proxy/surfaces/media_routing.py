@@ -1,8 +1,7 @@
 """What a media call needs before dispatch, on either surface that takes one.
 
-- The task of a vendor's media model: a built-in vendor route (`openai/*`) says `chat`, the
-  catalogue knows `openai/whisper-1` is automatic-speech-recognition; so the native surface
-  runs it as that task (`POST /models/v2/openai/whisper-1` with `base64`), not as chat.
+- (The task of a vendor's media model, `openai/whisper-1` as automatic-speech-recognition,
+  is the router's: proxy/routing/routes.py.)
 - Which targets can run a media task: worker pools, and the vendors in `VENDOR_MEDIA_TASKS`.
 - A `url` for speech recognition: a Bytez container fetches it itself and gets it as it is;
   an OpenAI-protocol upstream takes only the audio's bytes, so when no target is a
@@ -12,7 +11,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -26,19 +24,6 @@ from schemas.tasks import RunRequest
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
-
-
-def catalogued_task(gateway: Gateway, resolution: Resolution) -> Resolution:
-    """The resolution with its vendor model's media task, where a built-in route left `chat`."""
-    if resolution.route is not None or resolution.task != "chat" or not resolution.targets:
-        return resolution
-    target = resolution.targets[0]
-    if target.provider is None or target.provider not in VENDOR_MEDIA_TASKS:
-        return resolution
-    known = gateway.catalogue.for_target(target.provider, target.model)
-    if known is None or known.task not in VENDOR_MEDIA_TASKS[target.provider]:
-        return resolution
-    return dataclasses.replace(resolution, task=known.task)
 
 
 def vendor_runs(target: ResolvedTarget, task: str) -> bool:

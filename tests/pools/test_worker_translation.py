@@ -16,7 +16,8 @@ from adapters.bytez_worker.stream import BytezStreamDecoder
 from adapters.openai_compat import CompletionsStreamDecoder, to_completions_body
 from adapters.transport import sse_data
 from adapters.workers import collect_chat
-from proxy.surfaces.native.tasks import run_request, takes_chat_path
+from proxy.surfaces.native.decode import takes_chat_path
+from proxy.surfaces.native.tasks import run_request
 from schemas.chat import ChatRequest, FunctionDefinition, Sampling, Tool, UserMessage
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.events import Finish, Start, StreamEvent, TextDelta, ToolCallDelta, ToolCallStart, UsageEvent

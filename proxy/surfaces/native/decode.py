@@ -1,4 +1,5 @@
-"""A native body → the unified ChatRequest: inputs to messages, `params` to sampling + extras.
+"""A native body → the unified ChatRequest: inputs to messages, `params` to sampling + extras;
+and which bodies take this path (`takes_chat_path`), the rest being tasks (tasks.py).
 
 `params` takes unified names (and the seed's aliases `max_new_tokens`, `max_length`);
 anything else in it is vendor-specific and travels verbatim. Validation that needs no
@@ -31,6 +32,7 @@ from schemas.chat import (
 )
 from schemas.errors import Code, GatewayError
 from schemas.native import NativeBody
+from schemas.tasks import CHAT, CHAT_CAPABLE_TASKS
 
 _ALIASES = {"max_new_tokens": "max_tokens", "max_length": "max_tokens", "max_completion_tokens": "max_tokens"}
 _SAMPLING = frozenset(Sampling.__struct_fields__)
@@ -70,6 +72,15 @@ NEVER_FORWARDED = frozenset(
 """Client params that would steer the upstream call itself (where it goes, with which
 credentials or headers): dropped, never sent as vendor extras (CVE-2024-6587)."""
 log = logging.getLogger("unigate.normalize")
+
+
+def takes_chat_path(task: str, body: NativeBody) -> bool:
+    """Chat models, and chat-capable models (an instruct model served as text-generation)
+    when the body carries messages."""
+    if task == CHAT:
+        return True
+    messages = body.messages is not UNSET or isinstance(body.input, list)
+    return task in CHAT_CAPABLE_TASKS and messages
 
 
 def _invalid(message: str) -> GatewayError:

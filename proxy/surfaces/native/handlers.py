@@ -21,8 +21,8 @@ from proxy.routing.catalogue import catalogue_models, catalogue_tasks
 from proxy.routing.routes import Resolution
 from proxy.server.openapi import CatalogueList, TaskList, described
 from proxy.server.protocol import accepts_trailers
-from proxy.surfaces.media_routing import catalogued_task, fetch_for_vendors
-from proxy.surfaces.native.decode import chat_request
+from proxy.surfaces.media_routing import fetch_for_vendors
+from proxy.surfaces.native.decode import chat_request, takes_chat_path
 from proxy.surfaces.native.encode import (
     SSE_HEADERS,
     RawTextStream,
@@ -31,7 +31,7 @@ from proxy.surfaces.native.encode import (
     raw_text,
     unified_sse,
 )
-from proxy.surfaces.native.tasks import check_pool_targets, run_request, takes_chat_path, task_envelope
+from proxy.surfaces.native.tasks import check_pool_targets, run_request, task_envelope
 from proxy.surfaces.native.trailed import TrailedStream
 from schemas.errors import Code, GatewayError
 from schemas.events import Billing, StreamEvent
@@ -78,7 +78,6 @@ async def run_model(
     resolution = gateway.router.resolve(model_id)
     if resolution is None:
         raise GatewayError(Code.NOT_FOUND, f"no route for model {model_id!r}")
-    resolution = catalogued_task(gateway, resolution)
     body = decode_native_body(await request.body())
     task = None
     if not takes_chat_path(resolution.task, body):

@@ -23,8 +23,6 @@ from schemas.config import MediaConfig
 from schemas.errors import Code, GatewayError
 from schemas.native import Envelope, NativeBody
 from schemas.tasks import (
-    CHAT,
-    CHAT_CAPABLE_TASKS,
     LABEL_TASKS,
     MEDIA_OUTPUT_TASKS,
     MEDIA_TASKS,
@@ -37,15 +35,6 @@ from schemas.tasks import (
 )
 
 _FIELDS = ("text", "url", "base64", "question", "context", "candidate_labels")
-
-
-def takes_chat_path(task: str, body: NativeBody) -> bool:
-    """Chat models, and chat-capable models (an instruct model served as text-generation)
-    when the body carries messages."""
-    if task == CHAT:
-        return True
-    messages = body.messages is not UNSET or isinstance(body.input, list)
-    return task in CHAT_CAPABLE_TASKS and messages
 
 
 def _invalid(message: str) -> GatewayError:
