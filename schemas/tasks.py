@@ -12,6 +12,7 @@ model's task), so an app written for the Bytez API keeps working.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -165,6 +166,9 @@ class RunResponse(Struct, omit_defaults=True):
     OpenAI media endpoint's reply passed through (schemas/media.py)."""
     measured: MediaUsage | None = None
     warnings: list[str] = msgspec.field(default_factory=list)
+    stream: AsyncIterator[bytes] | None = None
+    """The generated media still coming, relayed chunk by chunk (`/v1/audio/speech` from
+    OpenAI: adapters/openai/speech_relay.py); `media` then describes it and holds no bytes."""
 
 
 class TaskResult(Struct):

@@ -30,6 +30,7 @@ from adapters.base import UpstreamCall
 from adapters.media import split_data_url
 from adapters.media_output import CONTENT_TYPES, read_capped, too_large
 from adapters.openai.speech_events import from_speech_events, reports_speech_usage
+from adapters.openai.speech_relay import start_relay
 from schemas.chat import Usage
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.media import OPENAI_PATHS, TASK_OPERATIONS, MediaRequest, Upload
@@ -154,6 +155,16 @@ async def run_openai_media(adapter: OpenAIAdapter, call: UpstreamCall) -> RunRes
     sent = {**body, "stream_format": "sse"} if events else body
     response = await _send(adapter, call, OPENAI_PATHS[operation], sent, upload)
     content_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if (
+        operation == "speech"
+        and not events
+        and adapter.name == "openai"
+        and isinstance(request, MediaRequest)
+    ):
+        audio = await start_relay(response, adapter.name, max_output_bytes)
+        answer = from_openai_speech(b"", content_type, body, as_base64=False)
+        answer.stream = audio
+        return answer
     raw = await _read_capped(
         response, adapter.name, max_output_bytes, encoded=operation != "speech" or events
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
+from litestar.response import Stream
 from msgspec import UNSET
 
 from proxy.accounting.metering import billing_headers
@@ -109,10 +110,12 @@ async def images(
 @post(_paths("/audio/speech"), name="openai_speech", status_code=200)
 async def speech(
     request: Request[Any, Any, Any], gateway: NamedDependency[Gateway], key: NamedDependency[KeyRecord]
-) -> Response[bytes]:
+) -> Response[bytes] | Stream:
     media = speech_request(read_json_object(await request.body()))
     done, context = await _run(gateway, request, key, media)
     audio, content_type, warnings = to_speech(done.response, media, done.provider)
+    if not isinstance(audio, bytes):
+        return Stream(audio, media_type=content_type, headers=_headers(done, context, warnings))
     return Response(audio, media_type=content_type, headers=_headers(done, context, warnings))
 
 

@@ -6,6 +6,7 @@ otherwise (`{"output_png": <base64>}` → `{"created", "data": [{"b64_json"}]}`,
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -48,9 +49,14 @@ def to_images_response(
     return _encode(answer), warnings
 
 
-def to_speech(response: RunResponse, request: MediaRequest, provider: str) -> tuple[bytes, str, list[str]]:
-    """(audio, Content-Type, warnings): the bytes as generated; a container's format is its own."""
+def to_speech(
+    response: RunResponse, request: MediaRequest, provider: str
+) -> tuple[bytes | AsyncIterator[bytes], str, list[str]]:
+    """(audio, Content-Type, warnings): the bytes as generated, or still coming (relayed
+    from OpenAI as it speaks); a container's format is its own."""
     media = response.media
+    if media is not None and response.stream is not None:
+        return response.stream, media.content_type, []
     if media is None or not isinstance(media.data, bytes):
         raise _broken(provider, "no audio (a URL, or an output that is not sound)")
     warnings = []
