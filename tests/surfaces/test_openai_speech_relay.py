@@ -37,10 +37,10 @@ def _read_until_cut(running: RunningGateway) -> tuple[httpx.Response, bytes]:
     with (
         running.client(**{"Provider-Key": VENDOR_KEY}) as client,
         client.stream("POST", "/v1/audio/speech", json=BODY) as response,
+        pytest.raises(httpx.RemoteProtocolError),
     ):
-        with pytest.raises(httpx.RemoteProtocolError):
-            for chunk in response.iter_raw():
-                received += chunk
+        for chunk in response.iter_raw():
+            received += chunk
     return response, received
 
 
