@@ -14,19 +14,25 @@ the run. A breaker opens after `consecutive_failures` in a row, or when more tha
 `min_calls` of them. It stays open for `open_seconds`, doubling on each re-open up to
 `max_open_seconds`; then one probe goes through (half-open) and its outcome closes or
 re-opens it.
+
+Each change of state (to open, to half-open when the probe is let through, to closed) is
+told to the hook `watch` installs (the observatory counts them), so a flapping breaker shows
+in a counter that the gauge's periodic sample would miss between two scrapes.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from schemas.config import BreakerConfig
 from schemas.errors import Code
 
 VENDOR_FAULTS = frozenset({Code.SERVER_ERROR, Code.OVERLOADED, Code.TIMEOUT, Code.CONNECTION})
+Transition = Callable[[str, str], None]
+"""`(target, to)`: to is open, half_open or closed; target the key's provider or pool:<name>."""
 
 
 @dataclass(slots=True)
@@ -36,6 +42,8 @@ class Breaker:
     open_until: float = 0.0
     open_seconds: float = 0.0
     probing: bool = False
+    state: str = "closed"
+    """The last state told to the hook: a call that lands in the state it found is no change."""
 
 
 class BreakerBoard:
@@ -43,6 +51,18 @@ class BreakerBoard:
         self._config = config
         self._breakers: dict[tuple[str, str], Breaker] = {}
         self._now = time.monotonic
+        self._moved: Transition | None = None
+
+    def watch(self, moved: Transition) -> None:
+        """Tell `moved` every change of state from now on."""
+        self._moved = moved
+
+    def _move(self, key: tuple[str, str], breaker: Breaker, to: str) -> None:
+        if breaker.state == to:
+            return
+        breaker.state = to
+        if self._moved is not None:
+            self._moved(key[0], to)
 
     def _get(self, key: tuple[str, str]) -> Breaker:
         breaker = self._breakers.get(key)
@@ -58,6 +78,7 @@ class BreakerBoard:
         if self._now() < breaker.open_until or breaker.probing:
             return False
         breaker.probing = True
+        self._move(key, breaker, "half_open")
         return True
 
     def is_open(self, key: tuple[str, str]) -> bool:
@@ -95,6 +116,7 @@ class BreakerBoard:
             breaker.open_until = 0.0
             breaker.open_seconds = 0.0
             breaker.probing = False
+            self._move(key, breaker, "closed")
             return
         breaker.consecutive += 1
         failures = sum(1 for _, bad in breaker.calls if bad)
@@ -109,3 +131,4 @@ class BreakerBoard:
             )
             breaker.open_until = now + breaker.open_seconds
             breaker.probing = False
+            self._move(key, breaker, "open")

@@ -24,6 +24,7 @@ from functools import lru_cache
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from proxy.server.redaction import masked_url
 from schemas.config import Config
 
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
@@ -198,6 +199,13 @@ class Metrics:
             multiprocess_mode="livemax",
             registry=registry,
         )
+        self.breaker_transitions = Counter(
+            "unigate_breaker_transitions",
+            "Circuit breaker changes of state per target, by the state entered (open, half_open,"
+            " closed); each gateway worker's breakers count their own.",
+            ("target", "to"),
+            registry=registry,
+        )
         self.member_healthy = Gauge(
             "unigate_pool_member_healthy",
             "1 when a worker-pool member takes requests (the worst view over the gateway's workers).",
@@ -230,6 +238,11 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=registry,
         )
+
+    def breaker_moved(self, target: str, to: str) -> None:
+        """The breaker board's hook (proxy/dispatch/breakers.py `watch`): one change of state,
+        counted as it happens, so a breaker that opens and closes between scrapes still shows."""
+        self.breaker_transitions.labels(masked_url(target), to).inc()
 
     def exposition(self) -> bytes:
         """The text a scrape gets: every worker's values merged, in multiprocess mode."""

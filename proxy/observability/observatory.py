@@ -81,6 +81,8 @@ class Observatory:
         self._traced = self.tracing.provider is not None
         gateway.ledger.observers.append(self.row)
         gateway.ledger.watch_writes(self.ledger_lag.writing)
+        if self.metrics_on:
+            gateway.dispatcher.breakers.watch(self.metrics.breaker_moved)
         self._resolve = gateway.router.resolve
 
     # -- lifecycle ---------------------------------------------------------------------

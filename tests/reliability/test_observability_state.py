@@ -107,6 +107,49 @@ def test_breaker_state_goes_open_half_open_closed(
     ), "the fallback's breaker stayed closed"
 
 
+@pytest.mark.timeout(30)
+def test_breaker_transitions_are_counted_as_they_happen(
+    make_gateway: GatewayFactory, openai_fake: FakeVendor, anthropic_fake: FakeVendor
+) -> None:
+    gateway = make_gateway(config(attempts=1, consecutive_failures=2, open_seconds=0.3))
+    moved, state = "unigate_breaker_transitions_total", "unigate_breaker_state"
+    assert post(gateway).status_code == 200  # a success: the breaker exists, closed, never moved
+    before = scrape(gateway)
+    target = next(
+        dict(pairs)["target"]
+        for (name, pairs), _ in before.items()
+        if name == state and "openai" in dict(pairs)["target"]
+    )
+
+    def deltas(samples: Samples) -> dict[str, float]:
+        return {
+            to: total(samples, moved, target=target, to=to) - total(before, moved, target=target, to=to)
+            for to in ("open", "half_open", "closed")
+        }
+
+    assert deltas(before) == {"open": 0, "half_open": 0, "closed": 0}
+    openai_fake.enqueue(SERVER_ERROR, SERVER_ERROR)
+    assert post(gateway).status_code == 200 and post(gateway).status_code == 200  # the fallback answers
+    assert deltas(scrape(gateway)) == {"open": 1, "half_open": 0, "closed": 0}
+    assert post(gateway).status_code == 200, "an open breaker's calls go to the fallback"
+    assert deltas(scrape(gateway)) == {"open": 1, "half_open": 0, "closed": 0}, "no change, no count"
+    # the probe fails: half-open, then open again (for twice as long)
+    eventually(gateway, lambda samples: value(samples, state, target=target) == 1)
+    openai_fake.enqueue(SERVER_ERROR)
+    assert post(gateway).status_code == 200
+    assert len(openai_fake.received) == 4
+    assert deltas(scrape(gateway)) == {"open": 2, "half_open": 1, "closed": 0}
+    # the next probe succeeds: half-open, then closed
+    eventually(gateway, lambda samples: value(samples, state, target=target) == 1)
+    assert post(gateway).status_code == 200
+    assert len(openai_fake.received) == 5
+    assert deltas(scrape(gateway)) == {"open": 2, "half_open": 2, "closed": 1}
+    assert post(gateway).status_code == 200
+    after = scrape(gateway)
+    assert deltas(after) == {"open": 2, "half_open": 2, "closed": 1}
+    assert total(after, moved, to="open") - total(before, moved, to="open") == 2, "the fallback never moved"
+
+
 # -- pools ------------------------------------------------------------------------------------
 
 
