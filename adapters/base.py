@@ -40,7 +40,9 @@ class Timeouts:
 @dataclass(frozen=True, slots=True)
 class UpstreamCall:
     request: ChatRequest | RunRequest
-    """A chat turn, or (worker pools only) a non-chat task; `task_request` reads the latter."""
+    """A chat turn, or a non-chat task (worker pools, the vendors' media endpoints): two
+    unrelated Structs, narrowed once where an adapter branches (`chat_request`,
+    `task_request`, or a worker's own `match`)."""
     model: str
     """The upstream model name, after routing."""
     api_key: str
@@ -51,6 +53,19 @@ class UpstreamCall:
     Worker adapters send them; vendor adapters do not."""
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     """`[media] max_output_bytes`: the most media a media call may bring back (decoded bytes)."""
+
+
+def chat_request(call: UpstreamCall, provider: str) -> ChatRequest:
+    """The call's chat turn, for `Adapter.complete` / `stream` of an adapter that answers chat
+    only (every vendor's): a task sent there is refused with a typed error naming the
+    adapter, so the narrowing happens once, at the entry point, and the translation below it
+    is typed for a `ChatRequest` alone."""
+    request = call.request
+    if isinstance(request, RunRequest):
+        raise GatewayError(
+            Code.UNSUPPORTED, f"{provider} answers chat here, not the {request.task} task", provider=provider
+        )
+    return request
 
 
 def task_request(call: UpstreamCall, provider: str) -> RunRequest:

@@ -24,7 +24,7 @@ import msgspec
 import openai
 from msgspec import UNSET, Struct
 
-from adapters.base import Capabilities, EmbeddingCall, UpstreamCall, task_request
+from adapters.base import Capabilities, EmbeddingCall, UpstreamCall, chat_request, task_request
 from adapters.openai import OpenAIAdapter
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.media import run_openai_media
@@ -35,7 +35,7 @@ from adapters.replies import not_json
 from adapters.thinking_chunks import chunk_events, reply_reasoning
 from adapters.transport import decode_stream, sse_data
 from adapters.workers import closing, collect_chat, collect_text
-from schemas.chat import ChatResponse
+from schemas.chat import ChatRequest, ChatResponse
 from schemas.embeddings import EmbeddingRequest
 from schemas.errors import Code, GatewayError
 from schemas.events import Finish, Start, StreamEvent, TextDelta, UsageEvent
@@ -170,23 +170,23 @@ class OpenAICompatAdapter(OpenAIAdapter):
         return options
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
-        if self._native(call) is not None:
+        request = chat_request(call, self.name)
+        if self._native(request) is not None:
             return await super().complete(call)  # the worker's own JSON, logprobs and all
-        streamed = dataclasses.replace(call, request=msgspec.structs.replace(call.request, stream=True))
+        streamed = dataclasses.replace(call, request=msgspec.structs.replace(request, stream=True))
         async with closing(self.stream(streamed)) as events:
             return await collect_chat(events, self.name)
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
-        if not isinstance(call.request, RunRequest):
-            async with closing(super().stream(call)) as events:
-                async for event in events:
-                    yield event
-            return
-        if call.request.task != TEXT_GENERATION:
-            raise GatewayError(
-                Code.UNSUPPORTED, f"{self.name} cannot stream {call.request.task}", provider=self.name
-            )
-        async with closing(self._completions(call, call.request)) as events:
+        """A chat turn on `/chat/completions`; a streamed text-generation task on `/completions`."""
+        match call.request:
+            case RunRequest(task=task) if task != TEXT_GENERATION:
+                raise GatewayError(Code.UNSUPPORTED, f"{self.name} cannot stream {task}", provider=self.name)
+            case RunRequest() as request:
+                events = self._completions(call, request)
+            case ChatRequest():
+                events = super().stream(call)
+        async with closing(events):
             async for event in events:
                 yield event
 

@@ -1,10 +1,12 @@
 """The task path: Bytez tasks that are not chat (text-generation, embeddings, question
 answering, classification, ...), as a worker pool runs them.
 
-`RunRequest` is a `ChatRequest` with no messages and the task's inputs, so the dispatcher's
-one attempt loop (failover, cancellation, the ledger) and its stream relay carry it without a
-second copy: a worker adapter tells the two apart with `isinstance`. Only worker adapters ever
-see one (the native surface sends tasks to pools only).
+`RunRequest` is a Struct of its own, not a kind of `ChatRequest`: a task has no messages, no
+tools and no unified sampling, so no code can read those of it by mistake. The dispatcher's
+one attempt loop (failover, cancellation, the ledger) and its stream relay carry
+`ChatRequest | RunRequest`; an adapter narrows it once, at its entry point
+(adapters/base.py `chat_request` / `task_request`). Only worker adapters and the vendors'
+media paths ever see one.
 
 Which body field a task reads follows the Bytez SDKs (`Model.run` maps its `input` by the
 model's task), so an app written for the Bytez API keeps working.
@@ -19,7 +21,7 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
-from schemas.chat import ChatRequest, Usage
+from schemas.chat import Usage
 from schemas.events import Billing
 
 CHAT = "chat"
@@ -112,11 +114,14 @@ OPENAI_MEDIA_TASKS = frozenset({"text-to-image", "text-to-speech", "automatic-sp
 and `/v1/audio/transcriptions` (schemas/media.py)."""
 
 
-class RunRequest(ChatRequest, kw_only=True, omit_defaults=True):
-    """One non-chat task call. `messages` stays empty; `params` go to the worker verbatim
-    (minus the parameters the gateway never forwards)."""
+class RunRequest(Struct, kw_only=True, omit_defaults=True):
+    """One non-chat task call: the task, its inputs by the names the Bytez API gives them,
+    and `params` for the worker verbatim (minus the parameters the gateway never forwards).
+    No messages and no unified sampling: a task's knobs are its model's own (`params`)."""
 
+    model: str
     task: str
+    stream: bool = False
     text: str | UnsetType = UNSET
     url: str | UnsetType = UNSET
     base64: str | UnsetType = UNSET

@@ -31,9 +31,9 @@ from adapters.anthropic.errors import classify_anthropic_error_body
 from adapters.anthropic.request import DEFAULT_MAX_TOKENS, to_anthropic_body
 from adapters.anthropic.response import from_anthropic_response
 from adapters.anthropic.stream import AnthropicStreamDecoder
-from adapters.base import Capabilities, UpstreamCall
+from adapters.base import Capabilities, UpstreamCall, chat_request
 from adapters.transport import ClientCache, decode_stream, sse_named
-from schemas.chat import ChatResponse
+from schemas.chat import ChatRequest, ChatResponse
 from schemas.errors import Code, UpstreamError
 from schemas.events import StreamEvent
 
@@ -65,16 +65,16 @@ class AnthropicAdapter:
     def _client(self, base_url: str | None) -> anthropic.AsyncAnthropic:
         return self._clients.get(base_url or self._default_base_url)
 
-    def _options(self, call: UpstreamCall) -> anthropic.RequestOptions:
+    def _options(self, call: UpstreamCall, request: ChatRequest) -> anthropic.RequestOptions:
         headers = {"Authorization": f"Bearer {call.api_key}", "Content-Type": "application/json"}
-        betas = call.request.anthropic_betas
+        betas = request.anthropic_betas
         if betas is not UNSET and betas:
             headers["anthropic-beta"] = ",".join(betas)
         timeout = httpx2.Timeout(call.timeouts.total, connect=call.timeouts.connect)
         return {"headers": headers, "timeout": timeout, "max_retries": 0}
 
     async def _post(
-        self, call: UpstreamCall, body: dict[str, Any], stream: bool, path: str = _PATH
+        self, call: UpstreamCall, request: ChatRequest, body: dict[str, Any], stream: bool, path: str = _PATH
     ) -> httpx2.Response:
         client = self._client(call.base_url)
         try:
@@ -82,26 +82,28 @@ class AnthropicAdapter:
                 path,
                 cast_to=httpx2.Response,
                 content=_encode(body),
-                options=self._options(call),
+                options=self._options(call, request),
                 stream=stream,
             )
         except anthropic.APIError as error:
             raise self._classify(error, call) from None
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
+        request = chat_request(call, self.name)
         warnings: list[str] = []
-        body = to_anthropic_body(call.request, call.model, warnings)
+        body = to_anthropic_body(request, call.model, warnings)
         body.pop("stream", None)
-        response = await self._post(call, body, stream=False)
+        response = await self._post(call, request, body, stream=False)
         result = from_anthropic_response(response.content, self.name)
         result.warnings = warnings
         return result
 
     async def count_tokens(self, call: UpstreamCall) -> int:
         """Anthropic's own count of the request's input tokens (free, rate-limited apart)."""
-        body = to_anthropic_body(call.request, call.model, [])
+        request = chat_request(call, self.name)
+        body = to_anthropic_body(request, call.model, [])
         counted = {name: value for name, value in body.items() if name in _COUNTED_FIELDS}
-        response = await self._post(call, counted, stream=False, path=_COUNT_PATH)
+        response = await self._post(call, request, counted, stream=False, path=_COUNT_PATH)
         try:
             return int(msgspec.json.decode(response.content)["input_tokens"])
         except (msgspec.DecodeError, KeyError, TypeError, ValueError):
@@ -110,10 +112,11 @@ class AnthropicAdapter:
             ) from None
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
+        request = chat_request(call, self.name)
         warnings: list[str] = []
-        body = to_anthropic_body(call.request, call.model, warnings)
+        body = to_anthropic_body(request, call.model, warnings)
         body["stream"] = True
-        response = await self._post(call, body, stream=True)
+        response = await self._post(call, request, body, stream=True)
         decoder = sse_named(AnthropicStreamDecoder(self.name))
         async for event in decode_stream(response, decoder, self.name, warnings):
             yield event

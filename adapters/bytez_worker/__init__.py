@@ -25,7 +25,7 @@ from adapters.bytez_worker.stream import BytezStreamDecoder, BytezWholeReply
 from adapters.media_output import DEFAULT_MAX_OUTPUT_BYTES
 from adapters.transport import decode_stream, read_reply
 from adapters.workers import closing, collect_chat
-from schemas.chat import ChatResponse, Usage
+from schemas.chat import ChatRequest, ChatResponse, Usage
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, GatewayError, UpstreamError
 from schemas.events import StreamEvent
@@ -111,16 +111,15 @@ class BytezWorkerAdapter:
             return await collect_chat(events, self.name)
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
+        """A chat turn, or a streamed text-generation task: one container route, two bodies."""
         warnings: list[str] = []
-        request = call.request
-        if isinstance(request, RunRequest):
-            if request.task != TEXT_GENERATION:
-                raise GatewayError(
-                    Code.UNSUPPORTED, f"{self.name} cannot stream {request.task}", provider=self.name
-                )
-            body = to_bytez_task_body(request, stream=True)
-        else:
-            body = to_bytez_chat_body(request, self.name, warnings)
+        match call.request:
+            case RunRequest(task=task) if task != TEXT_GENERATION:
+                raise GatewayError(Code.UNSUPPORTED, f"{self.name} cannot stream {task}", provider=self.name)
+            case RunRequest() as task_call:
+                body = to_bytez_task_body(task_call, stream=True)
+            case ChatRequest() as chat:
+                body = to_bytez_chat_body(chat, self.name, warnings)
         response = await self._post(call.base_url, call.timeouts, body, call.headers)
         decoder: ChunkDecoder = (
             BytezWholeReply(self.name)

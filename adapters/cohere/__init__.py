@@ -23,7 +23,7 @@ import msgspec
 from cohere.core.http_client import get_keepalive_socket_options
 from cohere.core.request_options import RequestOptions
 
-from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
+from adapters.base import Capabilities, EmbeddingCall, UpstreamCall, chat_request
 from adapters.cohere.embeddings import from_cohere_embeddings, to_cohere_embeddings_body
 from adapters.cohere.errors import PROVIDER, classify_cohere_error
 from adapters.cohere.request import to_cohere_body
@@ -69,7 +69,7 @@ class CohereAdapter:
         return cast(RequestOptions, options)
 
     def _body(self, call: UpstreamCall, warnings: list[str]) -> bytes:
-        return _encode(to_cohere_body(call.request, call.model, warnings))
+        return _encode(to_cohere_body(chat_request(call, self.name), call.model, warnings))
 
     async def _post_json(self, call: UpstreamCall | EmbeddingCall, path: str, body: bytes) -> httpx.Response:
         """One JSON request and its whole JSON reply; a refusal becomes its classified error."""

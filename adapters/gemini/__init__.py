@@ -28,7 +28,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from adapters.base import Capabilities, ChunkDecoder, EmbeddingCall, UpstreamCall
+from adapters.base import Capabilities, ChunkDecoder, EmbeddingCall, UpstreamCall, chat_request
 from adapters.gemini.embeddings import from_gemini_embeddings, to_gemini_embeddings_body
 from adapters.gemini.errors import classify_gemini_error_body
 from adapters.gemini.media_out import run_gemini_image
@@ -146,7 +146,7 @@ class GeminiAdapter:
         return response
 
     def _body(self, call: UpstreamCall, warnings: list[str]) -> bytes:
-        return _encode(to_gemini_body(call.request, warnings))
+        return _encode(to_gemini_body(chat_request(call, self.name), warnings))
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
         warnings: list[str] = []

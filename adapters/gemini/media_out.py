@@ -19,7 +19,7 @@ import httpx2
 import msgspec
 from msgspec import UNSET
 
-from adapters.base import UpstreamCall
+from adapters.base import UpstreamCall, task_request
 from adapters.media_output import CONTENT_TYPES, read_capped, too_large
 from schemas.chat import Usage
 from schemas.errors import Code, GatewayError, UpstreamError
@@ -115,9 +115,8 @@ def _count(request: RunRequest) -> int:
 
 
 async def run_gemini_image(adapter: GeminiAdapter, call: UpstreamCall) -> RunResponse:
-    request = call.request
+    request = task_request(call, adapter.name)
     max_output_bytes = call.max_output_bytes
-    assert isinstance(request, RunRequest)
     if request.task != "text-to-image":
         raise GatewayError(Code.UNSUPPORTED, f"gemini does not run {request.task}", provider="gemini")
     warnings: list[str] = []

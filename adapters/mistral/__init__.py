@@ -35,7 +35,7 @@ from mistralai.client.chat import Chat
 from mistralai.client.errors import MistralError, NoResponseError
 from mistralai.client.utils import SerializedRequestBody
 
-from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
+from adapters.base import Capabilities, EmbeddingCall, UpstreamCall, chat_request
 from adapters.mistral.embeddings import to_mistral_embeddings_body
 from adapters.mistral.errors import classify_mistral_error
 from adapters.mistral.request import PROVIDER, to_mistral_body
@@ -186,7 +186,7 @@ class MistralAdapter:
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
         warnings: list[str] = []
-        body = _encode(to_mistral_body(call.request, call.model, warnings))
+        body = _encode(to_mistral_body(chat_request(call, self.name), call.model, warnings))
         response = await self._send(call, body, stream=False)
         result = from_mistral_response(response.content)
         result.warnings = warnings + _deprecation(response, call.model)
@@ -194,7 +194,7 @@ class MistralAdapter:
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
         warnings: list[str] = []
-        body = _encode(to_mistral_body(call.request, call.model, warnings))
+        body = _encode(to_mistral_body(chat_request(call, self.name), call.model, warnings))
         response = await self._send(call, body, stream=True)
         warnings += _deprecation(response, call.model)
         decoder = sse_data(mistral_stream_decoder())

@@ -14,7 +14,7 @@ import httpx2
 import msgspec
 import openai
 
-from adapters.base import Capabilities, EmbeddingCall, UpstreamCall
+from adapters.base import Capabilities, EmbeddingCall, UpstreamCall, chat_request
 from adapters.openai.embeddings import from_openai_embeddings, to_openai_embeddings_body
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.media import run_openai_media
@@ -23,7 +23,7 @@ from adapters.openai.request import Dialect, to_openai_body
 from adapters.openai.response import from_openai_response
 from adapters.openai.stream import OpenAIStreamDecoder
 from adapters.transport import ClientCache, decode_stream, sse_data
-from schemas.chat import ChatResponse, OpenAINative
+from schemas.chat import ChatRequest, ChatResponse, OpenAINative
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import Code, UpstreamError
 from schemas.events import StreamEvent
@@ -80,27 +80,29 @@ class OpenAIAdapter:
         except openai.APIError as error:
             raise self._classify(error, call) from None
 
-    def _body(self, call: UpstreamCall, warnings: list[str]) -> bytes:
-        return _encode(to_openai_body(call.request, call.model, self.dialect, warnings))
+    def _body(self, request: ChatRequest, model: str, warnings: list[str]) -> bytes:
+        return _encode(to_openai_body(request, model, self.dialect, warnings))
 
-    def _native(self, call: UpstreamCall) -> OpenAINative | None:
+    def _native(self, request: ChatRequest) -> OpenAINative | None:
         """The caller's body for one of OpenAI's own endpoints, when this backend serves it."""
-        native = call.request.openai_native
+        native = request.openai_native
         return native if isinstance(native, OpenAINative) and native.path in self.native_paths else None
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
-        native = self._native(call)
+        request = chat_request(call, self.name)
+        native = self._native(request)
         if native is not None:
             response = await self._post(call, native.path, native_body(native, call.model, stream=False))
             return native_answer(native, response.content, self.name)
         warnings: list[str] = []
-        response = await self._post(call, "/chat/completions", self._body(call, warnings))
+        response = await self._post(call, "/chat/completions", self._body(request, call.model, warnings))
         result = from_openai_response(response.content, self.name, self.dialect)
         result.warnings = warnings
         return result
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
-        native = self._native(call)
+        request = chat_request(call, self.name)
+        native = self._native(request)
         if native is not None:
             body = native_body(native, call.model, stream=True)
             response = await self._post(call, native.path, body, stream=True)
@@ -109,7 +111,8 @@ class OpenAIAdapter:
                 yield event
             return
         warnings: list[str] = []
-        response = await self._post(call, "/chat/completions", self._body(call, warnings), stream=True)
+        body = self._body(request, call.model, warnings)
+        response = await self._post(call, "/chat/completions", body, stream=True)
         decoder = sse_data(OpenAIStreamDecoder(self.name, self.dialect))
         async for event in decode_stream(response, decoder, self.name, warnings):
             yield event

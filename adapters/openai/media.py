@@ -26,7 +26,7 @@ import msgspec
 import openai
 from msgspec import UNSET
 
-from adapters.base import UpstreamCall
+from adapters.base import UpstreamCall, task_request
 from adapters.media import split_data_url
 from adapters.media_output import CONTENT_TYPES, read_capped, too_large
 from adapters.openai.speech_events import from_speech_events, reports_speech_usage
@@ -147,9 +147,8 @@ def _form_value(value: Any) -> Any:
 
 
 async def run_openai_media(adapter: OpenAIAdapter, call: UpstreamCall) -> RunResponse:
-    request = call.request
+    request = task_request(call, adapter.name)
     max_output_bytes = call.max_output_bytes
-    assert isinstance(request, RunRequest)
     operation, body, upload = to_openai_media_body(request, call.model)
     events = operation == "speech" and reports_speech_usage(adapter.name, call.model)
     sent = {**body, "stream_format": "sse"} if events else body

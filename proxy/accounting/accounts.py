@@ -14,7 +14,7 @@ from schemas.chat import ChatRequest, Usage
 from schemas.config import Config
 from schemas.embeddings import EmbeddingRequest
 from schemas.events import Billing
-from schemas.tasks import MediaUsage
+from schemas.tasks import MediaUsage, RunRequest
 
 EMBEDDING_TASK = "feature-extraction"
 
@@ -30,7 +30,10 @@ class Accounts:
         }
 
     async def begin(
-        self, request: ChatRequest | EmbeddingRequest, context: CallContext, resolution: Resolution
+        self,
+        request: ChatRequest | RunRequest | EmbeddingRequest,
+        context: CallContext,
+        resolution: Resolution,
     ) -> None:
         """Commit the start row; an idempotent retry takes its earlier row back, a budgeted
         key's call holds its estimated cost. Either may refuse the call before any vendor is.

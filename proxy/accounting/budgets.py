@@ -67,8 +67,11 @@ class BudgetRefusal:
         )
 
 
-def input_tokens(request: ChatRequest) -> int:
-    """An upper estimate of the request's input tokens, from its size."""
+def input_tokens(request: ChatRequest | RunRequest) -> int:
+    """An upper estimate of the request's input tokens, from its size: a task's, from the
+    whole of it as encoded (its inputs and params are what the worker reads)."""
+    if isinstance(request, RunRequest):
+        return math.ceil((len(msgspec.json.encode(request)) - 2) / BYTES_PER_TOKEN)
     size = 0
     media = 0
     for message in request.messages:
@@ -84,13 +87,11 @@ def input_tokens(request: ChatRequest) -> int:
             )
     if request.tools is not UNSET:
         size += len(msgspec.json.encode(request.tools))
-    if isinstance(request, RunRequest):
-        size += len(msgspec.json.encode(request)) - 2
     return math.ceil(size / BYTES_PER_TOKEN) + 8 * len(request.messages) + MEDIA_TOKENS * media
 
 
 def estimate(
-    request: ChatRequest,
+    request: ChatRequest | RunRequest,
     resolution: Resolution,
     meter: Meter,
     config: BudgetConfig,
@@ -98,7 +99,8 @@ def estimate(
 ) -> float:
     """USD a call may cost at most, the largest over the targets it may run on; raises if a
     target has no price."""
-    max_tokens = request.sampling.max_tokens if request.sampling.max_tokens is not UNSET else None
+    sampled = request.sampling.max_tokens if isinstance(request, ChatRequest) else UNSET
+    max_tokens = sampled if sampled is not UNSET else None
     if max_tokens is not None and not 0 <= max_tokens <= MAX_OUTPUT_TOKENS:
         # a client's mistake, and one the estimate cannot take: 10**400 overflows a float, a
         # negative count would reserve a negative amount and free budget for other calls

@@ -39,7 +39,7 @@ from proxy.dispatch.media_inlining import MediaFetcher, inline_media
 from proxy.dispatch.relay import Closing, Outcome, Relay, open_stream, start_event
 from proxy.dispatch.retry import RetryPolicy
 from proxy.routing import capabilities
-from proxy.routing.capabilities import Plan
+from proxy.routing.capabilities import Plan, Request
 from proxy.routing.routes import Resolution, ResolvedTarget
 from schemas.chat import ChatRequest, ChatResponse, Usage
 from schemas.config import Config, Route, TimeoutConfig
@@ -108,7 +108,7 @@ class Dispatcher:
             )
         return merged
 
-    def _plan(self, request: ChatRequest, resolution: Resolution) -> Plan:
+    def _plan(self, request: Request, resolution: Resolution) -> Plan[Request]:
         """Targets that cannot take the request dropped, before any is called (capabilities.py)."""
         if self._catalogue is None:
             return Plan(request, resolution)
@@ -116,12 +116,13 @@ class Dispatcher:
         served = pools.served if pools is not None else (lambda pool: None)
         return capabilities.plan(request, resolution, self._catalogue, served)
 
-    def _chat_call(self, request: ChatRequest) -> Build[UpstreamCall]:
-        """How a chat attempt's call is built: media the target cannot fetch inlined first."""
+    def _chat_call(self, request: ChatRequest | RunRequest) -> Build[UpstreamCall]:
+        """How a chat or task attempt's call is built: a chat turn's media the target cannot
+        fetch inlined first (a task's media input is fetched for it by its surface)."""
 
         async def build(lease: Lease, target: ResolvedTarget, key: str, timeouts: Timeouts) -> UpstreamCall:
             inlined = request
-            if self.media is not None:
+            if self.media is not None and isinstance(request, ChatRequest):
                 inlined = await inline_media(request, lease.adapter.capabilities, self.media)
             return UpstreamCall(
                 request=inlined,
@@ -162,7 +163,7 @@ class Dispatcher:
 
     async def _unary(
         self,
-        request: ChatRequest | EmbeddingRequest,
+        request: ChatRequest | RunRequest | EmbeddingRequest,
         resolution: Resolution,
         context: CallContext,
         build: Build[C],
@@ -235,7 +236,7 @@ class Dispatcher:
     async def run_task(self, request: RunRequest, resolution: Resolution, context: CallContext) -> TaskResult:
         """A non-chat task (text-generation, embeddings, classification, ...) on a worker pool,
         with the attempts, member failover, cancellation, billing and ledger row of `complete`.
-        A streamed task goes through `stream`: a RunRequest is a ChatRequest worker adapters know."""
+        A streamed task goes through `stream`, which carries `ChatRequest | RunRequest`."""
         planned = self._plan(request, resolution)
 
         async def invoke(lease: Lease, call: UpstreamCall) -> RunResponse:
@@ -295,7 +296,7 @@ class Dispatcher:
     # -- streams -----------------------------------------------------------------------------
 
     async def stream(
-        self, request: ChatRequest, resolution: Resolution, context: CallContext
+        self, request: ChatRequest | RunRequest, resolution: Resolution, context: CallContext
     ) -> AsyncIterator[StreamEvent]:
         """Open the upstream stream and peek its first event; then hand over the relay."""
         planned = self._plan(request, resolution)

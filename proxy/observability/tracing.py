@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from proxy.server.redaction import masked_url, redact
+from schemas.chat import ChatRequest
 from schemas.config import TracingConfig
 from schemas.embeddings import EmbeddingRequest
 
@@ -107,7 +108,7 @@ class Tracing:
         }
         if lease.base_url:
             attributes["server.address"] = redact(masked_url(lease.base_url))
-        if self.capture_content and not isinstance(request, EmbeddingRequest):
+        if self.capture_content and isinstance(request, ChatRequest):
             attributes["gen_ai.input.messages"] = redact(_encode(request.messages).decode())
         span = self._tracer.start_span(
             f"{operation} {redact(call.model)}",

@@ -7,7 +7,8 @@ when none is left the call is refused with 400 `unsupported`, naming what the mo
 A pool target whose members said what they serve, and do not serve this model, is dropped
 the same way (404 `not_found` when it was the only one). `max_tokens` above the first
 target's max output is clamped to it, with a warning in the answer. Models the catalogue
-does not know are never refused: nothing is claimed that is not known.
+does not know are never refused: nothing is claimed that is not known. A non-chat task
+(`RunRequest`) asks for nothing and has no `max_tokens`: only its pool targets are checked.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import msgspec
 from msgspec import UNSET
@@ -23,6 +25,7 @@ from proxy.routing.catalogue_file import Catalogue
 from proxy.routing.routes import Resolution, ResolvedTarget
 from schemas.chat import AudioPart, ChatRequest, ImagePart, VideoPart
 from schemas.errors import Code, GatewayError
+from schemas.tasks import RunRequest
 
 Served = Callable[[str], "frozenset[str] | None"]
 _PART_NEEDS: tuple[tuple[type, str, str], ...] = (
@@ -32,9 +35,13 @@ _PART_NEEDS: tuple[tuple[type, str, str], ...] = (
 )
 
 
+Request = TypeVar("Request", bound=ChatRequest | RunRequest)
+"""A chat turn or a task: `plan` gives back what it was given."""
+
+
 @dataclass(slots=True)
-class Plan:
-    request: ChatRequest
+class Plan(Generic[Request]):
+    request: Request
     resolution: Resolution
     warnings: list[str] = field(default_factory=list)
 
@@ -84,9 +91,9 @@ def _refusal(
     return None
 
 
-def plan(request: ChatRequest, resolution: Resolution, catalogue: Catalogue, served: Served) -> Plan:
+def plan(request: Request, resolution: Resolution, catalogue: Catalogue, served: Served) -> Plan[Request]:
     """The targets that can take this request, and the request as they will get it."""
-    asked = _asks(request)
+    asked = _asks(request) if isinstance(request, ChatRequest) else []
     usable: list[ResolvedTarget] = []
     first_refusal: GatewayError | None = None
     for target in resolution.targets:
@@ -101,6 +108,8 @@ def plan(request: ChatRequest, resolution: Resolution, catalogue: Catalogue, ser
     if len(usable) != len(resolution.targets):
         resolution = dataclasses.replace(resolution, targets=tuple(usable))
     result = Plan(request, resolution)
+    if not isinstance(request, ChatRequest):
+        return result  # a task has no max_tokens to clamp
     first = usable[0]
     model = (
         first.known

@@ -130,7 +130,6 @@ def test_bytez_chat_body_reads_text_and_maps_sampling() -> None:
 def test_completions_body_maps_hugging_face_names() -> None:
     request = RunRequest(
         model="gpt2",
-        messages=[],
         task="text-generation",
         text="Once",
         params={

@@ -89,8 +89,6 @@ async def run_model(
         check_pool_targets(resolution)
         task = await fetch_for_vendors(gateway, resolution, task)
     context = open_call(key, model_id, headers, request.receive)
-    if task is not None and not task.stream:
-        return await answer_task(gateway, task, resolution, context)
     if chat.stream:
         events: AsyncIterator[StreamEvent] = await gateway.dispatcher.stream(chat, resolution, context)
         stream_headers = {**SSE_HEADERS, "X-Request-Id": context.request_id}
@@ -107,6 +105,8 @@ async def run_model(
                 raw_text(events), media_type="text/plain; charset=utf-8", headers=stream_headers
             )
         return Stream(unified_sse(events), media_type="text/event-stream", headers=stream_headers)
+    if isinstance(chat, RunRequest):
+        return await answer_task(gateway, chat, resolution, context)
     done = await gateway.dispatcher.complete(chat, resolution, context)
     return Response(
         encode_envelope(chat_envelope(done, context.request_id, model_id)),

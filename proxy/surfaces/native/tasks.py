@@ -106,7 +106,6 @@ def run_request(
     params = body.params if body.params is not UNSET else {}
     data: dict[str, Any] = {
         "model": model_id,
-        "messages": [],
         "task": task,
         "stream": body.stream and task in STREAMING_TASKS,
         "raw_media": body.json is False and task in MEDIA_OUTPUT_TASKS,

@@ -51,7 +51,6 @@ def _request(operation: Operation, model: str, fields: dict[str, Any], **inputs:
     openai = {name: value for name, value in fields.items() if name not in {"model", "file"}}
     return MediaRequest(
         model=model,
-        messages=[],
         task=_TASKS[operation],
         operation=operation,
         openai=openai,
