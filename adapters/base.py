@@ -11,7 +11,8 @@ ask `isinstance(adapter, TaskAdapter)` of a declared contract, never `getattr` o
 - `EmbeddingAdapter`: embeddings (`embed`, with `capabilities.embeddings`);
 - `TokenCounter`: the vendor's own count of a request's input tokens (`count_tokens`);
 - `ChunkDecoder`, `DataDecoder`, `NamedEventDecoder`: what turns a vendor's stream into
-  `StreamEvent`s, read by the one loop in adapters/transport.py.
+  `StreamEvent`s, read by the one loop in adapters/transport.py. A decoder reports what the
+  vendor said of its stream (`Opening`: id, model) and never builds the `Start` itself.
 
 The runtime-checkable ones are checked against instances whose modules are already imported,
 so checking one never imports a vendor SDK.
@@ -162,13 +163,30 @@ class TokenCounter(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """What a vendor said of its stream as it opened it: its id for the answer and the model
+    that answers. The loop (adapters/transport.py `decode_stream`) puts it on the stream's
+    one `Start`; a vendor that says neither gets a `Start` all the same."""
+
+    id: str = ""
+    model: str = ""
+
+
 class ChunkDecoder(Protocol):
     """A vendor stream's raw body bytes, split anywhere → events (the one loop's input).
-    Events may come lazily, so an error raises after the events that preceded it."""
+    Events may come lazily, so an error raises after the events that preceded it. A decoder
+    yields no `Start`: the loop makes the one a stream opens with, from `opening`."""
 
     @property
     def done(self) -> bool:
         """The vendor said its last word: the loop stops reading."""
+        ...
+
+    @property
+    def opening(self) -> Opening | None:
+        """What the vendor said of its stream so far; None until it said anything (read when
+        the first event goes out)."""
         ...
 
     def feed(self, chunk: bytes) -> Iterable[StreamEvent]: ...
@@ -184,6 +202,9 @@ class DataDecoder(Protocol):
     @property
     def done(self) -> bool: ...
 
+    @property
+    def opening(self) -> Opening | None: ...
+
     def feed(self, data: str) -> list[StreamEvent]: ...
 
     def close(self) -> list[StreamEvent]: ...
@@ -194,6 +215,9 @@ class NamedEventDecoder(Protocol):
 
     @property
     def done(self) -> bool: ...
+
+    @property
+    def opening(self) -> Opening | None: ...
 
     def feed(self, name: str, data: str) -> list[StreamEvent]: ...
 

@@ -24,7 +24,7 @@ import msgspec
 import openai
 from msgspec import UNSET, Struct
 
-from adapters.base import Capabilities, EmbeddingCall, UpstreamCall, chat_request, task_request
+from adapters.base import Capabilities, EmbeddingCall, Opening, UpstreamCall, chat_request, task_request
 from adapters.openai import OpenAIAdapter
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.media import run_openai_media
@@ -38,7 +38,7 @@ from adapters.workers import closing, collect_chat, collect_text
 from schemas.chat import ChatRequest, ChatResponse
 from schemas.embeddings import EmbeddingRequest
 from schemas.errors import Code, GatewayError
-from schemas.events import Finish, Start, StreamEvent, TextDelta, UsageEvent
+from schemas.events import Finish, StreamEvent, TextDelta, UsageEvent
 from schemas.tasks import EMBEDDING_TASKS, OPENAI_MEDIA_TASKS, TEXT_GENERATION, RunRequest, RunResponse
 
 __all__ = ["OpenAICompatAdapter", "to_completions_body", "worker_dialect"]
@@ -104,11 +104,11 @@ _decode_text_chunk = msgspec.json.Decoder(_TextChunk).decode
 class CompletionsStreamDecoder:
     """`text_completion` chunks → StreamEvents; usage and finish come last, as for chat."""
 
-    __slots__ = ("_finish", "_provider", "_started", "_usage", "done")
+    __slots__ = ("_finish", "_provider", "_usage", "done", "opening")
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
-        self._started = False
+        self.opening: Opening | None = None
         self._finish: str | None = None
         self._usage: WireUsage | None = None
         self.done = False
@@ -123,9 +123,8 @@ class CompletionsStreamDecoder:
         if chunk.error is not None or chunk.object == "error":
             raise classify_openai_error_body(200, data.encode(), self._provider, {})
         events: list[StreamEvent] = []
-        if not self._started:
-            self._started = True
-            events.append(Start(id=chunk.id, model=chunk.model, provider=self._provider))
+        if self.opening is None:
+            self.opening = Opening(id=chunk.id, model=chunk.model)
         for choice in chunk.choices:
             if choice.index == 0 and choice.text:
                 events.append(TextDelta(index=0, text=choice.text))

@@ -3,11 +3,12 @@ cache of SDK clients per base URL.
 
 The loop (`decode_stream`): transport failures in the middle of a stream become typed
 upstream errors; the response is closed whatever happens (the client leaving included),
-which is what stops the vendor's generation; the stream always opens with a `Start` that
-carries the call's warnings (the one place they are put on a stream); and a stream that
-ends without its `Finish` was cut, never a clean end (the one place that is checked).
-Decoders only translate: `ChunkDecoder` takes raw bytes, `sse_data` / `sse_named` frame
-Server-Sent Events for the decoders that read them (adapters/base.py).
+which is what stops the vendor's generation; the stream opens with exactly one `Start`,
+made here (`start_of`) from what the decoder says of the vendor's stream (`Opening`), naming
+the provider and carrying the call's warnings (the one place either is put on a stream); and
+a stream that ends without its `Finish` was cut, never a clean end (the one place that is
+checked). Decoders only translate: `ChunkDecoder` takes raw bytes, `sse_data` / `sse_named`
+frame Server-Sent Events for the decoders that read them (adapters/base.py).
 
 The vendor SDKs run on httpx2, the worker clients and Cohere's SDK on httpx; both are taken.
 """
@@ -15,13 +16,13 @@ The vendor SDKs run on httpx2, the worker clients and Cohere's SDK on httpx; bot
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
 from typing import Generic, Protocol, TypeVar
 
 import httpx
 import httpx2
 
-from adapters.base import ChunkDecoder, DataDecoder, NamedEventDecoder
+from adapters.base import ChunkDecoder, DataDecoder, NamedEventDecoder, Opening
 from adapters.errors import stream_cut
 from adapters.sse import ServerSentEvent, SSEDecoder
 from schemas.errors import Code, UpstreamError
@@ -36,6 +37,7 @@ __all__ = [
     "reading_stream",
     "sse_data",
     "sse_named",
+    "start_of",
 ]
 
 Response = httpx2.Response | httpx.Response
@@ -81,22 +83,28 @@ class SSEFrames:
     (text, then the vendor's `error` event) raises only once those events are out, so the
     client sees what was generated before the error."""
 
-    __slots__ = ("_close", "_done", "_feed", "_frames")
+    __slots__ = ("_close", "_done", "_feed", "_frames", "_opening")
 
     def __init__(
         self,
         feed: Callable[[ServerSentEvent], list[StreamEvent]],
         done: Callable[[], bool],
         close: Callable[[], list[StreamEvent]],
+        opening: Callable[[], Opening | None],
     ) -> None:
         self._frames = SSEDecoder()
         self._feed = feed
         self._done = done
         self._close = close
+        self._opening = opening
 
     @property
     def done(self) -> bool:
         return self._done()
+
+    @property
+    def opening(self) -> Opening | None:
+        return self._opening()
 
     def feed(self, chunk: bytes) -> Iterator[StreamEvent]:
         for frame in self._frames.feed(chunk):
@@ -115,12 +123,19 @@ class SSEFrames:
 
 def sse_data(decoder: DataDecoder) -> SSEFrames:
     """SSE framing for a decoder that reads each event's `data:` alone."""
-    return SSEFrames(lambda frame: decoder.feed(frame.data), lambda: decoder.done, decoder.close)
+    return SSEFrames(
+        lambda frame: decoder.feed(frame.data), lambda: decoder.done, decoder.close, lambda: decoder.opening
+    )
 
 
 def sse_named(decoder: NamedEventDecoder) -> SSEFrames:
     """SSE framing for a decoder that reads each event's name too."""
-    return SSEFrames(lambda frame: decoder.feed(frame.event, frame.data), lambda: decoder.done, decoder.close)
+    return SSEFrames(
+        lambda frame: decoder.feed(frame.event, frame.data),
+        lambda: decoder.done,
+        decoder.close,
+        lambda: decoder.opening,
+    )
 
 
 async def decode_stream(
@@ -128,37 +143,52 @@ async def decode_stream(
 ) -> AsyncIterator[StreamEvent]:
     """The one read loop of every vendor and worker stream (see the module docstring).
 
-    `warnings` is read when the `Start` goes out, so warnings learnt from the response's
-    headers (a deprecated model) still ride on it."""
-    started = finished = False
+    The `Start` goes out just before the first event, so it holds all the decoder learnt of
+    the vendor's stream by then, and `warnings` learnt from the response's headers (a
+    deprecated model) still ride on it. A stream with no event before its end has no `Start`:
+    it was cut before it said anything."""
+    loop = _Loop(decoder, provider, warnings)
     async with reading_stream(response, provider):
         async for chunk in response.aiter_bytes():
-            for event in decoder.feed(chunk):
-                if not started:
-                    started = True
-                    yield _opening(event, provider, warnings)
-                    if isinstance(event, Start):
-                        continue
-                finished = finished or isinstance(event, Finish)
+            for event in loop.out(decoder.feed(chunk)):
                 yield event
             if decoder.done:
                 break
-        for event in decoder.close():
-            if not started:
-                started = True
-                yield _opening(event, provider, warnings)
-                if isinstance(event, Start):
-                    continue
-            finished = finished or isinstance(event, Finish)
+        for event in loop.out(decoder.close()):
             yield event
-    if not finished:
+    if not loop.finished:
         raise stream_cut(provider)
 
 
-def _opening(event: StreamEvent, provider: str, warnings: list[str] | None) -> Start:
-    """The stream's `Start`: the decoder's own, or one made for a vendor that sent none
-    before its first delta; either way it carries the call's warnings."""
-    start = event if isinstance(event, Start) else Start(id="", model="", provider=provider)
+class _Loop:
+    """What `decode_stream` knows of its stream: whether the `Start` went out, whether the
+    `Finish` came. `out` is lazy, so a decoder's error raises after the events before it."""
+
+    __slots__ = ("_decoder", "_provider", "_started", "_warnings", "finished")
+
+    def __init__(self, decoder: ChunkDecoder, provider: str, warnings: list[str] | None) -> None:
+        self._decoder = decoder
+        self._provider = provider
+        self._warnings = warnings
+        self._started = False
+        self.finished = False
+
+    def out(self, events: Iterable[StreamEvent]) -> Iterator[StreamEvent]:
+        for event in events:
+            if isinstance(event, Start):
+                continue  # the loop's own is the stream's one Start
+            if not self._started:
+                self._started = True
+                yield start_of(self._provider, self._decoder.opening, self._warnings)
+            self.finished = self.finished or isinstance(event, Finish)
+            yield event
+
+
+def start_of(provider: str, opening: Opening | None = None, warnings: list[str] | None = None) -> Start:
+    """The one constructor of a stream's `Start`: the provider's name, what the vendor said of
+    its stream (nothing, for a vendor that says nothing), the call's warnings."""
+    said = opening or Opening()
+    start = Start(id=said.id, model=said.model, provider=provider)
     if warnings:
         start.warnings = list(warnings)
     return start

@@ -39,7 +39,7 @@ async def closing(events: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIter
 
 async def collect_chat(events: AsyncIterator[StreamEvent], provider: str) -> ChatResponse:
     """Assemble the events of one streamed chat turn into the answer a non-streamed call gives."""
-    identity = Start(id="", model="", provider=provider)
+    identity: Start | None = None
     text: list[str] = []
     reasoning: list[str] = []
     calls: dict[int, tuple[str, str, list[str]]] = {}
@@ -68,8 +68,8 @@ async def collect_chat(events: AsyncIterator[StreamEvent], provider: str) -> Cha
     if finish is None:
         raise stream_cut(provider)
     response = chat_response(
-        id=identity.id,
-        model=identity.model,
+        id=identity.id if identity is not None else "",
+        model=identity.model if identity is not None else "",
         content="".join(text) if text or not calls else None,
         finish_reason=finish.reason,
         raw_finish_reason=finish.raw_reason,
@@ -80,7 +80,7 @@ async def collect_chat(events: AsyncIterator[StreamEvent], provider: str) -> Cha
         ],
         reasoning=[ReasoningPart(text="".join(reasoning))] if reasoning else None,
     )
-    if identity.warnings:
+    if identity is not None and identity.warnings:
         response.warnings = list(identity.warnings)
     return response
 
@@ -91,10 +91,10 @@ async def collect_text(events: AsyncIterator[StreamEvent], provider: str) -> tup
     return response.content or "", response.usage
 
 
-def response_events(response: ChatResponse, provider: str) -> list[StreamEvent]:
+def response_events(response: ChatResponse) -> list[StreamEvent]:
     """One whole answer as the events a stream of it would have carried (a worker that sent
-    JSON to a streamed request)."""
-    events: list[StreamEvent] = [Start(id=response.id, model=response.model, provider=provider)]
+    JSON to a streamed request), but the `Start`, which the stream loop makes."""
+    events: list[StreamEvent] = []
     if response.content:
         events.append(TextDelta(index=0, text=response.content))
     for index, call in enumerate(response.tool_calls or ()):

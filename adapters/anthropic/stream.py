@@ -14,11 +14,11 @@ import msgspec
 from adapters.anthropic.errors import classify_anthropic_error
 from adapters.anthropic.response import from_anthropic_usage, map_anthropic_stop_reason, tool_arguments
 from adapters.anthropic.wire import WireBlock, WireDelta, WireUsage, decode_event
+from adapters.base import Opening
 from adapters.replies import not_json
 from schemas.events import (
     Finish,
     ReasoningDelta,
-    Start,
     StreamEvent,
     TextDelta,
     ToolCallDelta,
@@ -50,11 +50,11 @@ class AnthropicStreamDecoder:
     """Holds what an Anthropic stream spreads over its events: the tool-call position of each
     content block, the running usage totals, and the stop reason until `message_stop`."""
 
-    __slots__ = ("_argued", "_provider", "_started", "_stop_reason", "_tools", "_usage", "done")
+    __slots__ = ("_argued", "_provider", "_stop_reason", "_tools", "_usage", "done", "opening")
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
-        self._started = False
+        self.opening: Opening | None = None
         self._tools: dict[int, int] = {}
         """Content-block index → tool-call position."""
         self._argued: set[int] = set()
@@ -79,16 +79,9 @@ class AnthropicStreamDecoder:
         if kind not in _KNOWN:
             return []
         events: list[StreamEvent] = []
-        if not self._started:
-            self._started = True
+        if self.opening is None:
             message = event.message
-            events.append(
-                Start(
-                    id=message.id if message else "",
-                    model=message.model if message else "",
-                    provider=self._provider,
-                )
-            )
+            self.opening = Opening(id=message.id, model=message.model) if message else Opening()
         if kind == "message_start" and event.message is not None:
             self._merge_usage(event.message.usage)
         elif kind == "content_block_start" and event.content_block is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 
+from adapters.base import Opening
 from adapters.bytez_worker.response import from_bytez_chat
 from adapters.errors import scrub
 from adapters.openai.stream import OpenAIStreamDecoder
@@ -18,7 +19,7 @@ from adapters.openai_compat import worker_dialect
 from adapters.sse import SSEDecoder
 from adapters.workers import response_events
 from schemas.errors import Code, UpstreamError
-from schemas.events import Finish, Start, StreamEvent, TextDelta, UsageEvent
+from schemas.events import Finish, StreamEvent, TextDelta, UsageEvent
 
 ERROR_MARKER = "INTERNAL_BYTEZ_ERROR:"
 """What a container writes into a raw stream when the model fails mid-generation."""
@@ -28,20 +29,23 @@ class BytezWholeReply:
     """A streamed request a container answered with one JSON body: read whole, then told as
     the events a stream of it would have carried (a `ChunkDecoder`, adapters/base.py)."""
 
-    __slots__ = ("_body", "_provider")
+    __slots__ = ("_body", "_provider", "opening")
 
     done = False
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
         self._body = bytearray()
+        self.opening: Opening | None = None
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         self._body += chunk
         return []
 
     def close(self) -> list[StreamEvent]:
-        return response_events(from_bytez_chat(bytes(self._body), self._provider), self._provider)
+        answer = from_bytez_chat(bytes(self._body), self._provider)
+        self.opening = Opening(id=answer.id, model=answer.model)
+        return response_events(answer)
 
 
 class BytezStreamDecoder:
@@ -67,7 +71,7 @@ class BytezStreamDecoder:
             self._mode = "sse" if head.startswith(b"data:") else "raw"
             chunk, self._pending = self._pending, b""
             if self._mode == "raw":
-                return [Start(id="", model="", provider=self._provider), *self._raw(chunk)]
+                return self._raw(chunk)
         if self._mode == "sse":
             events: list[StreamEvent] = []
             for frame in self._frames.feed(chunk):
@@ -87,6 +91,11 @@ class BytezStreamDecoder:
     def done(self) -> bool:
         return self._mode == "sse" and self._openai.done
 
+    @property
+    def opening(self) -> Opening | None:
+        """An SSE stream's chunks say their id and model; raw text says nothing."""
+        return self._openai.opening if self._mode == "sse" else None
+
     def close(self) -> list[StreamEvent]:
         """The body ended. A raw stream has no finish of its own: its end is the finish."""
         if self._finished:
@@ -95,11 +104,7 @@ class BytezStreamDecoder:
         if self._mode is None:
             if self._pending.strip():
                 self._mode = "raw"
-                return [
-                    Start(id="", model="", provider=self._provider),
-                    *self._raw(self._pending),
-                    *self.close_raw(),
-                ]
+                return [*self._raw(self._pending), *self.close_raw()]
             raise UpstreamError(
                 Code.CONNECTION, f"{self._provider} sent an empty stream", provider=self._provider
             )

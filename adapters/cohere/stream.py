@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
+from adapters.base import Opening
 from adapters.cohere.errors import PROVIDER
 from adapters.cohere.response import (
     as_content_list,
@@ -22,7 +23,6 @@ from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
     ReasoningDelta,
-    Start,
     StreamEvent,
     TextDelta,
     ToolCallDelta,
@@ -39,12 +39,12 @@ class CohereStreamDecoder:
     choice); tool calls are numbered 0, 1, ... in the order they start.
     """
 
-    __slots__ = ("_model", "_secrets", "_started", "_tools", "done")
+    __slots__ = ("_model", "_secrets", "_tools", "done", "opening")
 
     def __init__(self, model: str, *secrets: str) -> None:
         self._model = model
         self._secrets = secrets
-        self._started = False
+        self.opening: Opening | None = None
         self._tools: dict[int, int] = {}
         self.done = False
 
@@ -58,9 +58,8 @@ class CohereStreamDecoder:
         except msgspec.DecodeError as error:
             raise not_json(PROVIDER, "a stream event") from error
         events: list[StreamEvent] = []
-        if not self._started:
-            self._started = True
-            events.append(Start(id=event.id or "", model=self._model, provider=PROVIDER))
+        if self.opening is None:
+            self.opening = Opening(id=event.id or "", model=self._model)
         kind = event.type
         message = event.delta.message if event.delta is not None else None
         if kind in ("content-start", "content-delta") and message is not None:

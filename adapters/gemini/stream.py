@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import msgspec
 from msgspec import UNSET
 
+from adapters.base import Opening
 from adapters.gemini.errors import classify_gemini_error
 from adapters.gemini.response import (
     arguments_of,
@@ -43,7 +44,6 @@ from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
     ReasoningDelta,
-    Start,
     StreamEvent,
     TextDelta,
     ToolCallDelta,
@@ -60,16 +60,16 @@ class GeminiStreamDecoder:
         "_provider",
         "_response_id",
         "_secrets",
-        "_started",
         "_usage",
         "done",
+        "opening",
     )
 
     def __init__(self, provider: str, model: str, secrets: tuple[str, ...] = ()) -> None:
         self._secrets = secrets
         self._provider = provider
         self._model = model
-        self._started = False
+        self.opening: Opening | None = None
         self._response_id = ""
         self._finish: str | None = None
         self._usage: WireUsage | None = None
@@ -95,12 +95,9 @@ class GeminiStreamDecoder:
     def feed_chunk(self, chunk: WireResponse) -> list[StreamEvent]:
         raise_if_blocked(chunk, self._provider, *self._secrets)
         events: list[StreamEvent] = []
-        if not self._started:
-            self._started = True
+        if self.opening is None:
             self._response_id = chunk.response_id
-            events.append(
-                Start(id=chunk.response_id, model=chunk.model_version or self._model, provider=self._provider)
-            )
+            self.opening = Opening(id=chunk.response_id, model=chunk.model_version or self._model)
         if chunk.usage_metadata is not None:
             self._usage = chunk.usage_metadata
         for candidate in chunk.candidates:
@@ -178,6 +175,10 @@ class GeminiEventStream:
         self._tail: deque[bytes] = deque(maxlen=4)
         self._secrets = secrets
 
+    @property
+    def opening(self) -> Opening | None:
+        return self._decoder.opening
+
     def feed(self, chunk: bytes) -> Iterator[StreamEvent]:
         self._tail.append(chunk)
         for frame in self._frames.feed(chunk):
@@ -203,6 +204,10 @@ class GeminiWholeStream:
     def __init__(self, decoder: GeminiStreamDecoder) -> None:
         self._decoder = decoder
         self._body = bytearray()
+
+    @property
+    def opening(self) -> Opening | None:
+        return self._decoder.opening
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         self._body += chunk

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
+from adapters.base import Opening
 from adapters.errors import stream_cut
 from adapters.openai.errors import classify_openai_error_body
 from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
@@ -25,7 +26,6 @@ from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
     ReasoningDelta,
-    Start,
     StreamEvent,
     TextDelta,
     ToolCallDelta,
@@ -184,7 +184,7 @@ class ResponsesStreamDecoder:
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
-        self._started = False
+        self.opening: Opening | None = None
         self._calls: dict[int, int] = {}
         """A call item's output_index → its unified tool-call index."""
         self.done = False
@@ -203,10 +203,9 @@ class ResponsesStreamDecoder:
         if event.type in {"error", "response.failed"}:
             raise self._failure(data, event)
         events: list[StreamEvent] = []
-        if not self._started:
-            self._started = True
+        if self.opening is None:
             response = event.response or _Response()
-            events.append(Start(id=response.id, model=response.model, provider=self._provider))
+            self.opening = Opening(id=response.id, model=response.model)
         events.append(VendorFrame(data=msgspec.Raw(data.encode())))
         events.extend(self._meaning(event))
         return events

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from adapters.base import Opening
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.request import Dialect
 from adapters.openai.response import arguments_text, from_openai_usage, map_openai_finish_reason
@@ -14,7 +15,6 @@ from adapters.replies import not_json
 from schemas.events import (
     Finish,
     ReasoningDelta,
-    Start,
     StreamEvent,
     TextDelta,
     ToolCallDelta,
@@ -44,11 +44,11 @@ class OpenAIStreamDecoder:
         "_classify",
         "_finish",
         "_provider",
-        "_started",
         "_tool_ids",
         "_usage",
         "_whole_tool_calls",
         "done",
+        "opening",
     )
 
     def __init__(self, provider: str, dialect: Dialect | None = None) -> None:
@@ -56,7 +56,7 @@ class OpenAIStreamDecoder:
         self._classify = (dialect and dialect.classify_error) or classify_openai_error_body
         self._whole_tool_calls = dialect is not None and dialect.whole_tool_calls
         self._chunk_events = (dialect and dialect.content_chunks) or _text_chunk_events
-        self._started = False
+        self.opening: Opening | None = None
         self._finish: str | None = None
         self._usage: WireUsage | None = None
         self._tool_ids: set[int] = set()
@@ -72,9 +72,8 @@ class OpenAIStreamDecoder:
         if chunk.error is not None or chunk.object == "error":
             raise self._classify(200, data.encode(), self._provider, {})
         events: list[StreamEvent] = []
-        if not self._started:
-            self._started = True
-            events.append(Start(id=chunk.id, model=chunk.model, provider=self._provider))
+        if self.opening is None:
+            self.opening = Opening(id=chunk.id, model=chunk.model)
         for choice in chunk.choices:
             delta = choice.delta
             if delta is not None:

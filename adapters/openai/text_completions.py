@@ -16,12 +16,13 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
+from adapters.base import Opening
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.response import from_openai_usage, map_openai_finish_reason
 from adapters.openai.wire import WireError, WireUsage
 from schemas.chat import ChatResponse
 from schemas.errors import Code, UpstreamError
-from schemas.events import Finish, Start, StreamEvent, TextDelta, VendorFrame, usage_event
+from schemas.events import Finish, StreamEvent, TextDelta, VendorFrame, usage_event
 
 PATH = "/completions"
 _encode = msgspec.json.encode
@@ -83,7 +84,7 @@ class CompletionFrames:
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
-        self._started = False
+        self.opening: Opening | None = None
         self._finish: str | None = None
         self._usage: WireUsage | None = None
         self.done = False
@@ -95,9 +96,8 @@ class CompletionFrames:
         if chunk.error is not None or chunk.object == "error":
             raise classify_openai_error_body(200, data.encode(), self._provider, {})
         events: list[StreamEvent] = []
-        if not self._started:
-            self._started = True
-            events.append(Start(id=chunk.id, model=chunk.model, provider=self._provider))
+        if self.opening is None:
+            self.opening = Opening(id=chunk.id, model=chunk.model)
         events.append(VendorFrame(data=msgspec.Raw(data.encode())))
         for choice in chunk.choices:
             if choice.text:

@@ -27,7 +27,7 @@ from adapters.anthropic.response import (
 )
 from adapters.anthropic.stream import AnthropicStreamDecoder
 from adapters.anthropic.wire import WireUsage
-from adapters.base import Timeouts, UpstreamCall
+from adapters.base import Opening, Timeouts, UpstreamCall
 from adapters.sse import SSEDecoder
 from adapters.transport import sse_named
 from schemas.chat import (
@@ -90,10 +90,13 @@ def body_for(*messages: Message, **fields: Any) -> tuple[dict[str, Any], list[st
     return to_anthropic_body(request, MODEL, warnings), warnings
 
 
-def decode_stream(name: str, *, chunk: int | None = None) -> Iterator[StreamEvent]:
+def decode_stream(
+    name: str, *, chunk: int | None = None, decoder: AnthropicStreamDecoder | None = None
+) -> Iterator[StreamEvent]:
+    """The decoder's own events (no `Start`: the stream loop makes it, from `decoder.opening`)."""
     raw = fixture_bytes(f"anthropic/{name}")
     frames = SSEDecoder()
-    decoder = AnthropicStreamDecoder("anthropic")
+    decoder = decoder or AnthropicStreamDecoder("anthropic")
     pieces = [raw] if chunk is None else [raw[i : i + chunk] for i in range(0, len(raw), chunk)]
     for piece in pieces:
         for sse in frames.feed(piece):
@@ -544,8 +547,10 @@ def test_a_reply_that_is_not_json_is_a_server_error() -> None:
 
 @pytest.mark.parametrize("chunk", [None, 1, 7])
 def test_chat_stream(chunk: int | None) -> None:
-    events = list(decode_stream("chat-stream.sse", chunk=chunk))
-    assert events[0] == Start(id="msg_01HCDu5LRGeP2o7s2xGmxyx8", model=MODEL, provider="anthropic")
+    decoder = AnthropicStreamDecoder("anthropic")
+    events = list(decode_stream("chat-stream.sse", chunk=chunk, decoder=decoder))
+    assert decoder.opening == Opening(id="msg_01HCDu5LRGeP2o7s2xGmxyx8", model=MODEL)
+    assert not any(isinstance(e, Start) for e in events)
     assert [e.text for e in events if isinstance(e, TextDelta)] == [
         "Hello",
         "! How can I",
@@ -555,7 +560,7 @@ def test_chat_stream(chunk: int | None) -> None:
         UsageEvent(input_tokens=10, output_tokens=12, cached_input_tokens=0, cache_write_input_tokens=0),
         Finish(reason="stop", raw_reason="end_turn"),
     ]
-    assert len(events) == 6
+    assert len(events) == 5
 
 
 def test_tool_stream() -> None:
@@ -612,7 +617,7 @@ def test_error_event_inside_a_200_stream_raises_after_the_text_so_far() -> None:
             seen.append(event)
     assert raised.value.code == Code.OVERLOADED
     assert raised.value.message == "anthropic: Overloaded"
-    assert [type(e) for e in seen] == [Start, TextDelta]
+    assert [type(e) for e in seen] == [TextDelta]
 
 
 async def test_a_stream_cut_before_message_stop_is_a_connection_error() -> None:
@@ -678,7 +683,7 @@ def test_redacted_thinking_unknown_events_and_argumentless_tools() -> None:
         ("message_stop", {"type": "message_stop"}),
     ]
     events = [e for name, data in frames for e in decoder.feed(name, msgspec.json.encode(data).decode())]
-    assert events[1:] == [
+    assert events == [
         ReasoningDelta(index=0, text="", redacted="opaque=="),
         ToolCallStart(index=0, id="toolu_9", name="now"),
         ToolCallDelta(index=0, arguments="{}"),
@@ -839,7 +844,8 @@ async def test_sdk_stream_sends_stream_true_and_decodes_the_events(
     body = fake.last.json()
     assert body["stream"] is True
     assert body["tools"][0]["input_schema"]["required"] == ["city"]
-    assert events == list(decode_stream("tool-stream.sse"))
+    assert events[0] == Start(id="msg_01Aq9w938a90dw8q", model=MODEL, provider="anthropic")
+    assert events[1:] == list(decode_stream("tool-stream.sse"))
 
 
 async def test_sdk_does_not_retry_and_the_retry_after_reaches_dispatch(
@@ -933,4 +939,5 @@ async def test_a_compressed_stream_is_decompressed_before_parsing(
     headers = {**MANIFEST["anthropic/chat-stream.sse"]["headers"], "Content-Encoding": "gzip"}
     fake.enqueue(Reply(headers=headers, body=gzip.compress(raw)))
     events = [event async for event in adapter.stream(_call(url, stream=True))]
-    assert events == list(decode_stream("chat-stream.sse"))
+    assert events[0] == Start(id="msg_01HCDu5LRGeP2o7s2xGmxyx8", model=MODEL, provider="anthropic")
+    assert events[1:] == list(decode_stream("chat-stream.sse"))

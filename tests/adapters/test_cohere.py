@@ -9,7 +9,7 @@ import httpx
 import msgspec
 import pytest
 
-from adapters.base import Timeouts, UpstreamCall
+from adapters.base import Opening, Timeouts, UpstreamCall
 from adapters.cohere import CohereAdapter
 from adapters.cohere.errors import classify_cohere_error
 from adapters.cohere.request import to_cohere_body, to_cohere_message
@@ -164,8 +164,10 @@ def test_finish_reasons(raw: str | None, unified: str) -> None:
 
 
 def test_chat_stream_fixture() -> None:
-    events = events_of("cohere/chat-stream.sse")
-    assert events[0] == Start(id="5a50480a-cf52-46f0-af01-53d18539bd31", model="command-a", provider="cohere")
+    decoder = CohereStreamDecoder("command-a")
+    events = feed_all(decoder, fixture_bytes("cohere/chat-stream.sse"))
+    assert decoder.opening == Opening(id="5a50480a-cf52-46f0-af01-53d18539bd31", model="command-a")
+    assert not any(isinstance(e, Start) for e in events)
     assert joined(events, TextDelta) == TEXT
     assert events[-2:] == [
         UsageEvent(input_tokens=496, output_tokens=11),
@@ -250,7 +252,7 @@ def test_tool_calls_are_numbered_in_start_order_whatever_cohere_indexes() -> Non
         '{"type":"tool-call-delta","index":5,"delta":{"message":{"tool_calls":'
         '{"function":{"arguments":"{}"}}}}}'
     )
-    assert events[1:] == [
+    assert events == [
         ToolCallStart(0, "a", "f"),
         ToolCallDelta(0, "{}"),
         ToolCallStart(1, "b", "g"),

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from adapters.base import Timeouts, UpstreamCall
+from adapters.base import Opening, Timeouts, UpstreamCall
 from adapters.gemini import GeminiAdapter, split_gemini_base_url
 from adapters.gemini.errors import classify_gemini_error_body
 from adapters.gemini.request import to_gemini_body
@@ -72,8 +72,9 @@ def body_of(*messages: Message, **fields: Any) -> tuple[dict[str, Any], list[str
     ), warnings
 
 
-def stream_events(raw: bytes) -> list[StreamEvent]:
-    decoder, sse = GeminiStreamDecoder("gemini", "m"), SSEDecoder()
+def stream_events(raw: bytes, decoder: GeminiStreamDecoder | None = None) -> list[StreamEvent]:
+    """The decoder's own events (no `Start`: the stream loop makes it, from `decoder.opening`)."""
+    decoder, sse = decoder or GeminiStreamDecoder("gemini", "m"), SSEDecoder()
     events: list[StreamEvent] = []
     for event in sse.feed(raw) + sse.flush():
         events.extend(decoder.feed(event.data))
@@ -408,8 +409,10 @@ def test_a_blocked_prompt_is_a_content_filter_error() -> None:
 
 
 def test_chat_stream_fixture() -> None:
-    events = stream_events(fixture_bytes("gemini/chat-stream.sse"))
-    assert events[0] == Start(id="mK0aaZ2XKuWMz7IPk8_w4Ac", model="gemini-2.5-flash", provider="gemini")
+    decoder = GeminiStreamDecoder("gemini", "m")
+    events = stream_events(fixture_bytes("gemini/chat-stream.sse"), decoder)
+    assert decoder.opening == Opening(id="mK0aaZ2XKuWMz7IPk8_w4Ac", model="gemini-2.5-flash")
+    assert not any(isinstance(e, Start) for e in events)
     assert "".join(event.text for event in events if isinstance(event, TextDelta)) == KIT.text
     assert events[-2:] == [
         UsageEvent(input_tokens=5, output_tokens=30, reasoning_tokens=21),
@@ -419,7 +422,7 @@ def test_chat_stream_fixture() -> None:
 
 def test_tool_stream_fixtures() -> None:
     events = stream_events(fixture_bytes("gemini/tool-stream.sse"))
-    assert events[1:4] == [
+    assert events[:3] == [
         ReasoningDelta(index=0, text="", signature=SIGNATURE),
         ToolCallStart(index=0, id="call_gemini_bq0aaf-2L8eMz7IPn5ya-A4_0", name="get_weather"),
         ToolCallDelta(index=0, arguments='{"city":"Paris"}'),
@@ -454,7 +457,7 @@ def test_thinking_stream() -> None:
             },
         ]
     )
-    assert stream_events(raw)[1:] == [
+    assert stream_events(raw) == [
         ReasoningDelta(index=0, text="Weighing"),
         ReasoningDelta(index=0, text=" options."),
         ReasoningDelta(index=0, text="", signature="c2ln"),
@@ -480,7 +483,7 @@ async def test_errors_inside_a_stream() -> None:
     events = decoder.feed(
         b'{"candidates":[{"content":{"parts":[{"text":"Hel"}]},"index":0}],"responseId":"r"}'
     )
-    assert isinstance(events[1], TextDelta)
+    assert isinstance(events[0], TextDelta) and decoder.opening == Opening(id="r", model="m")
     with pytest.raises(UpstreamError) as raised:
         decoder.feed(
             f'{{"error":{{"code":503,"message":"Overloaded for {secret}.","status":"UNAVAILABLE"}}}}'

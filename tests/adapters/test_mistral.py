@@ -10,7 +10,7 @@ import httpx2
 import msgspec
 import pytest
 
-from adapters.base import Timeouts, UpstreamCall
+from adapters.base import Opening, Timeouts, UpstreamCall
 from adapters.mistral import MistralAdapter
 from adapters.mistral.errors import classify_mistral_error
 from adapters.mistral.request import MISTRAL, to_mistral_body, to_mistral_tool_call_id
@@ -72,8 +72,11 @@ def body_of(warnings: list[str] | None = None, **fields: Any) -> dict[str, Any]:
     return to_mistral_body(request, "mistral-small-latest", warnings if warnings is not None else [])
 
 
-def decode_stream(raw: bytes, chunk_size: int | None = None) -> list[StreamEvent]:
-    decoder = OpenAIStreamDecoder("mistral", MISTRAL)
+def decode_stream(
+    raw: bytes, chunk_size: int | None = None, decoder: OpenAIStreamDecoder | None = None
+) -> list[StreamEvent]:
+    """The decoder's own events (no `Start`: the stream loop makes it, from `decoder.opening`)."""
+    decoder = decoder or OpenAIStreamDecoder("mistral", MISTRAL)
     sse = SSEDecoder()
     pieces = (
         [raw] if chunk_size is None else [raw[i : i + chunk_size] for i in range(0, len(raw), chunk_size)]
@@ -402,10 +405,10 @@ def test_finish_reasons(raw: str, unified: str) -> None:
 
 @pytest.mark.parametrize("chunk_size", [None, 7])
 def test_chat_stream_fixture(chunk_size: int | None) -> None:
-    events = decode_stream(fixture_bytes("mistral/chat-stream.sse"), chunk_size)
-    assert events[0] == Start(
-        id="cf79f7daaee244b1a0ae5c7b1444424a", model="mistral-small-latest", provider="mistral"
-    )
+    decoder = OpenAIStreamDecoder("mistral", MISTRAL)
+    events = decode_stream(fixture_bytes("mistral/chat-stream.sse"), chunk_size, decoder)
+    assert decoder.opening == Opening(id="cf79f7daaee244b1a0ae5c7b1444424a", model="mistral-small-latest")
+    assert not any(isinstance(e, Start) for e in events)
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello! How can I help you today?"
     assert events[-2:] == [
         UsageEvent(input_tokens=8, output_tokens=10),
@@ -415,7 +418,7 @@ def test_chat_stream_fixture(chunk_size: int | None) -> None:
 
 def test_tool_stream_fixture() -> None:
     events = decode_stream(fixture_bytes("mistral/tool-stream.sse"))
-    assert events[1:] == [
+    assert events == [
         ToolCallStart(index=0, id="D681PevKs", name="get_weather"),
         ToolCallDelta(index=0, arguments='{"city": "Paris"}'),
         UsageEvent(input_tokens=92, output_tokens=24),
@@ -425,7 +428,7 @@ def test_tool_stream_fixture() -> None:
 
 def test_multi_tool_stream_fixture() -> None:
     events = decode_stream(fixture_bytes("mistral/tools-multi-stream.sse"))
-    assert events[1:5] == [
+    assert events[:4] == [
         ToolCallStart(index=0, id="Qx7LmP2rT", name="get_weather"),
         ToolCallDelta(index=0, arguments='{"city": "Paris"}'),
         ToolCallStart(index=1, id="b4NcW9eYz", name="get_time"),
@@ -466,7 +469,7 @@ def test_thinking_chunks_stream_as_reasoning() -> None:
         ),
         chunk({"content": "4"}, "stop", {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32}),
     )
-    assert decode_stream(raw)[1:] == [
+    assert decode_stream(raw) == [
         ReasoningDelta(index=0, text="Add "),
         ReasoningDelta(index=0, text="them.", signature="s1"),
         TextDelta(index=0, text="4"),
@@ -479,7 +482,7 @@ def test_an_error_inside_a_stream_is_classified_after_the_text() -> None:
     assert KIT.mid_stream_error is not None and KIT.mid_stream_error.events is not None
     decoder = OpenAIStreamDecoder("mistral", MISTRAL)
     frames = [frame[len(b"data: ") :].strip().decode() for frame in KIT.mid_stream_error.events]
-    assert [type(e) for e in decoder.feed(frames[0])] == [Start, TextDelta]
+    assert [type(e) for e in decoder.feed(frames[0])] == [TextDelta]
     with pytest.raises(UpstreamError) as raised:
         decoder.feed(frames[1])
     assert raised.value.code == Code.SERVER_ERROR and raised.value.provider == "mistral"

@@ -31,8 +31,9 @@ from tests.adapters.streams import through_the_loop
 from tests.fakes.server import fixture_bytes
 
 
-def events_of(fixture: str) -> list[object]:
-    decoder = OpenAIStreamDecoder("openai")
+def events_of(fixture: str, decoder: OpenAIStreamDecoder | None = None) -> list[object]:
+    """The decoder's own events (no `Start`: the stream loop makes it, from `decoder.opening`)."""
+    decoder = decoder or OpenAIStreamDecoder("openai")
     sse = SSEDecoder()
     out: list[object] = []
     for event in sse.feed(fixture_bytes(fixture)) + sse.flush():
@@ -59,8 +60,10 @@ def test_tool_fixture_decodes() -> None:
 
 
 def test_chat_stream_fixture() -> None:
-    events = events_of("openai/chat-stream.sse")
-    assert isinstance(events[0], Start) and events[0].id == "chatcmpl-DxQ7r2mVbY4kTn8sLpWc3aHfJ1eZ0"
+    decoder = OpenAIStreamDecoder("openai")
+    events = events_of("openai/chat-stream.sse", decoder)
+    assert decoder.opening is not None and decoder.opening.id == "chatcmpl-DxQ7r2mVbY4kTn8sLpWc3aHfJ1eZ0"
+    assert not any(isinstance(e, Start) for e in events)
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello! How can I help you today?"
     assert events[-2:] == [
         UsageEvent(input_tokens=19, output_tokens=10, cached_input_tokens=0, reasoning_tokens=0),
@@ -228,6 +231,6 @@ def test_thinking_chunks_are_a_dialect_hook_not_openai_s_own() -> None:
         }
     ).decode()
     plain = OpenAIStreamDecoder("openai").feed(data)
-    assert [type(event) for event in plain] == [Start, TextDelta]
+    assert [type(event) for event in plain] == [TextDelta]
     worker = OpenAIStreamDecoder("pool:gpu", worker_dialect("pool:gpu")).feed(data)
-    assert [type(event) for event in worker] == [Start, ReasoningDelta, TextDelta]
+    assert [type(event) for event in worker] == [ReasoningDelta, TextDelta]

@@ -21,8 +21,8 @@ from tests.fakes.openai import RESPONSES_MID_STREAM_ERROR
 from tests.fakes.server import fixture_bytes, sse_frames
 
 
-def _decode(frames: list[bytes]) -> list[StreamEvent]:
-    decoder = ResponsesStreamDecoder("openai")
+def _decode(frames: list[bytes], decoder: ResponsesStreamDecoder | None = None) -> list[StreamEvent]:
+    decoder = decoder or ResponsesStreamDecoder("openai")
     events: list[StreamEvent] = []
     for frame in frames:
         data = next(line for line in frame.decode().splitlines() if line.startswith("data: "))
@@ -59,8 +59,10 @@ def test_a_function_call_and_reasoning() -> None:
 
 def test_the_stream_passes_every_event_on_beside_its_meaning() -> None:
     frames = sse_frames(fixture_bytes("openai-responses/stream.sse"))
-    events = _decode(frames)
-    assert isinstance(events[0], Start)
+    decoder = ResponsesStreamDecoder("openai")
+    events = _decode(frames, decoder)
+    assert decoder.opening is not None and decoder.opening.id.startswith("resp_")
+    assert not any(isinstance(event, Start) for event in events)
     assert sum(isinstance(event, VendorFrame) for event in events) == len(frames)
     text = "".join(event.text for event in events if isinstance(event, TextDelta))
     assert text == "Hi there! How can I assist you today?"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from msgspec import UNSET
 
+from adapters.base import Opening
 from adapters.openai.stream import OpenAIStreamDecoder
-from adapters.transport import ClientCache, decode_stream, sse_data
+from adapters.transport import ClientCache, decode_stream, sse_data, start_of
 from schemas.errors import Code, UpstreamError
 from schemas.events import Finish, Start, StreamEvent, TextDelta
 
@@ -74,6 +75,81 @@ async def test_an_error_after_text_in_the_same_chunk_raises_after_that_text() ->
         ):
             seen.append(event)
     assert [e.text for e in seen if isinstance(e, TextDelta)] == ["Hel", "lo"]
+
+
+class _Scripted:
+    """A `ChunkDecoder` that gives, for each chunk in turn, the events it was scripted with,
+    and learns the vendor's opening on the chunk `says_at` (never, when None)."""
+
+    def __init__(
+        self,
+        script: list[list[StreamEvent]],
+        says_at: int | None = None,
+        closing: list[StreamEvent] | None = None,
+    ) -> None:
+        self._script = script
+        self._says_at = says_at
+        self._closing = closing or []
+        self._fed = 0
+        self.opening: Opening | None = None
+
+    @property
+    def done(self) -> bool:
+        return False
+
+    def feed(self, chunk: bytes) -> Iterator[StreamEvent]:
+        if self._fed == self._says_at:
+            self.opening = Opening(id="vendor-id", model="vendor-model")
+        events = self._script[self._fed]
+        self._fed += 1
+        yield from events
+
+    def close(self) -> list[StreamEvent]:
+        return self._closing
+
+
+HI = TextDelta(index=0, text="hi")
+STOP = Finish(reason="stop", raw_reason="stop")
+
+
+async def _through(decoder: _Scripted, chunks: int, provider: str = "vendor") -> list[StreamEvent]:
+    return [event async for event in decode_stream(_response(*[b"x"] * chunks), decoder, provider)]
+
+
+async def test_a_decoder_that_says_nothing_of_its_stream_still_opens_with_one_start() -> None:
+    events = await _through(_Scripted([[HI], [STOP]]), 2)
+    assert events == [Start(id="", model="", provider="vendor"), HI, STOP]
+
+
+async def test_the_start_holds_what_the_vendor_said_by_the_first_event() -> None:
+    events = await _through(_Scripted([[], [HI], [STOP]], says_at=0), 3, provider="pool:gpu")
+    assert events == [Start(id="vendor-id", model="vendor-model", provider="pool:gpu"), HI, STOP]
+
+
+async def test_a_start_a_decoder_yields_never_makes_a_second_one() -> None:
+    rogue = Start(id="own", model="own", provider="someone-else")
+    events = await _through(_Scripted([[rogue, HI], [rogue, STOP]], says_at=0), 2)
+    assert [type(event) for event in events] == [Start, TextDelta, Finish]
+    assert events[0] == Start(id="vendor-id", model="vendor-model", provider="vendor")
+
+
+async def test_a_stream_with_only_its_end_events_opens_with_its_start_at_close() -> None:
+    events = await _through(_Scripted([[], []], says_at=1, closing=[HI, STOP]), 2)
+    assert events == [Start(id="vendor-id", model="vendor-model", provider="vendor"), HI, STOP]
+
+
+async def test_a_stream_cut_before_any_event_has_no_start() -> None:
+    seen: list[StreamEvent] = []
+    with pytest.raises(UpstreamError) as raised:
+        async for event in decode_stream(_response(b"x"), _Scripted([[]], says_at=0), "vendor"):
+            seen.append(event)
+    assert raised.value.code is Code.CONNECTION and seen == []
+
+
+def test_start_of_is_the_one_constructor() -> None:
+    assert start_of("p") == Start(id="", model="", provider="p")
+    warned = start_of("p", Opening(id="i", model="m"), ["w"])
+    assert warned == Start(id="i", model="m", provider="p", warnings=["w"])
 
 
 class _Pool:

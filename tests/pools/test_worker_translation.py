@@ -44,23 +44,31 @@ def feed_in_pieces(
     return events + decoder.close()
 
 
+def pieces(raw: bytes, size: int) -> list[bytes]:
+    return [raw[start : start + size] for start in range(0, len(raw), size)]
+
+
 def text_of(events: list[StreamEvent]) -> str:
     return "".join(event.text for event in events if isinstance(event, TextDelta))
 
 
 @pytest.mark.parametrize("size", [1, 3, 7, 1000])
-def test_bytez_openai_mode_stream_split_anywhere(size: int) -> None:
-    events = feed_in_pieces(BytezStreamDecoder(P), b"".join(openai_mode_stream("m")), size)
-    assert isinstance(events[0], Start)
+async def test_bytez_openai_mode_stream_split_anywhere(size: int) -> None:
+    raw = b"".join(openai_mode_stream("m"))
+    decoder = BytezStreamDecoder(P)
+    events = await through_the_loop(decoder, *pieces(raw, size), provider=P)
+    assert isinstance(events[0], Start) and events[0].provider == P and events[0].model == "m"
+    assert sum(isinstance(event, Start) for event in events) == 1
     assert text_of(events) == ANSWER
     assert isinstance(events[-1], Finish) and events[-1].reason == "stop"
 
 
 @pytest.mark.parametrize("size", [1, 2, 5, 1000])
-def test_bytez_raw_stream_split_anywhere_even_inside_a_character(size: int) -> None:
+async def test_bytez_raw_stream_split_anywhere_even_inside_a_character(size: int) -> None:
     raw = "Träume sind — data of the mind 🌙".encode()
-    events = feed_in_pieces(BytezStreamDecoder(P), raw, size)
-    assert isinstance(events[0], Start)
+    events = await through_the_loop(BytezStreamDecoder(P), *pieces(raw, size), provider=P)
+    assert events[0] == Start(id="", model="", provider=P)  # raw text says nothing of itself
+    assert sum(isinstance(event, Start) for event in events) == 1
     assert text_of(events) == "Träume sind — data of the mind 🌙"
     assert isinstance(events[-2], UsageEvent) and isinstance(events[-1], Finish)
 
