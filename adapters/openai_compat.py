@@ -174,7 +174,7 @@ class OpenAICompatAdapter(OpenAIAdapter):
             return await super().complete(call)  # the worker's own JSON, logprobs and all
         streamed = dataclasses.replace(call, request=msgspec.structs.replace(request, stream=True))
         async with closing(self.stream(streamed)) as events:
-            return await collect_chat(events, self.name)
+            return await collect_chat(events)
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
         """A chat turn on `/chat/completions`; a streamed text-generation task on `/completions`."""
@@ -193,7 +193,7 @@ class OpenAICompatAdapter(OpenAIAdapter):
         request = task_request(call, self.name)
         if request.task == TEXT_GENERATION:
             async with closing(self._completions(call, request)) as events:
-                text, usage = await collect_text(events, self.name)
+                text, usage = await collect_text(events)
             if request.params.get("return_full_text", True) is not False and request.text is not UNSET:
                 text = request.text + text
             return RunResponse(output=msgspec.Raw(_encode([{"generated_text": text}])), usage=usage)

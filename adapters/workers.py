@@ -2,7 +2,9 @@
 
 Workers are always called in streaming mode for generation, even when the client asked for
 one JSON answer: closing the stream is how a client that leaves stops the generation on the
-GPU. These collectors turn such a stream back into the one answer.
+GPU. These collectors turn such a stream back into the one answer. They read an adapter's
+stream, which adapters/transport.py `decode_stream` ends with its `Finish` or with the error
+that it was cut (the one place that decides it), so a collector never checks that itself.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from adapters.errors import stream_cut
 from adapters.replies import chat_response
 from schemas.chat import ChatResponse, FunctionCall, ReasoningPart, ToolCall, Usage
 from schemas.events import (
@@ -37,14 +38,15 @@ async def closing(events: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIter
             await close()
 
 
-async def collect_chat(events: AsyncIterator[StreamEvent], provider: str) -> ChatResponse:
-    """Assemble the events of one streamed chat turn into the answer a non-streamed call gives."""
+async def collect_chat(events: AsyncIterator[StreamEvent]) -> ChatResponse:
+    """Assemble the events of one streamed chat turn (an adapter's stream: a cut one raised
+    in `decode_stream`) into the answer a non-streamed call gives."""
     identity: Start | None = None
     text: list[str] = []
     reasoning: list[str] = []
     calls: dict[int, tuple[str, str, list[str]]] = {}
     usage = Usage()
-    finish: Finish | None = None
+    finish = Finish(reason="other", raw_reason=None)  # the stream's own replaces it: see above
     async for event in events:
         if isinstance(event, Start):
             identity = event
@@ -65,8 +67,6 @@ async def collect_chat(events: AsyncIterator[StreamEvent], provider: str) -> Cha
             )
         elif isinstance(event, Finish):
             finish = event
-    if finish is None:
-        raise stream_cut(provider)
     response = chat_response(
         id=identity.id if identity is not None else "",
         model=identity.model if identity is not None else "",
@@ -85,9 +85,9 @@ async def collect_chat(events: AsyncIterator[StreamEvent], provider: str) -> Cha
     return response
 
 
-async def collect_text(events: AsyncIterator[StreamEvent], provider: str) -> tuple[str, Usage]:
+async def collect_text(events: AsyncIterator[StreamEvent]) -> tuple[str, Usage]:
     """The generated text of a streamed text-generation call, and its usage where reported."""
-    response = await collect_chat(events, provider)
+    response = await collect_chat(events)
     return response.content or "", response.usage
 
 

@@ -108,7 +108,7 @@ class BytezWorkerAdapter:
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
         async with closing(self.stream(call)) as events:
-            return await collect_chat(events, self.name)
+            return await collect_chat(events)
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[StreamEvent]:
         """A chat turn, or a streamed text-generation task: one container route, two bodies."""

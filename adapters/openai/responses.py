@@ -19,7 +19,6 @@ import msgspec
 from msgspec import Struct
 
 from adapters.base import Opening
-from adapters.errors import stream_cut
 from adapters.openai.errors import classify_openai_error_body
 from schemas.chat import ChatResponse, FinishReason, FunctionCall, ReasoningPart, ToolCall, Usage
 from schemas.errors import Code, UpstreamError
@@ -247,10 +246,11 @@ class ResponsesStreamDecoder:
         return classify_openai_error_body(200, body, self._provider, {})
 
     def close(self) -> list[StreamEvent]:
-        if self.done:
-            return []
+        """Nothing is held back: the `Finish` goes out with `response.completed` or
+        `.incomplete`. A stream that ends before either has none, and the stream loop
+        (adapters/transport.py `decode_stream`, the one place that decides it) says it was cut."""
         self.done = True
-        raise stream_cut(self._provider)
+        return []
 
 
 __all__ = [

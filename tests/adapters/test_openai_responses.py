@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from adapters.openai.responses import ResponsesStreamDecoder, from_responses_answer, to_responses_body
+from adapters.transport import sse_data
 from schemas.errors import Code, UpstreamError
 from schemas.events import (
     Finish,
@@ -17,6 +18,7 @@ from schemas.events import (
     UsageEvent,
     VendorFrame,
 )
+from tests.adapters.streams import through_the_loop
 from tests.fakes.openai import RESPONSES_MID_STREAM_ERROR
 from tests.fakes.server import fixture_bytes, sse_frames
 
@@ -80,11 +82,30 @@ def test_a_streamed_function_call() -> None:
     assert isinstance(events[-1], Finish) and events[-1].reason == "tool_calls"
 
 
-def test_an_error_event_raises_and_a_cut_stream_is_no_clean_end() -> None:
+async def test_an_error_event_raises_and_a_cut_stream_is_no_clean_end() -> None:
     with pytest.raises(UpstreamError) as raised:
         _decode(RESPONSES_MID_STREAM_ERROR.events)
     assert raised.value.code is Code.SERVER_ERROR
     frames = sse_frames(fixture_bytes("openai-responses/stream.sse"))
+    decoder = ResponsesStreamDecoder("openai")
+    assert not any(isinstance(event, Finish) for event in _decode(frames[:-1], decoder))
+    assert decoder.close() == []  # the decoder decides nothing: the loop says it was cut
+    seen: list[StreamEvent] = []
     with pytest.raises(UpstreamError) as cut:
-        _decode(frames[:-1])
-    assert cut.value.code is Code.CONNECTION
+        await through_the_loop(sse_data(ResponsesStreamDecoder("openai")), *frames[:-1], seen=seen)
+    assert cut.value.code is Code.CONNECTION and cut.value.provider == "vendor"
+    assert "".join(event.text for event in seen if isinstance(event, TextDelta))
+
+
+async def test_a_stream_that_ends_incomplete_is_finished_not_cut() -> None:
+    """A Finish with no `response.completed` (`response.incomplete`, as at max_output_tokens)
+    is the stream's clean end, as it was when the decoder checked the end itself."""
+    frames = sse_frames(fixture_bytes("openai-responses/stream.sse"))
+    last = msgspec.json.decode(frames[-1].decode().split("data: ", 1)[1])
+    assert last["type"] == "response.completed"
+    last["type"] = "response.incomplete"
+    last["response"].update(status="incomplete", incomplete_details={"reason": "max_output_tokens"})
+    incomplete = b"event: response.incomplete\ndata: " + msgspec.json.encode(last) + b"\n\n"
+    events = await through_the_loop(sse_data(ResponsesStreamDecoder("openai")), *frames[:-1], incomplete)
+    assert isinstance(events[0], Start) and events[0].id.startswith("resp_")
+    assert events[-1] == Finish(reason="length", raw_reason="max_output_tokens")

@@ -187,7 +187,7 @@ async def test_collect_chat_assembles_text_tools_and_usage() -> None:
         ):
             yield event
 
-    response = await collect_chat(events(), P)
+    response = await collect_chat(events())
     assert response.content == "Hi" and response.id == "x"
     assert response.tool_calls and response.tool_calls[0].function.arguments == '{"a":1}'
     assert response.usage.input_tokens == 3 and response.finish_reason == "tool_calls"

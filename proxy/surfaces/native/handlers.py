@@ -87,7 +87,7 @@ async def run_model(
         resolution = gateway.router.with_fallbacks(resolution, body.fallbacks)
     if task is not None:
         check_pool_targets(resolution)
-        task = await fetch_for_vendors(gateway, resolution, task)
+        task = chat = await fetch_for_vendors(gateway, resolution, task)
     context = open_call(key, model_id, headers, request.receive)
     if chat.stream:
         events: AsyncIterator[StreamEvent] = await gateway.dispatcher.stream(chat, resolution, context)
