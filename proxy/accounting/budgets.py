@@ -127,7 +127,7 @@ def estimate(
 
 
 def _priced(
-    request: ChatRequest, upstream: str, price: ModelPrice, output: int, config: BudgetConfig
+    request: ChatRequest | RunRequest, upstream: str, price: ModelPrice, output: int, config: BudgetConfig
 ) -> float | None:
     """A media task at its media price (proxy/accounting/media_budget.py), else by tokens."""
     tokens = input_tokens(request)
