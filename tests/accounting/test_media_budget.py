@@ -27,9 +27,7 @@ TASKS: dict[Operation, str] = {
 
 def _media(operation: Operation, text: str | None = None, **fields: Any) -> MediaRequest:
     inputs: dict[str, Any] = {"text": text} if text is not None else {}
-    return MediaRequest(
-        model="m", messages=[], task=TASKS[operation], operation=operation, openai=fields, **inputs
-    )
+    return MediaRequest(model="m", task=TASKS[operation], operation=operation, openai=fields, **inputs)
 
 
 def _estimate(request: RunRequest, provider: str, model: str, config: BudgetConfig | None = None) -> float:
@@ -60,9 +58,7 @@ def test_a_size_the_price_does_not_list_is_refused_as_unpriced() -> None:
 
 
 def test_dall_e_2_by_size_and_the_native_params() -> None:
-    native = RunRequest(
-        model="m", messages=[], task="text-to-image", text="a fox", params={"size": "256x256"}
-    )
+    native = RunRequest(model="m", task="text-to-image", text="a fox", params={"size": "256x256"})
     assert _estimate(native, "openai", "dall-e-2") == pytest.approx(0.016)
     assert _estimate(_media("images", "a fox", n=2), "openai", "dall-e-2") == pytest.approx(0.04)
 
