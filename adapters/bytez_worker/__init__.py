@@ -132,7 +132,7 @@ class BytezWorkerAdapter:
     async def run(self, call: UpstreamCall) -> RunResponse:
         request = task_request(call, self.name)
         if isinstance(request, MediaRequest):
-            return await run_bytez_media(self, call)
+            return await run_bytez_media(self, call, request)
         body = to_bytez_task_body(request, stream=False)
         if request.task not in MEDIA_OUTPUT_TASKS:
             raw = await self._read(call.base_url, call.timeouts, body, call.headers)

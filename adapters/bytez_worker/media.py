@@ -184,11 +184,12 @@ def image_count(request: MediaRequest, provider: str) -> int:
     return count
 
 
-async def run_bytez_media(adapter: BytezWorkerAdapter, call: UpstreamCall) -> RunResponse:
+async def run_bytez_media(
+    adapter: BytezWorkerAdapter, call: UpstreamCall, request: MediaRequest
+) -> RunResponse:
     """One OpenAI media call on a container: `n` images are `n` runs, one after another
-    (a container runs one inference at a time); the answer keeps the container's shapes."""
-    request = call.request
-    assert isinstance(request, MediaRequest)
+    (a container runs one inference at a time); the answer keeps the container's shapes.
+    `request` is `call.request`, narrowed by the adapter's `run`."""
     provider, cap = adapter.name, adapter.max_output_bytes
     warnings: list[str] = []
     body = to_bytez_media_body(request, to_bytez_media_params(request, provider, warnings))
