@@ -28,6 +28,7 @@ class Unreachable(ConnectionError):
 
 
 _MIGRATION_LOCK = 0x756E6967  # "unig"
+_CREATES = re.compile(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)")
 _PLACEHOLDER = re.compile(r"\?|(?<![:\w]):([A-Za-z_]\w*)")
 
 
@@ -100,7 +101,18 @@ class Postgres:
     def _migrate(self) -> None:
         with self.raw.transaction():
             self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            for statement in TABLES:
+            # `CREATE INDEX IF NOT EXISTS` takes a SHARE lock on its table before it finds
+            # the index there: it waited for the running writers' transactions, held up every
+            # writer after them, and deadlocked with a budget reservation locking the keys
+            # table then the ledger's. Only what is missing is created.
+            relations = {
+                name
+                for (name,) in self.raw.execute(
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = current_schema()"
+                ).fetchall()
+            }
+            for statement in _missing(TABLES, relations):
                 self.raw.execute(statement)
             # an ALTER takes the table's strongest lock, which waits for (and deadlocks with)
             # the ledger writers of running replicas: only for a column that needs it
@@ -119,5 +131,14 @@ class Postgres:
                 for name in names:
                     if present.get((table, name)) is False:
                         self.raw.execute(f"ALTER TABLE {table} ALTER COLUMN {name} DROP NOT NULL")
-            for statement in AFTER_MIGRATION:
+            for statement in _missing(AFTER_MIGRATION, relations):
                 self.raw.execute(statement)
+
+
+def _missing(statements: Sequence[str], relations: set[str]) -> Iterator[str]:
+    """The statements still to run: a `CREATE … IF NOT EXISTS` of a relation already there
+    is left out (it would lock its table for nothing); any other statement runs."""
+    for statement in statements:
+        created = _CREATES.search(statement)
+        if created is None or created[1] not in relations:
+            yield statement

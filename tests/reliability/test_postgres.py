@@ -42,6 +42,37 @@ def test_replicas_starting_together_agree_on_the_schema(postgres_url: str) -> No
     assert {"budget", "spent", "reserved", "hash_prefix"} <= {row["column_name"] for row in columns}
 
 
+def test_a_replica_connecting_does_not_wait_for_running_writers(postgres_url: str) -> None:
+    """Opening a connection (a replica starting, a key store's first lookup mid-traffic)
+    takes no lock a ledger writer holds: `CREATE INDEX IF NOT EXISTS` takes a SHARE lock on
+    its table even when the index exists, so it queued behind the writers' open transaction,
+    every later writer queued behind it, and with two tables locked in turn it deadlocked with
+    a reservation (a second's stall: budgeted calls then came late, or went on unreserved)."""
+    connect(postgres_url).close()  # the schema exists
+    writer = psycopg.connect(postgres_url, autocommit=True)
+    opened: list[bool] = []
+    try:
+        writer.execute("BEGIN")
+        writer.execute("SELECT id FROM keys FOR UPDATE")
+        writer.execute("UPDATE keys SET spent = spent")
+        writer.execute("INSERT INTO instances (id, host, pid, beat_at) VALUES ('w', 'h', 1, 0)")
+        writer.execute(
+            "INSERT INTO usage (request_id, status, attempts, input_tokens, output_tokens,"
+            " cached_input_tokens, reasoning_tokens, inference_time, started_at)"
+            " VALUES ('r', 'started', 0, 0, 0, 0, 0, 0, 0)"
+        )
+        with ThreadPoolExecutor(1) as pool:
+            opening = pool.submit(lambda: connect(postgres_url).close())
+            try:
+                opening.result(timeout=10)
+                opened.append(True)
+            finally:
+                writer.execute("ROLLBACK")  # lets a waiting connect finish, so the pool can end
+    finally:
+        writer.close()
+    assert opened == [True], "the connect waited for the writer's transaction"
+
+
 def test_a_bad_postgres_url_is_a_clear_error_without_the_password() -> None:
     with pytest.raises(ConnectionError) as refused:
         connect("postgresql://unigate:s3cret-pw@127.0.0.1:1/nothing?connect_timeout=1")
