@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, astuple, dataclass, replace
 
 from proxy.accounting import budgets
 from proxy.accounting.budgets import BudgetRefusal
@@ -85,7 +85,14 @@ same request taken back to `started`, keeping its counts. A row another run stil
 (`started`) is not taken: that run's final row is the one that will land."""
 BEGIN_WAIT = 2.0
 """Seconds a request waits for its `started` row. A database that takes no writes (full,
-locked) must not hold every answer: the row stays queued and lands once it can."""
+locked) must not hold every answer: the row stays queued and lands once it can. Not a
+budgeted call's: its reservation is the check that lets it go, so it waits for the writer's
+decision (its client's own timeout ends the wait, and withdraws the reservation)."""
+_DECIDING = threading.Lock()
+"""Orders a reservation's two ends: the writer taking it into a transaction, and its
+request withdrawing it (gone before the writer came to it)."""
+WITHDRAWN = "client_disconnected"
+"""The final row of a budgeted request that left while its reservation was being decided."""
 _BEAT = (
     "INSERT INTO instances (id, host, pid, beat_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
     "SET host = excluded.host, pid = excluded.pid, beat_at = excluded.beat_at"
@@ -163,6 +170,23 @@ class _Write:
     """Check and hold this much of the key's budget before the start row (None: no budget)."""
     settle: bool = False
     """A final row whose request held a reservation."""
+    taken: bool = False
+    """The writer has a transaction deciding this reservation (under `_DECIDING`)."""
+    withdrawn: bool = False
+    """Its request left first: the writer skips it, nothing is written or held."""
+
+    def take(self) -> bool:
+        """The writer's side: whether to apply this write (False: withdrawn)."""
+        with _DECIDING:
+            self.taken = not self.withdrawn
+            return self.taken
+
+    def withdraw(self) -> bool:
+        """The request's side: True if the writer will now skip it; False if a transaction
+        already has it (its decision may commit)."""
+        with _DECIDING:
+            self.withdrawn = not self.taken
+            return self.withdrawn
 
 
 @dataclass(slots=True)
@@ -215,13 +239,34 @@ class Ledger:
         same transaction. Either may say no; nothing is written then."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Admission] = loop.create_future()
-        self._queue.put(_Write(row, future, loop, claim, reserve))
+        write = _Write(row, future, loop, claim, reserve)
+        self._queue.put(write)
+        if reserve is not None:
+            return await self._reserved(write, future)
         try:
             async with asyncio.timeout(BEGIN_WAIT):
                 return await future  # cancelled on timeout; the writer skips a done future
         except TimeoutError:
             log.warning("the ledger takes no writes; a request goes on before its start row is stored")
             return ADMITTED
+
+    async def _reserved(self, write: _Write, future: asyncio.Future[Admission]) -> Admission:
+        """A budgeted start: no call before its reservation is committed (going on without
+        one let every call of a slow database's moment past the budget). If the request
+        is cancelled first, its reservation is withdrawn, or released by a final row queued
+        behind it once the writer already had it."""
+        try:
+            try:
+                async with asyncio.timeout(BEGIN_WAIT):
+                    return await asyncio.shield(future)
+            except TimeoutError:
+                log.warning("the ledger has not decided a budget reservation yet; the call waits for it")
+            return await future
+        except asyncio.CancelledError:
+            if not write.withdraw():
+                gone = replace(write.row, status=WITHDRAWN, finished_at=time.time(), reserved=0.0)
+                self._queue.put(_Write(gone, settle=True))
+            raise
 
     def record(self, row: UsageRow, *, settle: bool = False) -> None:
         """Queue the final row; it completes the `started` row of the same request.
@@ -360,6 +405,8 @@ class Ledger:
         it sees every cost before it."""
         row = item.row
         if row.status == "started":
+            if item.reserve is not None and not item.take():
+                return ADMITTED  # its request left before this: nothing is written nor held
             if item.reserve is not None:
                 pending = settling.pop(row.key_id, None) if row.key_id is not None else None
                 if pending is not None:

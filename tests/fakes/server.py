@@ -60,6 +60,8 @@ class Reply:
     stall: float = 0.0
     cut_after: int | None = None
     """Close the connection abruptly after this many body bytes."""
+    hold: threading.Event | None = None
+    """Wait until a test sets this (or the client leaves) before the status line."""
 
     @classmethod
     def fixture(cls, name: str, **overrides: Any) -> Reply:
@@ -192,6 +194,8 @@ class FakeVendor:
             watcher.cancel()
 
     async def _reply(self, reply: Reply, send: Any, disconnected: asyncio.Event, left: list[float]) -> None:
+        while reply.hold is not None and not reply.hold.is_set() and not disconnected.is_set():
+            await asyncio.sleep(0.01)
         if reply.delay:
             await _sleep_unless(disconnected, reply.delay)
             if disconnected.is_set():

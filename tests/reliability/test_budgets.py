@@ -8,19 +8,25 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from proxy.accounting.budgets import estimate
-from proxy.accounting.ledger import Ledger
+from proxy.accounting.ledger import BEGIN_WAIT, Ledger
 from proxy.accounting.metering import Meter
 from proxy.cli import main as cli
 from proxy.identity.keys import KeyStore
 from proxy.routing import catalogue_file
 from proxy.routing.routes import Resolution, ResolvedTarget
+from proxy.storage import sqlite_path
 from schemas.chat import ChatRequest, ImagePart, Sampling, TextPart, UserMessage
 from schemas.config import BudgetConfig, ModelPrice
 from schemas.errors import GatewayError
@@ -28,7 +34,16 @@ from tests.conftest import RunningGateway
 from tests.fakes.server import FakeVendor, Reply
 from tests.postgres import rows as database_rows
 from tests.reliability.conftest import GatewayFactory
-from tests.reliability.harness import BODY, KEYS, OPENAI_ONLY, config, ledger, openai_stream, usage_row
+from tests.reliability.harness import (
+    BODY,
+    KEYS,
+    OPENAI_ONLY,
+    config,
+    ledger,
+    openai_stream,
+    usage_row,
+    wait_for,
+)
 
 PRICE = ModelPrice(input=0.15, output=0.60)
 PER_CALL = (10 * 0.15 + 50 * 0.60) / 1e6
@@ -128,10 +143,27 @@ def _figures(gateway: RunningGateway, key_id: str) -> tuple[float, float]:
     return row["spent"], row["reserved"]
 
 
-def _concurrent(gateways: list[RunningGateway], key: str, count: int) -> list[httpx.Response]:
+def _concurrent(
+    gateways: list[RunningGateway], key: str, count: int, vendor: FakeVendor, hold: threading.Event, room: int
+) -> list[httpx.Response]:
+    """`count` calls at once; the vendor answers none (`hold`) until every call was decided:
+    `room` reached it and the rest were refused (or more reached it than there is room for,
+    the failure itself). A call that came late, after others were settled, would see their
+    costs spent instead of their estimates held, and would test something else."""
     barrier = threading.Barrier(count)
     with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(lambda n: _call(gateways[n % len(gateways)], key, barrier), range(count)))
+        calls = [pool.submit(_call, gateways[n % len(gateways)], key, barrier) for n in range(count)]
+        try:
+            wait_for(
+                lambda: (
+                    len(vendor.received) > room
+                    or (len(vendor.received) == room and sum(call.done() for call in calls) == count - room)
+                ),
+                timeout=30,
+            )
+        finally:
+            hold.set()  # also when the calls were not decided in time: they end, the test fails
+        return [call.result() for call in calls]
 
 
 @pytest.mark.timeout(60)
@@ -148,8 +180,9 @@ def test_concurrent_calls_take_exactly_what_the_budget_holds(
     url = request.getfixturevalue("postgres_url") if database == "postgres" else None
     gateways = [make_gateway(config(attempts=1), database_url=url) for _ in range(workers)]
     key_id, key = _budgeted(gateways[0], 3.5 * PER_CALL)
-    openai_fake.enqueue(*[Reply.fixture("openai/chat.json", delay=0.5) for _ in range(6)])
-    responses = _concurrent(gateways, key, 6)
+    hold = threading.Event()
+    openai_fake.enqueue(*[Reply.fixture("openai/chat.json", hold=hold) for _ in range(6)])
+    responses = _concurrent(gateways, key, 6, openai_fake, hold, room=3)
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [200] * 3 + [402] * 3, [response.text for response in responses]
     refused = next(response for response in responses if response.status_code == 402)
@@ -164,6 +197,97 @@ def test_concurrent_calls_take_exactly_what_the_budget_holds(
     spent, reserved = _figures(gateways[0], key_id)
     assert spent == pytest.approx(3 * ACTUAL)
     assert reserved == pytest.approx(0.0, abs=1e-15)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_budgeted_call_waits_for_its_reservation_while_the_database_is_locked(
+    make_gateway: GatewayFactory, openai_fake: FakeVendor, request: pytest.FixtureRequest, database: str
+) -> None:
+    """The ledger's writer cannot decide a reservation while another session holds the
+    database (SQLite) or the key's row (Postgres) past `BEGIN_WAIT`: an unbudgeted call goes
+    on without its start row, a budgeted one must not, or calls slip past the budget."""
+    url = request.getfixturevalue("postgres_url") if database == "postgres" else None
+    gateway = make_gateway(config(attempts=1), database_url=url)
+    key_id, key = _budgeted(gateway, 1.5 * PER_CALL)
+    openai_fake.enqueue(*[Reply.fixture("openai/chat.json") for _ in range(3)])
+    held = BEGIN_WAIT + 1.5
+    with _locked(gateway.settings.database_url, key_id, held):
+        started = time.monotonic()
+        with ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(lambda _: _call(gateway, key), range(3)))
+        waited = time.monotonic() - started
+    assert sorted(answer.status_code for answer in answers) == [200, 402, 402], [a.text for a in answers]
+    assert len(openai_fake.received) == 1
+    assert waited >= held - 0.5, "the calls were decided while the key was locked"
+    ledger(gateway, count=3)
+    spent, reserved = _figures(gateway, key_id)
+    assert spent == pytest.approx(ACTUAL)
+    assert reserved == pytest.approx(0.0, abs=1e-15)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_request_that_leaves_while_its_reservation_waits_holds_nothing(
+    tmp_path: Path, request: pytest.FixtureRequest, database: str
+) -> None:
+    """Cancelled while the database is locked: on SQLite the writer has not begun its
+    transaction, so the reservation is withdrawn and nothing is written; on Postgres the
+    writer's transaction already waits on the key's row, so the reservation commits and the
+    final row queued behind it releases it. Either way the key holds nothing after."""
+    url = (
+        request.getfixturevalue("postgres_url")
+        if database == "postgres"
+        else f"sqlite:///{tmp_path / 'l.db'}"
+    )
+    keys = KeyStore(url)
+    record, _ = keys.create("budgeted", budget=1.0)
+    ledger_ = Ledger(url)
+    ledger_.start()
+
+    async def leave() -> None:
+        row = usage_row("gone", "started")
+        row.key_id = record.id
+        waiting = asyncio.ensure_future(ledger_.begin(row, reserve=0.4))
+        await asyncio.sleep(BEGIN_WAIT + 0.5)
+        assert not waiting.done(), "a budgeted start waits for its reservation"
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    try:
+        with _locked(url, record.id, BEGIN_WAIT + 1.5):
+            asyncio.run(leave())
+    finally:
+        ledger_.close()
+    after = keys.get(record.id)
+    assert after is not None and (after.spent, after.reserved) == (0.0, 0.0)
+    rows = database_rows(url)
+    expected = [] if database == "sqlite" else [("client_disconnected", 0.0)]
+    assert [(row["status"], row["reserved"]) for row in rows] == expected
+    keys.close()
+
+
+@contextmanager
+def _locked(database_url: str, key_id: str, seconds: float) -> Iterator[None]:
+    """Another session holds the key's row (Postgres) or the database's write lock (SQLite)
+    for `seconds` from the start of the block, then lets go."""
+    if database_url.startswith("postgres"):
+        connection: Any = psycopg.connect(database_url, autocommit=True)
+        connection.execute("BEGIN")
+        connection.execute("SELECT budget FROM keys WHERE id = %s FOR UPDATE", (key_id,))
+    else:
+        connection = sqlite3.connect(
+            sqlite_path(database_url), timeout=30, isolation_level=None, check_same_thread=False
+        )
+        connection.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(seconds, lambda: connection.execute("ROLLBACK"))
+    release.start()
+    try:
+        yield
+    finally:
+        release.join()
+        connection.close()
 
 
 @pytest.mark.timeout(30)
