@@ -170,10 +170,11 @@ def _catalogue(arguments: argparse.Namespace) -> None:
 def _worker(arguments: argparse.Namespace) -> None:
     from proxy.reference_worker import server as worker
 
-    missing = worker.missing_extra()
+    missing = worker.missing_extra(arguments.task)
     if missing is not None:
         sys.exit(f"unigate: the worker needs {missing}; install it with: pip install 'unigate[worker]'")
-    worker.serve(arguments.host, arguments.port, arguments.model_name or worker.MODEL_NAME)
+    name = arguments.model_name or worker.default_name(arguments.task)
+    worker.serve(arguments.host, arguments.port, name, arguments.task)
 
 
 def _limit(value: str) -> int:
@@ -251,6 +252,12 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("--host", default="127.0.0.1")
     worker.add_argument("--port", type=int, default=8000)
     worker.add_argument("--model-name", help="the model id it answers as (default: its own)")
+    worker.add_argument(
+        "--task",
+        choices=("feature-extraction", "automatic-speech-recognition"),
+        default="feature-extraction",
+        help="embeddings (all-MiniLM-L6-v2) or speech recognition (PocketSphinx en-us)",
+    )
     worker.set_defaults(handler=_worker)
     return root
 

