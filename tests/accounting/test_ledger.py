@@ -1,5 +1,6 @@
-"""The ledger on its own: rows go through its one writer thread, and a final row completes
-the start row of the same request (one row per request)."""
+"""The ledger on its own: a final row completes the start row of the same request (one row
+per request), and rows land in the order they came, whichever writer commits them (the
+event loop's group commit: test_ledger_group_commit.py)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import proxy.accounting.ledger
+import proxy.accounting.ledger_rows
 from proxy.accounting.ledger import Ledger
 from proxy.identity.keys import KeyStore
 from proxy.storage import connect
@@ -45,9 +45,15 @@ def test_d5_the_ledger_writes_with_the_configured_synchronous_level(
     ledger_ = Ledger(f"sqlite:///{tmp_path / 'sync.db'}", setting)
     ledger_.start()
     try:
-        [connection] = opened
-        assert connection.execute("PRAGMA synchronous").fetchone()[0] == level
-        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        # the writer thread's connection, and with NORMAL the event loop's own (group commit)
+        assert len(opened) == (2 if setting == "NORMAL" else 1)
+        for connection in opened:
+            assert connection.execute("PRAGMA synchronous").fetchone()[0] == level
+            assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        if setting == "NORMAL":
+            loops = opened[1]
+            assert loops.execute("PRAGMA busy_timeout").fetchone()[0] == 0  # never waits on the loop
+            assert loops.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # the thread's job
     finally:
         ledger_.close()
 
@@ -90,11 +96,11 @@ def test_rows_of_a_dead_instance_are_marked_interrupted_at_the_next_start(tmp_pa
             "INSERT INTO instances (id, host, pid, beat_at) VALUES (?, ?, ?, ?), (?, ?, ?, ?)",
             (
                 "dead",
-                proxy.accounting.ledger._HOST,
+                proxy.accounting.ledger_rows.HOST,
                 dead_pid,
                 time.time(),
                 alive,
-                proxy.accounting.ledger._HOST,
+                proxy.accounting.ledger_rows.HOST,
                 os.getpid(),
                 time.time(),
             ),

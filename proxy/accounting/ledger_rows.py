@@ -1,0 +1,128 @@
+"""A ledger row and the SQL that writes it: the `usage` table's insert, the idempotent claim,
+the instances' heartbeat and the sweep of rows whose instance died (proxy/accounting/ledger.py
+is the writer that runs them)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+from proxy.accounting.budgets import BudgetRefusal
+from proxy.identity import request_ids
+
+HEARTBEAT_SECONDS = 5.0
+STALE_AFTER = 3 * HEARTBEAT_SECONDS
+_COLUMNS = (
+    "request_id, key_id, model, provider, status, attempts, input_tokens, output_tokens, "
+    "cached_input_tokens, reasoning_tokens, inference_time, meter, cost, error_code, "
+    "started_at, finished_at, reserved, instance"
+)
+_VALUES = f"INSERT INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 18)}) "  # noqa: S608
+_ADDED = (
+    "attempts",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "inference_time",
+)
+INSERT = (
+    _VALUES
+    + "ON CONFLICT (request_id) DO UPDATE SET "
+    + ", ".join(f"{name} = usage.{name} + excluded.{name}" for name in _ADDED)
+    + ", cost = CASE WHEN usage.cost IS NULL THEN excluded.cost WHEN excluded.cost IS NULL THEN usage.cost"
+    " ELSE usage.cost + excluded.cost END, "
+    + ", ".join(
+        f"{name} = excluded.{name}"
+        for name in (
+            "key_id",
+            "model",
+            "provider",
+            "status",
+            "meter",
+            "error_code",
+            "finished_at",
+            "reserved",
+        )
+    )
+    + ", instance = excluded.instance "
+    "WHERE usage.status IN ('started', 'interrupted') AND excluded.status != 'started'"
+)
+"""A final row completes the `started` one (or an `interrupted` one, should a sweep have
+taken a slow instance for dead); any later write for the same request is a no-op. Counts
+add to what the row holds: zero after a plain start, the earlier runs' usage after an
+idempotent retry took the row again (see `CLAIM`)."""
+CLAIM = (
+    _VALUES + "ON CONFLICT (request_id) DO UPDATE SET status = 'started', finished_at = NULL, "
+    "error_code = NULL, reserved = excluded.reserved, instance = excluded.instance "
+    "WHERE usage.status != 'started' AND usage.key_id = excluded.key_id"
+)
+"""An idempotent request's start: a new row, or the finished row of an earlier run of the
+same request taken back to `started`, keeping its counts. A row another run still holds
+(`started`) is not taken: that run's final row is the one that will land."""
+BEAT = (
+    "INSERT INTO instances (id, host, pid, beat_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+    "SET host = excluded.host, pid = excluded.pid, beat_at = excluded.beat_at"
+)
+_STALE = """status = 'started' AND (instance IS NULL OR (
+    instance != :me AND instance NOT IN (SELECT id FROM instances WHERE beat_at >= :horizon)
+))"""
+_STALE_HELD = f"SELECT COALESCE(SUM(reserved), 0) FROM usage WHERE key_id = keys.id AND {_STALE}"  # noqa: S608
+RELEASE = f"""
+UPDATE keys SET reserved = CASE WHEN reserved > ({_STALE_HELD}) THEN reserved - ({_STALE_HELD}) ELSE 0 END
+WHERE id IN (SELECT key_id FROM usage WHERE reserved > 0 AND {_STALE})
+"""  # noqa: S608
+SWEEP = f"UPDATE usage SET status = 'interrupted', finished_at = :now, reserved = 0 WHERE {_STALE}"  # noqa: S608
+HOST = socket.gethostname()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(slots=True)
+class UsageRow:
+    request_id: str
+    key_id: str | None
+    model: str | None
+    provider: str | None
+    status: str
+    attempts: int
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    reasoning_tokens: int
+    inference_time: float
+    meter: str | None
+    cost: float | None
+    error_code: str | None
+    started_at: float
+    finished_at: float | None
+    reserved: float = 0.0
+    """What a started row holds against its key's budget (proxy/accounting/budgets.py); 0 once final."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What a start row's transaction decided: go on, or why not."""
+
+    in_flight: bool = False
+    """An idempotent request whose row another run still holds."""
+    refusal: BudgetRefusal | None = None
+
+    def check(self) -> None:
+        """Raise the refusal a client gets, if there is one."""
+        if self.refusal is not None:
+            raise self.refusal.error()
+        if self.in_flight:
+            raise request_ids.conflict()
+
+
+ADMITTED = Admission()
