@@ -38,14 +38,47 @@ def accepts_trailers(scope: Mapping[str, Any], te: str | None) -> bool:
 
 
 class TrailerCycle(RequestResponseCycle):
+    """uvicorn's cycle, with trailers, and with a stream's chunks written once per loop
+    iteration: the chunks of a chunked response sent in one iteration (a vendor's burst of
+    deltas, decoded at once) leave in one write at its end instead of one syscall each.
+    Anything else sent (the last chunk, trailers) writes what is held first, in order."""
+
     _trailing = False
     """The response was started with trailers and is chunked: its end waits for them."""
     _awaiting = False
+    _held: list[bytes] | None = None
+    """Chunks framed and waiting for the end of this loop iteration (`_release`)."""
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held and not self.disconnected and not self.transport.is_closing():
+            self.transport.write(b"".join(held))
 
     async def send(self, message: Any) -> None:
         kind = message["type"]
         if self.disconnected:
             return
+        if (
+            kind == "http.response.body"
+            and message.get("more_body", False)
+            and self.chunked_encoding
+            and self.response_started
+            and not self.response_complete
+            and self.scope["method"] != "HEAD"
+        ):
+            body = message.get("body", b"")
+            if body:
+                if self.flow.write_paused:
+                    await self.flow.drain()
+                chunk = b"%x\r\n%s\r\n" % (len(body), body)
+                if self._held is None:
+                    self._held = [chunk]
+                    asyncio.get_running_loop().call_soon(self._release)
+                else:
+                    self._held.append(chunk)
+            return
+        if self._held:
+            self._release()
         if kind == "http.response.start" and not self.response_started:
             await super().send(message)
             self._trailing = bool(message.get("trailers")) and bool(self.chunked_encoding)
