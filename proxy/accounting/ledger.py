@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, astuple, dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from proxy.accounting import budgets
 from proxy.accounting.ledger_rows import (
@@ -51,6 +51,7 @@ from proxy.accounting.ledger_rows import (
     Admission,
     UsageRow,
     alive,
+    row_values,
 )
 from proxy.storage import Database, connect
 
@@ -420,14 +421,14 @@ class Ledger:
                 if refusal is not None:
                     return Admission(refusal=refusal)
                 row.reserved = item.reserve
-            taken = connection.execute(CLAIM if item.claim else INSERT, (*astuple(row), self.instance))
+            taken = connection.execute(CLAIM if item.claim else INSERT, (*row_values(row), self.instance))
             if item.claim and not taken.rowcount:
                 if item.reserve is not None:
                     budgets.settle(connection, row.key_id, None, item.reserve)
                 return Admission(in_flight=True)
             return ADMITTED
         released = budgets.held(connection, row.request_id) if item.settle else 0.0
-        applied = connection.execute(INSERT, (*astuple(row), self.instance)).rowcount
+        applied = connection.execute(INSERT, (*row_values(row), self.instance)).rowcount
         if applied and row.key_id is not None and (row.cost or released):
             sums = settling.setdefault(row.key_id, [0.0, 0.0])
             sums[0] += row.cost or 0.0

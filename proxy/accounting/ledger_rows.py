@@ -109,6 +109,30 @@ class UsageRow:
     """What a started row holds against its key's budget (proxy/accounting/budgets.py); 0 once final."""
 
 
+def row_values(row: UsageRow) -> tuple[object, ...]:
+    """The row's columns in `_COLUMNS` order (less `instance`): a flat tuple, where
+    `dataclasses.astuple` would deep-copy every value on the request path."""
+    return (
+        row.request_id,
+        row.key_id,
+        row.model,
+        row.provider,
+        row.status,
+        row.attempts,
+        row.input_tokens,
+        row.output_tokens,
+        row.cached_input_tokens,
+        row.reasoning_tokens,
+        row.inference_time,
+        row.meter,
+        row.cost,
+        row.error_code,
+        row.started_at,
+        row.finished_at,
+        row.reserved,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Admission:
     """What a start row's transaction decided: go on, or why not."""

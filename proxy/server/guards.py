@@ -98,6 +98,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+_DUPLICATE_CHECK = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+"""Built once: `json.loads` with a hook builds a decoder on every call."""
+
+
 def check_json(raw: bytes, max_depth: int) -> None:
     """400 for a body that is not UTF-8, is nested too deeply, or repeats a key.
 
@@ -109,7 +113,7 @@ def check_json(raw: bytes, max_depth: int) -> None:
     if json_depth(raw) > max_depth:
         raise GatewayError(Code.INVALID_REQUEST, f"the JSON body is nested deeper than {max_depth} levels")
     try:
-        json.loads(text, object_pairs_hook=_no_duplicates)
+        _DUPLICATE_CHECK.decode(text)
     except ValueError:
         return
     except RecursionError:  # unreachable past the depth check; kept so it can never be a 500

@@ -115,3 +115,14 @@ def test_flushed_returns_once_the_queued_final_rows_are_committed(tmp_path: Path
     finally:
         ledger.close()
     assert found == [("r1", "completed")]
+
+
+def test_a_rows_values_are_its_fields_in_the_tables_column_order() -> None:
+    """`row_values` is written out by hand (`astuple` deep-copies on the request path): it
+    must stay the dataclass's fields, in the order the INSERT names its columns."""
+    from proxy.accounting.ledger_rows import _COLUMNS, row_values
+
+    row = dataclasses.replace(usage_row("r1", "completed"), reserved=0.25, error_code="x", meter="tokens")
+    assert row_values(row) == dataclasses.astuple(row)
+    names = [field.name for field in dataclasses.fields(UsageRow)]
+    assert [name.strip() for name in _COLUMNS.split(",")] == [*names, "instance"]
