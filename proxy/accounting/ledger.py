@@ -35,23 +35,25 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 from proxy.accounting import budgets
 from proxy.accounting.ledger_rows import (
     ADMITTED,
     BEAT,
-    CLAIM,
     HEARTBEAT_SECONDS,
     HOST,
-    INSERT,
     RELEASE,
     STALE_AFTER,
+    STOP,
     SWEEP,
+    WITHDRAWN,
     Admission,
+    Barrier,
     UsageRow,
+    Write,
     alive,
-    row_values,
+    apply_write,
 )
 from proxy.storage import Database, connect
 
@@ -65,51 +67,6 @@ BEGIN_WAIT = 2.0
 locked) must not hold every answer: the row stays queued and lands once it can. Not a
 budgeted call's: its reservation is the check that lets it go, so it waits for the writer's
 decision (its client's own timeout ends the wait, and withdraws the reservation)."""
-_DECIDING = threading.Lock()
-"""Orders a reservation's two ends: the writer taking it into a transaction, and its
-request withdrawing it (gone before the writer came to it)."""
-WITHDRAWN = "client_disconnected"
-"""The final row of a budgeted request that left while its reservation was being decided."""
-
-
-@dataclass(slots=True)
-class _Write:
-    row: UsageRow
-    future: asyncio.Future[Admission] | None = None
-    loop: asyncio.AbstractEventLoop | None = None
-    claim: bool = False
-    reserve: float | None = None
-    """Check and hold this much of the key's budget before the start row (None: no budget)."""
-    settle: bool = False
-    """A final row whose request held a reservation."""
-    taken: bool = False
-    """The writer has a transaction deciding this reservation (under `_DECIDING`)."""
-    withdrawn: bool = False
-    """Its request left first: the writer skips it, nothing is written or held."""
-
-    def take(self) -> bool:
-        """The writer's side: whether to apply this write (False: withdrawn)."""
-        with _DECIDING:
-            self.taken = not self.withdrawn
-            return self.taken
-
-    def withdraw(self) -> bool:
-        """The request's side: True if the writer will now skip it; False if a transaction
-        already has it (its decision may commit)."""
-        with _DECIDING:
-            self.withdrawn = not self.taken
-            return self.withdrawn
-
-
-@dataclass(slots=True)
-class _Barrier:
-    """Resolved once the rows queued before it are committed (`Ledger.flushed`)."""
-
-    future: asyncio.Future[Admission]
-    loop: asyncio.AbstractEventLoop
-
-
-_STOP = object()
 
 
 class Ledger:
@@ -122,7 +79,7 @@ class Ledger:
         """The loop's own connection (SQLite, NORMAL), or None: every row goes to the thread."""
         self._inline_lock = threading.Lock()
         """One user of `_inline` at a time (a second event loop in a test, `close`)."""
-        self._pending: list[_Write] = []
+        self._pending: list[Write] = []
         """Rows queued on the loop in this iteration, committed by `_flush` at its end."""
         self._flush_scheduled = False
         self._handed = 0
@@ -168,7 +125,7 @@ class Ledger:
         same transaction. Either may say no; nothing is written then."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Admission] = loop.create_future()
-        write = _Write(row, future, loop, claim, reserve)
+        write = Write(row, future, loop, claim, reserve)
         self._submit(write, loop)
         if reserve is not None:
             return await self._reserved(write, future)
@@ -179,7 +136,7 @@ class Ledger:
             log.warning("the ledger takes no writes; a request goes on before its start row is stored")
             return ADMITTED
 
-    async def _reserved(self, write: _Write, future: asyncio.Future[Admission]) -> Admission:
+    async def _reserved(self, write: Write, future: asyncio.Future[Admission]) -> Admission:
         """A budgeted start: no call before its reservation is committed (going on without
         one let every call of a slow database's moment past the budget). If the request
         is cancelled first, its reservation is withdrawn, or released by a final row queued
@@ -194,7 +151,7 @@ class Ledger:
         except asyncio.CancelledError:
             if not write.withdraw():
                 gone = replace(write.row, status=WITHDRAWN, finished_at=time.time(), reserved=0.0)
-                self._submit(_Write(gone, settle=True), asyncio.get_running_loop())
+                self._submit(Write(gone, settle=True), asyncio.get_running_loop())
             raise
 
     def record(self, row: UsageRow, *, settle: bool = False) -> None:
@@ -204,13 +161,13 @@ class Ledger:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None  # a thread without a loop: the queue
-        self._submit(_Write(row, settle=settle), loop)
+        self._submit(Write(row, settle=settle), loop)
         for observer in self.observers:
             observer(row)
 
     # -- the loop's group commit -----------------------------------------------------------
 
-    def _submit(self, write: _Write, loop: asyncio.AbstractEventLoop | None) -> None:
+    def _submit(self, write: Write, loop: asyncio.AbstractEventLoop | None) -> None:
         if self._inline is None or loop is None:
             self._hand_over(write)
             return
@@ -219,7 +176,7 @@ class Ledger:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
 
-    def _hand_over(self, write: _Write) -> None:
+    def _hand_over(self, write: Write) -> None:
         self._handed += 1
         self._queue.put(write)
 
@@ -250,7 +207,7 @@ class Ledger:
             else:
                 write.loop.call_soon_threadsafe(_resolve, write.future, admission)
 
-    def _commit_at_once(self, connection: Database, batch: list[_Write]) -> list[Admission] | None:
+    def _commit_at_once(self, connection: Database, batch: list[Write]) -> list[Admission] | None:
         """The batch's admissions if it committed without waiting; None if it could not (the
         transaction rolled back: nothing of it was written)."""
         admissions: list[Admission] = []
@@ -258,7 +215,7 @@ class Ledger:
         try:
             with connection.transaction():
                 for write in batch:
-                    admissions.append(self._apply(connection, write, settling))
+                    admissions.append(apply_write(connection, write, settling, self.instance))
                 for key_id, (cost, released) in sorted(settling.items()):
                     budgets.settle(connection, key_id, cost, released)
         except Exception:
@@ -276,7 +233,7 @@ class Ledger:
         if self._handed == self._done:
             return  # nothing is with the thread: every row so far is committed
         loop = asyncio.get_running_loop()
-        barrier = _Barrier(loop.create_future(), loop)
+        barrier = Barrier(loop.create_future(), loop)
         self._queue.put(barrier)
         try:
             async with asyncio.timeout(BEGIN_WAIT):
@@ -290,7 +247,7 @@ class Ledger:
         pending, self._pending = self._pending, []
         for write in pending:  # a flush the loop will not run now: the thread writes them
             self._hand_over(write)
-        self._queue.put(_STOP)
+        self._queue.put(STOP)
         self._thread.join(timeout)
         self._thread = None
         with self._inline_lock:
@@ -326,17 +283,17 @@ class Ledger:
     def _run(self, connection: Database) -> None:
         stopping = False
         while not stopping:
-            batch: list[_Write] = []
-            barriers: list[_Barrier] = []
+            batch: list[Write] = []
+            barriers: list[Barrier] = []
             try:
                 item = self._queue.get(timeout=HEARTBEAT_SECONDS)
             except queue.Empty:
                 item = None
             while item is not None:
-                if item is _STOP:
+                if item is STOP:
                     stopping = True
                     break
-                if isinstance(item, _Barrier):
+                if isinstance(item, Barrier):
                     barriers.append(item)
                 else:
                     batch.append(item)  # type: ignore[arg-type]
@@ -362,7 +319,7 @@ class Ledger:
                     self._next_beat = time.monotonic() + HEARTBEAT_SECONDS
         connection.close()
 
-    def _write(self, connection: Database, batch: list[_Write]) -> None:
+    def _write(self, connection: Database, batch: list[Write]) -> None:
         """One transaction for the batch, rows in the order they came; a start row that
         claims or reserves is decided inside it, so no other writer can come between.
 
@@ -382,7 +339,7 @@ class Ledger:
             if item.future is not None and item.loop is not None and not item.loop.is_closed():
                 item.loop.call_soon_threadsafe(_resolve, item.future, admission)
 
-    def _committed(self, connection: Database, batch: list[_Write]) -> list[Admission] | None:
+    def _committed(self, connection: Database, batch: list[Write]) -> list[Admission] | None:
         """The batch's admissions once committed, retrying while the database cannot take
         writes (locked, full, unreachable); None if it refuses the rows themselves."""
         admissions: list[Admission] = []
@@ -392,7 +349,7 @@ class Ledger:
             settling: dict[str, list[float]] = {}
             with connection.transaction():
                 for item in batch:
-                    admissions.append(self._apply(connection, item, settling))
+                    admissions.append(apply_write(connection, item, settling, self.instance))
                 # in key order: two replicas' writers on Postgres lock the keys' rows in the
                 # same order, so they cannot deadlock on each other's settlements
                 for key_id, (cost, released) in sorted(settling.items()):
@@ -404,36 +361,6 @@ class Ledger:
             log.warning("ledger batch refused (%s: %s)", type(error).__name__, error)
             return None
         return admissions
-
-    def _apply(self, connection: Database, item: _Write, settling: dict[str, list[float]]) -> Admission:
-        """One row. What final rows spend is summed per key in `settling` and written once per
-        batch (one UPDATE per key, not per call); a reservation first writes its key's sum, so
-        it sees every cost before it."""
-        row = item.row
-        if row.status == "started":
-            if item.reserve is not None and not item.take():
-                return ADMITTED  # its request left before this: nothing is written nor held
-            if item.reserve is not None:
-                pending = settling.pop(row.key_id, None) if row.key_id is not None else None
-                if pending is not None:
-                    budgets.settle(connection, row.key_id, *pending)
-                refusal = budgets.reserve(connection, row.key_id, item.reserve)
-                if refusal is not None:
-                    return Admission(refusal=refusal)
-                row.reserved = item.reserve
-            taken = connection.execute(CLAIM if item.claim else INSERT, (*row_values(row), self.instance))
-            if item.claim and not taken.rowcount:
-                if item.reserve is not None:
-                    budgets.settle(connection, row.key_id, None, item.reserve)
-                return Admission(in_flight=True)
-            return ADMITTED
-        released = budgets.held(connection, row.request_id) if item.settle else 0.0
-        applied = connection.execute(INSERT, (*row_values(row), self.instance)).rowcount
-        if applied and row.key_id is not None and (row.cost or released):
-            sums = settling.setdefault(row.key_id, [0.0, 0.0])
-            sums[0] += row.cost or 0.0
-            sums[1] += released
-        return ADMITTED
 
     def _retrying(self, connection: Database, operation: Callable[[], None]) -> None:
         """Run `operation` until it succeeds while its failure is the database's state;

@@ -1,15 +1,20 @@
-"""A ledger row and the SQL that writes it: the `usage` table's insert, the idempotent claim,
-the instances' heartbeat and the sweep of rows whose instance died (proxy/accounting/ledger.py
-is the writer that runs them)."""
+"""A ledger row, what carries it to a writer, and the SQL that writes it: the `usage`
+table's insert, the idempotent claim, a reservation decided in the row's transaction
+(`apply_write`), the instances' heartbeat and the sweep of rows whose instance died
+(proxy/accounting/ledger.py holds the writers that run them)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import threading
 from dataclasses import dataclass
 
+from proxy.accounting import budgets
 from proxy.accounting.budgets import BudgetRefusal
 from proxy.identity import request_ids
+from proxy.storage import Database
 
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = 3 * HEARTBEAT_SECONDS
@@ -150,3 +155,83 @@ class Admission:
 
 
 ADMITTED = Admission()
+
+
+DECIDING = threading.Lock()
+"""Orders a reservation's two ends: the writer taking it into a transaction, and its
+request withdrawing it (gone before the writer came to it)."""
+WITHDRAWN = "client_disconnected"
+"""The final row of a budgeted request that left while its reservation was being decided."""
+
+
+@dataclass(slots=True)
+class Write:
+    row: UsageRow
+    future: asyncio.Future[Admission] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    claim: bool = False
+    reserve: float | None = None
+    """Check and hold this much of the key's budget before the start row (None: no budget)."""
+    settle: bool = False
+    """A final row whose request held a reservation."""
+    taken: bool = False
+    """The writer has a transaction deciding this reservation (under `DECIDING`)."""
+    withdrawn: bool = False
+    """Its request left first: the writer skips it, nothing is written or held."""
+
+    def take(self) -> bool:
+        """The writer's side: whether to apply this write (False: withdrawn)."""
+        with DECIDING:
+            self.taken = not self.withdrawn
+            return self.taken
+
+    def withdraw(self) -> bool:
+        """The request's side: True if the writer will now skip it; False if a transaction
+        already has it (its decision may commit)."""
+        with DECIDING:
+            self.withdrawn = not self.taken
+            return self.withdrawn
+
+
+@dataclass(slots=True)
+class Barrier:
+    """Resolved once the rows queued before it are committed (`Ledger.flushed`)."""
+
+    future: asyncio.Future[Admission]
+    loop: asyncio.AbstractEventLoop
+
+
+STOP = object()
+
+
+def apply_write(
+    connection: Database, item: Write, settling: dict[str, list[float]], instance: str
+) -> Admission:
+    """One row, inside its batch's transaction. What final rows spend is summed per key in
+    `settling` and written once per batch (one UPDATE per key, not per call); a reservation
+    first writes its key's sum, so it sees every cost before it."""
+    row = item.row
+    if row.status == "started":
+        if item.reserve is not None and not item.take():
+            return ADMITTED  # its request left before this: nothing is written nor held
+        if item.reserve is not None:
+            pending = settling.pop(row.key_id, None) if row.key_id is not None else None
+            if pending is not None:
+                budgets.settle(connection, row.key_id, *pending)
+            refusal = budgets.reserve(connection, row.key_id, item.reserve)
+            if refusal is not None:
+                return Admission(refusal=refusal)
+            row.reserved = item.reserve
+        taken = connection.execute(CLAIM if item.claim else INSERT, (*row_values(row), instance))
+        if item.claim and not taken.rowcount:
+            if item.reserve is not None:
+                budgets.settle(connection, row.key_id, None, item.reserve)
+            return Admission(in_flight=True)
+        return ADMITTED
+    released = budgets.held(connection, row.request_id) if item.settle else 0.0
+    applied = connection.execute(INSERT, (*row_values(row), instance)).rowcount
+    if applied and row.key_id is not None and (row.cost or released):
+        sums = settling.setdefault(row.key_id, [0.0, 0.0])
+        sums[0] += row.cost or 0.0
+        sums[1] += released
+    return ADMITTED
