@@ -119,6 +119,8 @@ class BreakerBoard:
             self._move(key, breaker, "closed")
             return
         breaker.consecutive += 1
+        if now < breaker.open_until and not breaker.probing:
+            return  # a call that was in flight when it opened: it is open already, for as long
         failures = sum(1 for _, bad in breaker.calls if bad)
         tripped = breaker.consecutive >= self._config.consecutive_failures or (
             len(breaker.calls) >= self._config.min_calls

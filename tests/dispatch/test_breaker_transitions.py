@@ -30,7 +30,9 @@ def test_open_probe_reopen_probe_close() -> None:
     board.record(KEY, Code.CONNECTION)  # a call that was in flight when it opened fails too
     assert told == [("openai", "open")], "open, still open: no change"
     assert not board.allows(KEY)
-    clock[0] += 41
+    clock[0] += 9.9
+    assert not board.allows(KEY)
+    clock[0] += 0.2  # open for its 10 s: the late failure neither extended nor doubled it
     assert board.allows(KEY)
     assert not board.allows(KEY), "one probe at a time"
     assert told[1:] == [("openai", "half_open")]
