@@ -149,9 +149,9 @@ class Observatory:
         self, record: Exchange, lease: Lease, call: UpstreamCall | EmbeddingCall, kind: str
     ) -> Any:
         if kind == "retry":
-            self.metrics.retries.labels(lease.provider).inc()
+            self.metrics.child(self.metrics.retries, lease.provider).inc()
         elif kind == "fallback":
-            self.metrics.fallbacks.labels(lease.provider).inc()
+            self.metrics.child(self.metrics.fallbacks, lease.provider).inc()
         if record.span is None:
             return None  # tracing is off
         return self.tracing.attempt_span(record.span, lease, call, kind, record.attempts)
@@ -167,7 +167,7 @@ class Observatory:
             self.tracing.attempt_ended(span, result, error)
 
     def pool_waited(self, pool: str, seconds: float) -> None:
-        self.metrics.pool_queue_wait.labels(pool).observe(seconds)
+        self.metrics.child(self.metrics.pool_queue_wait, pool).observe(seconds)
 
     # -- the end of a request ------------------------------------------------------------
 
@@ -201,36 +201,38 @@ class Observatory:
     ) -> None:
         metrics = self.metrics
         key = (record.key_id or (record.row.key_id if record.row else None) or "",) if metrics.per_key else ()
-        metrics.requests.labels(record.surface, model, provider, str(record.status), record.code, *key).inc()
-        metrics.duration.labels(record.surface).observe(duration)
-        metrics.overhead.labels(record.surface).observe(overhead)
+        metrics.child(
+            metrics.requests, record.surface, model, provider, str(record.status), record.code, *key
+        ).inc()
+        metrics.child(metrics.duration, record.surface).observe(duration)
+        metrics.child(metrics.overhead, record.surface).observe(overhead)
         if record.code == DISCONNECTED:
-            metrics.client_disconnects.labels(record.surface).inc()
+            metrics.child(metrics.client_disconnects, record.surface).inc()
         elif record.code == "authentication" and not record.provider_error and record.status == 401:
-            metrics.unauthenticated.labels(record.surface).inc()
+            metrics.child(metrics.unauthenticated, record.surface).inc()
         elif record.code == "budget_exceeded":
             # without [metrics] per_key the counter has no labels, and `.labels()` would raise
-            (metrics.budget_refusals.labels(*key) if key else metrics.budget_refusals).inc()
+            (metrics.child(metrics.budget_refusals, *key) if key else metrics.budget_refusals).inc()
         if record.refusal is not None and record.status == 429:
-            metrics.limiter_refusals.labels(record.refusal, *key).inc()
+            metrics.child(metrics.limiter_refusals, record.refusal, *key).inc()
         row = record.row
         if row is None:
             return
         if row.cost:
-            metrics.cost.labels(model, provider, *key).inc(row.cost)
+            metrics.child(metrics.cost, model, provider, *key).inc(row.cost)
         operation = _operation(record.path, self._task(row.model))
         genai = (operation, provider, model)
         failed = record.code if record.code else ""
-        metrics.operation_duration.labels(*genai, failed).observe(duration)
+        metrics.child(metrics.operation_duration, *genai, failed).observe(duration)
         if row.input_tokens:
-            metrics.token_usage.labels(*genai, "input").observe(row.input_tokens)
+            metrics.child(metrics.token_usage, *genai, "input").observe(row.input_tokens)
         if row.output_tokens:
-            metrics.token_usage.labels(*genai, "output").observe(row.output_tokens)
+            metrics.child(metrics.token_usage, *genai, "output").observe(row.output_tokens)
         if record.first_byte is not None:
-            metrics.time_to_first_token.labels(*genai).observe(record.first_byte - record.started)
+            metrics.child(metrics.time_to_first_token, *genai).observe(record.first_byte - record.started)
             if row.output_tokens > 1:
                 per_token = (now - record.first_byte) / (row.output_tokens - 1)
-                metrics.time_per_output_token.labels(*genai).observe(per_token)
+                metrics.child(metrics.time_per_output_token, *genai).observe(per_token)
 
     def _task(self, model_id: str | None) -> str | None:
         resolution = self._resolve(model_id) if model_id is not None else None
