@@ -157,6 +157,12 @@ def configure_logging(config: LoggingConfig, stream: IO[str] | None = None) -> N
     setattr(handler, _MARK, True)
     handler.setFormatter(JsonFormatter() if resolved_format(config, stream) == "json" else TextFormatter())
     root.addHandler(handler)
+    # what no line of ours prints is not gathered for every record (the logging HOWTO's
+    # "Optimization"): the caller's file and line (a walk up the stack), thread and process
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root.setLevel(config.level.upper())
     for name, level in config.levels.items():
         logging.getLogger(name).setLevel(level.upper())
