@@ -20,7 +20,6 @@ import os
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 from functools import lru_cache
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -88,7 +87,6 @@ class ModelLabels:
 class Metrics:
     def __init__(self, config: Config) -> None:
         self.per_key = config.metrics.per_key
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.registry = registry = CollectorRegistry(auto_describe=False)
         key = ("key_id",) if self.per_key else ()
         genai = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
@@ -240,15 +238,6 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=registry,
         )
-
-    def child(self, family: Any, *values: str) -> Any:
-        """`family.labels(*values)`, built once per label set: prometheus-client validates and
-        locks on every `labels()`, several times a request. Bounded as the labels are."""
-        key = (id(family), values)
-        found = self._children.get(key)
-        if found is None:
-            found = self._children[key] = family.labels(*values)
-        return found
 
     def breaker_moved(self, target: str, to: str) -> None:
         """The breaker board's hook (proxy/dispatch/breakers.py `watch`): one change of state,

@@ -79,11 +79,21 @@ class Observatory:
         self.metrics_here = self.metrics_on and config.metrics.port is None
         """Whether /metrics is answered on the gateway's own port."""
         self._traced = self.tracing.provider is not None
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         gateway.ledger.observers.append(self.row)
         gateway.ledger.watch_writes(self.ledger_lag.writing)
         if self.metrics_on:
             gateway.dispatcher.breakers.watch(self.metrics.breaker_moved)
         self._resolve = gateway.router.resolve
+
+    def _child(self, family: Any, *values: str) -> Any:
+        """`family.labels(*values)`, built once per label set: prometheus-client validates and
+        locks on every `labels()`, about ten times a request. Bounded as the labels are."""
+        key = (id(family), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = family.labels(*values)
+        return found
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -149,9 +159,9 @@ class Observatory:
         self, record: Exchange, lease: Lease, call: UpstreamCall | EmbeddingCall, kind: str
     ) -> Any:
         if kind == "retry":
-            self.metrics.child(self.metrics.retries, lease.provider).inc()
+            self._child(self.metrics.retries, lease.provider).inc()
         elif kind == "fallback":
-            self.metrics.child(self.metrics.fallbacks, lease.provider).inc()
+            self._child(self.metrics.fallbacks, lease.provider).inc()
         if record.span is None:
             return None  # tracing is off
         return self.tracing.attempt_span(record.span, lease, call, kind, record.attempts)
@@ -167,7 +177,7 @@ class Observatory:
             self.tracing.attempt_ended(span, result, error)
 
     def pool_waited(self, pool: str, seconds: float) -> None:
-        self.metrics.child(self.metrics.pool_queue_wait, pool).observe(seconds)
+        self._child(self.metrics.pool_queue_wait, pool).observe(seconds)
 
     # -- the end of a request ------------------------------------------------------------
 
@@ -201,38 +211,38 @@ class Observatory:
     ) -> None:
         metrics = self.metrics
         key = (record.key_id or (record.row.key_id if record.row else None) or "",) if metrics.per_key else ()
-        metrics.child(
+        self._child(
             metrics.requests, record.surface, model, provider, str(record.status), record.code, *key
         ).inc()
-        metrics.child(metrics.duration, record.surface).observe(duration)
-        metrics.child(metrics.overhead, record.surface).observe(overhead)
+        self._child(metrics.duration, record.surface).observe(duration)
+        self._child(metrics.overhead, record.surface).observe(overhead)
         if record.code == DISCONNECTED:
-            metrics.child(metrics.client_disconnects, record.surface).inc()
+            self._child(metrics.client_disconnects, record.surface).inc()
         elif record.code == "authentication" and not record.provider_error and record.status == 401:
-            metrics.child(metrics.unauthenticated, record.surface).inc()
+            self._child(metrics.unauthenticated, record.surface).inc()
         elif record.code == "budget_exceeded":
             # without [metrics] per_key the counter has no labels, and `.labels()` would raise
-            (metrics.child(metrics.budget_refusals, *key) if key else metrics.budget_refusals).inc()
+            (self._child(metrics.budget_refusals, *key) if key else metrics.budget_refusals).inc()
         if record.refusal is not None and record.status == 429:
-            metrics.child(metrics.limiter_refusals, record.refusal, *key).inc()
+            self._child(metrics.limiter_refusals, record.refusal, *key).inc()
         row = record.row
         if row is None:
             return
         if row.cost:
-            metrics.child(metrics.cost, model, provider, *key).inc(row.cost)
+            self._child(metrics.cost, model, provider, *key).inc(row.cost)
         operation = _operation(record.path, self._task(row.model))
         genai = (operation, provider, model)
         failed = record.code if record.code else ""
-        metrics.child(metrics.operation_duration, *genai, failed).observe(duration)
+        self._child(metrics.operation_duration, *genai, failed).observe(duration)
         if row.input_tokens:
-            metrics.child(metrics.token_usage, *genai, "input").observe(row.input_tokens)
+            self._child(metrics.token_usage, *genai, "input").observe(row.input_tokens)
         if row.output_tokens:
-            metrics.child(metrics.token_usage, *genai, "output").observe(row.output_tokens)
+            self._child(metrics.token_usage, *genai, "output").observe(row.output_tokens)
         if record.first_byte is not None:
-            metrics.child(metrics.time_to_first_token, *genai).observe(record.first_byte - record.started)
+            self._child(metrics.time_to_first_token, *genai).observe(record.first_byte - record.started)
             if row.output_tokens > 1:
                 per_token = (now - record.first_byte) / (row.output_tokens - 1)
-                metrics.child(metrics.time_per_output_token, *genai).observe(per_token)
+                self._child(metrics.time_per_output_token, *genai).observe(per_token)
 
     def _task(self, model_id: str | None) -> str | None:
         resolution = self._resolve(model_id) if model_id is not None else None
