@@ -198,28 +198,28 @@ class Ledger:
             for write in batch:
                 self._hand_over(write)
             return
-        here = asyncio.get_running_loop()
-        for write, admission in zip(batch, admissions, strict=True):
-            if write.future is None or write.loop is None or write.loop.is_closed():
-                continue
-            if write.loop is here:
-                _resolve(write.future, admission)  # no wake-up: this loop runs its callbacks next
-            else:
-                write.loop.call_soon_threadsafe(_resolve, write.future, admission)
+        _deliver(batch, admissions, asyncio.get_running_loop())
 
     def _commit_at_once(self, connection: Database, batch: list[Write]) -> list[Admission] | None:
         """The batch's admissions if it committed without waiting; None if it could not (the
         transaction rolled back: nothing of it was written)."""
-        admissions: list[Admission] = []
-        settling: dict[str, list[float]] = {}
         try:
-            with connection.transaction():
-                for write in batch:
-                    admissions.append(apply_write(connection, write, settling, self.instance))
-                for key_id, (cost, released) in sorted(settling.items()):
-                    budgets.settle(connection, key_id, cost, released)
+            return self._transaction(connection, batch)
         except Exception:
             return None
+
+    def _transaction(self, connection: Database, batch: list[Write]) -> list[Admission]:
+        """The batch in one transaction, rows in the order they came, then each key's spend
+        written once; its admissions (both writers' one way of writing a batch)."""
+        admissions: list[Admission] = []
+        settling: dict[str, list[float]] = {}
+        with connection.transaction():
+            for write in batch:
+                admissions.append(apply_write(connection, write, settling, self.instance))
+            # in key order: two replicas' writers on Postgres lock the keys' rows in the
+            # same order, so they cannot deadlock on each other's settlements
+            for key_id, (cost, released) in sorted(settling.items()):
+                budgets.settle(connection, key_id, cost, released)
         return admissions
 
     async def flushed(self) -> None:
@@ -335,9 +335,7 @@ class Ledger:
                     log.error("ledger row refused by the database, not stored: %s", _as_json(item.row))
                     alone = [ADMITTED]
                 admissions += alone
-        for item, admission in zip(batch, admissions, strict=True):
-            if item.future is not None and item.loop is not None and not item.loop.is_closed():
-                item.loop.call_soon_threadsafe(_resolve, item.future, admission)
+        _deliver(batch, admissions, None)
 
     def _committed(self, connection: Database, batch: list[Write]) -> list[Admission] | None:
         """The batch's admissions once committed, retrying while the database cannot take
@@ -345,15 +343,7 @@ class Ledger:
         admissions: list[Admission] = []
 
         def write() -> None:
-            admissions.clear()
-            settling: dict[str, list[float]] = {}
-            with connection.transaction():
-                for item in batch:
-                    admissions.append(apply_write(connection, item, settling, self.instance))
-                # in key order: two replicas' writers on Postgres lock the keys' rows in the
-                # same order, so they cannot deadlock on each other's settlements
-                for key_id, (cost, released) in sorted(settling.items()):
-                    budgets.settle(connection, key_id, cost, released)
+            admissions[:] = self._transaction(connection, batch)
 
         try:
             self._retrying(connection, write)
@@ -378,6 +368,18 @@ class Ledger:
 
 def _as_json(row: UsageRow) -> str:
     return json.dumps(asdict(row), default=str)
+
+
+def _deliver(batch: list[Write], admissions: list[Admission], here: asyncio.AbstractEventLoop | None) -> None:
+    """Each start row's admission to the request awaiting it: at once on `here`, the loop
+    that wrote the batch (no wake-up: it runs its callbacks next), else through its loop."""
+    for write, admission in zip(batch, admissions, strict=True):
+        if write.future is None or write.loop is None or write.loop.is_closed():
+            continue
+        if write.loop is here:
+            _resolve(write.future, admission)
+        else:
+            write.loop.call_soon_threadsafe(_resolve, write.future, admission)
 
 
 def _resolve(future: asyncio.Future[Admission], admission: Admission) -> None:
