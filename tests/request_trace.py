@@ -1,7 +1,7 @@
 """Count what a newcomer meets tracing one request: the gateway's source files a request runs
 through, and how often it bounces back into a file it had already left.
 
-    PYTHONPATH=. python -m tests.request_trace [--list]
+    PYTHONPATH=. python -m tests.request_trace [--list] [--functions]
 
 A real gateway (the production protocol, a real socket) is pointed at the fake vendors of
 tests/fakes; each request is sent once to warm up (adapters and SDKs are imported on first
@@ -59,6 +59,8 @@ class Trace:
     thread: int = 0
     on: bool = False
     files: list[str] = field(default_factory=list)
+    functions: dict[str, list[str]] = field(default_factory=dict)
+    """Per file, the functions that ran in it, in the order they first did."""
     bounces: set[tuple[str, str]] = field(default_factory=set)
     frames: set[int] = field(default_factory=set)
     kept: list[FrameType] = field(default_factory=list)
@@ -78,11 +80,15 @@ class Trace:
         origin = project_file(caller) if caller is not None else None
         if here not in self.files:
             self.files.append(here)
+        named = self.functions.setdefault(here, [])
+        if frame.f_code.co_qualname not in named:
+            named.append(frame.f_code.co_qualname)
         elif origin != here:
             self.bounces.add((origin or "(event loop)", here))
 
     def reset(self) -> None:
         self.files.clear()
+        self.functions.clear()
         self.bounces.clear()
         self.frames.clear()
         self.kept.clear()
@@ -93,7 +99,9 @@ SETTLE = 0.5
 ledger's observers) to finish on the gateway's thread."""
 
 
-def measure(trace: Trace, send: Callable[[], None]) -> tuple[list[str], set[tuple[str, str]]]:
+def measure(
+    trace: Trace, send: Callable[[], None]
+) -> tuple[list[str], dict[str, list[str]], set[tuple[str, str]]]:
     send()  # warm: first-use imports and client builds are not the request's path
     time.sleep(SETTLE)  # the warm-up's own tail is not this request's
     trace.reset()
@@ -103,13 +111,15 @@ def measure(trace: Trace, send: Callable[[], None]) -> tuple[list[str], set[tupl
         time.sleep(SETTLE)  # this request's tail is
     finally:
         trace.on = False
-    return list(trace.files), set(trace.bounces)
+    return list(trace.files), dict(trace.functions), set(trace.bounces)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--list", action="store_true", help="print each trace's files and bounces")
-    listing = parser.parse_args().list
+    parser.add_argument("--functions", action="store_true", help="with each file, the functions that ran")
+    arguments = parser.parse_args()
+    listing, naming = arguments.list or arguments.functions, arguments.functions
     openai = ServerThread(fake_openai(), lifespan="off").start()
     anthropic = ServerThread(fake_anthropic(), lifespan="off").start()
     trace = Trace()
@@ -157,11 +167,13 @@ def main() -> None:
         }
         try:
             for name, send in traces.items():
-                files, bounces = measure(trace, send)
+                files, functions, bounces = measure(trace, send)
                 print(f"{name}: {len(files)} files, {len(bounces)} bounces")
                 if listing:
                     for number, path in enumerate(files, 1):
                         print(f"  {number:2} {path}")
+                        if naming:
+                            print(f"       {', '.join(functions[path])}")
                     for origin, target in sorted(bounces):
                         print(f"     back: {origin} -> {target}")
         finally:

@@ -9,9 +9,10 @@ catalogued id (`ModelLabels`), never the raw string a client sent; a provider is
 or `pool:<name>` from the config; a code is one of docs/errors.md. A key id appears only
 with `[metrics] per_key = true`. No secret, prompt or raw id can reach a label.
 
-With `PROMETHEUS_MULTIPROC_DIR` set (`unigate serve` sets it), prometheus-client keeps each
-worker's values in memory-mapped files and a scrape merges them: `--workers N` answers one
-view whichever worker takes the scrape.
+With `PROMETHEUS_MULTIPROC_DIR` set (`unigate serve` sets it for `--workers` 2 or more, or a
+separate `[metrics] port`), prometheus-client keeps each worker's values in memory-mapped
+files and a scrape merges them: `--workers N` answers one view whichever worker takes the
+scrape. One worker keeps them in its own memory.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from litestar.types import Scope, Send
 
 from proxy.observability import endpoint, exchange, tracing
 from proxy.observability.exchange import NOT_CALLS, Exchange
-from proxy.observability.logs import ACCESS
+from proxy.observability.logs import access
 from proxy.observability.metrics import UNROUTED, Metrics, ModelLabels
 from proxy.observability.sampler import LedgerLag, Sampler
 from proxy.observability.tracing import Tracing
@@ -201,8 +201,7 @@ class Observatory:
         if self.metrics_on:
             self._count(record, model, provider, duration, overhead, now)
         fields = self._access_fields(record, duration, overhead)
-        if ACCESS.isEnabledFor(logging.INFO):
-            ACCESS.info("request", extra={"fields": fields})
+        access(fields)
         if record.span is not None:
             self._end_span(record, model, fields)
 

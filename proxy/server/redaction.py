@@ -63,6 +63,23 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _HEADER.sub(rf"\1{REDACTED}", text)
 
 
+_SEPARATOR = "\x1f"
+"""Joins the fields `redact_fields` redacts in one pass: whitespace to every pattern (no
+match runs across it) and not a character a secret shape is made of."""
+
+
+def redact_fields(values: list[str]) -> list[str]:
+    """`redact` of each value, in one pass over them all (an access line has ten string
+    fields): each is redacted alone when joining them could blur where one ends (a value
+    holding the separator, or a redaction that took one)."""
+    joined = _SEPARATOR.join(values)
+    if values and joined.count(_SEPARATOR) == len(values) - 1:
+        redacted = redact(joined).split(_SEPARATOR)
+        if len(redacted) == len(values):
+            return redacted
+    return [redact(value) for value in values]
+
+
 def _redact_record(record: logging.LogRecord) -> None:
     try:
         message = record.getMessage()
