@@ -36,6 +36,7 @@ class Code(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     BUDGET_EXCEEDED = "budget_exceeded"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    LEDGER_UNAVAILABLE = "ledger_unavailable"
     INTERNAL = "internal_error"
 
 
@@ -61,6 +62,7 @@ STATUS: dict[Code, int] = {
     Code.METHOD_NOT_ALLOWED: 405,
     Code.BUDGET_EXCEEDED: 402,
     Code.IDEMPOTENCY_CONFLICT: 409,
+    Code.LEDGER_UNAVAILABLE: 503,
     Code.INTERNAL: 500,
 }
 

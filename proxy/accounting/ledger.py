@@ -55,7 +55,9 @@ from proxy.accounting.ledger_rows import (
     alive,
     apply_write,
 )
+from proxy.observability.exchange import GATEWAY_ERROR
 from proxy.storage import Database, connect
+from schemas.errors import Code, GatewayError
 
 __all__ = ["ADMITTED", "HEARTBEAT_SECONDS", "Admission", "Ledger", "UsageRow"]
 
@@ -66,7 +68,11 @@ BEGIN_WAIT = 2.0
 """Seconds a request waits for its `started` row. A database that takes no writes (full,
 locked) must not hold every answer: the row stays queued and lands once it can. Not a
 budgeted call's: its reservation is the check that lets it go, so it waits for the writer's
-decision (its client's own timeout ends the wait, and withdraws the reservation)."""
+decision, up to `RESERVE_WAIT`."""
+RESERVE_WAIT = 15.0
+"""Seconds a budgeted call waits for the writer to decide its reservation before it is
+refused (503 `ledger_unavailable`) and the reservation withdrawn: a database that takes no
+writes must not hold budgeted calls (and their connections) for ever."""
 
 
 class Ledger:
@@ -147,7 +153,27 @@ class Ledger:
                     return await asyncio.shield(future)
             except TimeoutError:
                 log.warning("the ledger has not decided a budget reservation yet; the call waits for it")
-            return await future
+            try:
+                async with asyncio.timeout(max(RESERVE_WAIT - BEGIN_WAIT, 0.0)):
+                    return await asyncio.shield(future)
+            except TimeoutError:
+                log.warning("the ledger did not decide a budget reservation in %.0f s; refused", RESERVE_WAIT)
+                if not write.withdraw():  # the writer has it: its final row releases what it holds
+                    self.record(
+                        replace(
+                            write.row,
+                            status=GATEWAY_ERROR,
+                            error_code=Code.LEDGER_UNAVAILABLE,
+                            finished_at=time.time(),
+                            reserved=0.0,
+                        ),
+                        settle=True,
+                    )
+                raise GatewayError(
+                    Code.LEDGER_UNAVAILABLE,
+                    "the gateway cannot check this key's budget now (its database takes no writes)",
+                    retry_after=RESERVE_WAIT,
+                ) from None
         except asyncio.CancelledError:
             if not write.withdraw():
                 gone = replace(write.row, status=WITHDRAWN, finished_at=time.time(), reserved=0.0)

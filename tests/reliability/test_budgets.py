@@ -19,6 +19,7 @@ import httpx
 import psycopg
 import pytest
 
+from proxy.accounting import ledger as ledger_module
 from proxy.accounting.budgets import estimate
 from proxy.accounting.ledger import BEGIN_WAIT, Ledger
 from proxy.accounting.metering import Meter
@@ -29,7 +30,7 @@ from proxy.routing.routes import Resolution, ResolvedTarget
 from proxy.storage import sqlite_path
 from schemas.chat import ChatRequest, ImagePart, Sampling, TextPart, UserMessage
 from schemas.config import BudgetConfig, ModelPrice
-from schemas.errors import GatewayError
+from schemas.errors import Code, GatewayError
 from tests.conftest import RunningGateway
 from tests.fakes.server import FakeVendor, Reply
 from tests.postgres import rows as database_rows
@@ -265,6 +266,49 @@ def test_a_request_that_leaves_while_its_reservation_waits_holds_nothing(
     rows = database_rows(url)
     expected = [] if database == "sqlite" else [("client_disconnected", 0.0)]
     assert [(row["status"], row["reserved"]) for row in rows] == expected
+    keys.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_reservation_the_database_cannot_decide_is_refused_in_time(
+    tmp_path: Path, request: pytest.FixtureRequest, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that takes no writes for `RESERVE_WAIT` refuses the budgeted call (503
+    `ledger_unavailable`) instead of holding it for ever; once the database is back the key
+    holds nothing: on SQLite the reservation was withdrawn before the writer took it, on
+    Postgres the writer's transaction committed it and the refusal's final row released it."""
+    monkeypatch.setattr(ledger_module, "RESERVE_WAIT", BEGIN_WAIT + 1.0)
+    url = (
+        request.getfixturevalue("postgres_url")
+        if database == "postgres"
+        else f"sqlite:///{tmp_path / 'l.db'}"
+    )
+    keys = KeyStore(url)
+    record, _ = keys.create("budgeted", budget=1.0)
+    ledger_ = Ledger(url)
+    ledger_.start()
+
+    async def refused() -> GatewayError:
+        row = usage_row("stuck", "started")
+        row.key_id = record.id
+        began = time.monotonic()
+        with pytest.raises(GatewayError) as caught:
+            await ledger_.begin(row, reserve=0.4)
+        assert BEGIN_WAIT + 0.9 <= time.monotonic() - began < BEGIN_WAIT + 3.0
+        return caught.value
+
+    try:
+        with _locked(url, record.id, BEGIN_WAIT + 3.0):
+            error = asyncio.run(refused())
+    finally:
+        ledger_.close()
+    assert error.code == Code.LEDGER_UNAVAILABLE and error.status == 503 and error.retry_after
+    after = keys.get(record.id)
+    assert after is not None and (after.spent, after.reserved) == (0.0, 0.0)
+    rows = database_rows(url)
+    expected = [] if database == "sqlite" else [("gateway_error", "ledger_unavailable", 0.0)]
+    assert [(row["status"], row["error_code"], row["reserved"]) for row in rows] == expected
     keys.close()
 
 
