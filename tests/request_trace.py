@@ -78,11 +78,11 @@ class Trace:
         while caller is not None and project_file(caller) is None:
             caller = caller.f_back
         origin = project_file(caller) if caller is not None else None
-        if here not in self.files:
-            self.files.append(here)
         named = self.functions.setdefault(here, [])
         if frame.f_code.co_qualname not in named:
             named.append(frame.f_code.co_qualname)
+        if here not in self.files:
+            self.files.append(here)
         elif origin != here:
             self.bounces.add((origin or "(event loop)", here))
 
