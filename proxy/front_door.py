@@ -45,13 +45,14 @@ from proxy.identity.keys import (
     KeyRecord,
     KeyStore,
     authenticate,
+    effective_limits,
     lookup,
     mark_authenticated,
     presented_key,
 )
-from proxy.identity.request_ids import new_request_id
+from proxy.identity.request import new_request_id
 from proxy.limits.memory import KeyLimiter
-from proxy.limits.rules import EXEMPT_OPT, SlotLease, effective_limits
+from proxy.limits.rules import EXEMPT_OPT, SlotLease
 from proxy.observability import exchange
 from proxy.observability.endpoint import PATH as METRICS_PATH
 from proxy.observability.observatory import UNOBSERVED, Observatory, observed_code

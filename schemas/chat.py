@@ -282,6 +282,16 @@ class ChatResponse(Struct, omit_defaults=True):
     warnings: list[str] = msgspec.field(default_factory=list)
 
 
+def has_media(request: ChatRequest) -> bool:
+    """Whether any turn holds an image, audio or video part (by URL or inline)."""
+    return any(
+        isinstance(part, ImagePart | AudioPart | VideoPart)
+        for message in request.messages
+        if isinstance(message.content, list)
+        for part in message.content
+    )
+
+
 def cache_control_unsent(request: ChatRequest, provider: str, warnings: list[str]) -> None:
     """For a vendor without prompt-caching breakpoints: say that the request's were not sent
     (the vendor may still cache on its own)."""

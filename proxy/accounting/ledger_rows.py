@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from proxy.accounting import budgets
 from proxy.accounting.budgets import BudgetRefusal
-from proxy.identity import request_ids
+from proxy.identity import request as requests
 from proxy.storage import Database
 
 HEARTBEAT_SECONDS = 5.0
@@ -151,7 +151,7 @@ class Admission:
         if self.refusal is not None:
             raise self.refusal.error()
         if self.in_flight:
-            raise request_ids.conflict()
+            raise requests.conflict()
 
 
 ADMITTED = Admission()

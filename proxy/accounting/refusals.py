@@ -35,7 +35,7 @@ from litestar.types import Scope
 
 from proxy.accounting.ledger import Ledger, UsageRow
 from proxy.identity.keys import authenticated
-from proxy.identity.request_ids import new_request_id
+from proxy.identity.request import new_request_id
 from proxy.observability import exchange
 from proxy.observability.exchange import GATEWAY_ERROR, NOT_CALLS, REFUSED, Exchange
 from schemas.errors import ClientDisconnected, Code, GatewayError, code_for_status

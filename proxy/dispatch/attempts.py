@@ -26,7 +26,7 @@ from proxy import observability as observe
 from proxy.dispatch.breakers import BreakerBoard
 from proxy.dispatch.call import Attempts, Lease, PoolProvider
 from proxy.dispatch.retry import RetryPolicy
-from proxy.identity.credentials import provider_key
+from proxy.identity.request import provider_key
 from proxy.routing.routes import Resolution, ResolvedTarget
 from schemas.config import Config, Route, TimeoutConfig
 from schemas.errors import Code, GatewayError, UpstreamError

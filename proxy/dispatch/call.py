@@ -16,9 +16,9 @@ from msgspec import UNSET
 
 from adapters.base import Adapter
 from proxy.accounting.ledger import UsageRow
-from proxy.identity import request_ids
-from proxy.identity.credentials import provider_keys
+from proxy.identity import request as requests
 from proxy.identity.keys import KeyRecord
+from proxy.identity.request import provider_keys
 from schemas.chat import ChatResponse, Usage
 from schemas.embeddings import EmbeddingResponse
 from schemas.errors import ClientDisconnected, Code, GatewayError
@@ -39,7 +39,7 @@ class CallContext:
     started_at: float
     disconnected: Disconnected | None = None
     idempotent: bool = False
-    """The id came from an `Idempotency-Key` (proxy/identity/request_ids.py)."""
+    """The id came from an `Idempotency-Key` (proxy/identity/request.py)."""
     budgeted: bool = False
     """The key had a spend budget when the request came in (proxy/accounting/budgets.py)."""
     reserved: bool = False
@@ -60,7 +60,7 @@ def open_call(key: KeyRecord, model_id: str, headers: Headers, receive: Receive)
     """A surface's call, once its body has been read (the disconnect watch reads the request's
     ASGI channel): its request id (an `Idempotency-Key`'s, else a fresh one), its key, the
     caller's vendor keys."""
-    request_id, idempotent = request_ids.request_id(key.id, headers)
+    request_id, idempotent = requests.request_id(key.id, headers)
     return CallContext(
         request_id=request_id,
         idempotent=idempotent,

@@ -41,7 +41,7 @@ from proxy.dispatch.retry import RetryPolicy
 from proxy.routing import capabilities
 from proxy.routing.capabilities import Plan, Request
 from proxy.routing.routes import Resolution, ResolvedTarget
-from schemas.chat import ChatRequest, ChatResponse, Usage
+from schemas.chat import ChatRequest, ChatResponse, Usage, has_media
 from schemas.config import Config, Route, TimeoutConfig
 from schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from schemas.errors import Code, GatewayError, UpstreamError
@@ -122,7 +122,7 @@ class Dispatcher:
 
         async def build(lease: Lease, target: ResolvedTarget, key: str, timeouts: Timeouts) -> UpstreamCall:
             inlined = request
-            if self.media is not None and isinstance(request, ChatRequest):
+            if self.media is not None and isinstance(request, ChatRequest) and has_media(request):
                 inlined = await inline_media(request, lease.adapter.capabilities, self.media)
             return UpstreamCall(
                 request=inlined,

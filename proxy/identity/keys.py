@@ -26,6 +26,7 @@ from typing import Any
 from litestar.types import Scope
 
 from proxy.storage import Database, connect
+from schemas.config import LimitsConfig
 from schemas.errors import Code, GatewayError
 
 KEY_PREFIX = "ug-"
@@ -47,6 +48,28 @@ class KeyRecord:
     """USD this key may spend in all (proxy/accounting/budgets.py); None: no budget."""
     spent: float = 0.0
     reserved: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimits:
+    rpm: int | None
+    tpm: int | None
+    concurrency: int | None
+
+
+def effective_limits(record: KeyRecord, defaults: LimitsConfig) -> KeyLimits:
+    """What the key is allowed: its own value, else the config default (`[limits]`); 0 (on
+    a key) means no limit. Enforced by proxy/limits/."""
+
+    def pick(own: int | None, default: int | None) -> int | None:
+        value = own if own is not None else default
+        return value if value else None
+
+    return KeyLimits(
+        rpm=pick(record.rpm, defaults.rpm),
+        tpm=pick(record.tpm, defaults.tpm),
+        concurrency=pick(record.concurrency, defaults.concurrency),
+    )
 
 
 _COLUMNS = "id, name, hash, created_at, revoked_at, rpm, tpm, concurrency, budget, spent, reserved"

@@ -1,5 +1,5 @@
-"""What a key is allowed, and the 429 it gets past that: shared by both limiter backends so a
-client cannot tell which one answered."""
+"""The 429 a key gets past what it is allowed (`KeyLimits`, proxy/identity/keys.py): shared
+by both limiter backends so a client cannot tell which one answered."""
 
 from __future__ import annotations
 
@@ -7,35 +7,15 @@ import math
 from dataclasses import dataclass
 
 from proxy import observability as observe
-from proxy.identity.keys import KeyRecord
-from schemas.config import LimitsConfig
+from proxy.identity.keys import KeyLimits, effective_limits
+
+__all__ = ["EXEMPT_OPT", "WINDOW", "KeyLimits", "SlotLease", "effective_limits"]
 from schemas.errors import Code, GatewayError
 
 WINDOW = 60.0
 """Seconds of the RPM and TPM sliding windows."""
 EXEMPT_OPT = "exempt_from_key_limits"
 """A route handler `opt` flag: the admin routes, which no proxy key may use anyway."""
-
-
-@dataclass(frozen=True, slots=True)
-class KeyLimits:
-    rpm: int | None
-    tpm: int | None
-    concurrency: int | None
-
-
-def effective_limits(record: KeyRecord, defaults: LimitsConfig) -> KeyLimits:
-    """The key's own value, else the config default; 0 (on a key) means no limit."""
-
-    def pick(own: int | None, default: int | None) -> int | None:
-        value = own if own is not None else default
-        return value if value else None
-
-    return KeyLimits(
-        rpm=pick(record.rpm, defaults.rpm),
-        tpm=pick(record.tpm, defaults.tpm),
-        concurrency=pick(record.concurrency, defaults.concurrency),
-    )
 
 
 def concurrency_limited(limits: KeyLimits) -> GatewayError:

@@ -25,7 +25,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from proxy.accounting.ledger import Ledger, UsageRow
-from proxy.identity.request_ids import new_request_id
+from proxy.identity.request import new_request_id
 from proxy.limits.rules import WINDOW, KeyLimits, SlotLease, concurrency_limited, rpm_limited, tpm_limited
 from proxy.limits.scripts import ADMIT, CHARGE, REFRESH, Script
 from schemas.config import LimitsConfig

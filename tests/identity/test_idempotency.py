@@ -1,4 +1,4 @@
-"""`Idempotency-Key` → request id on its own (proxy/identity/request_ids.py); what a retry
+"""`Idempotency-Key` → request id on its own (proxy/identity/request.py); what a retry
 with the same id does to the ledger is in tests/accounting/test_accounts.py and, over HTTP,
 tests/reliability/test_idempotency.py."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.identity.request_ids import MAX_LENGTH, conflict, request_id
+from proxy.identity.request import MAX_LENGTH, conflict, request_id
 from schemas.errors import Code, GatewayError
 
 

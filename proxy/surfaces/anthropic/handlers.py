@@ -19,8 +19,8 @@ from proxy.accounting.budgets import input_tokens
 from proxy.accounting.metering import billing_headers
 from proxy.front_door import KEY_OR_API_KEY
 from proxy.gateway import Gateway
-from proxy.identity.credentials import first_target_access, provider_keys
 from proxy.identity.keys import KeyRecord
+from proxy.identity.request import first_target_access, provider_keys
 from proxy.surfaces.anthropic.decode import to_chat_request
 from proxy.surfaces.anthropic.encode import EventEncoder, anthropic_events, to_message
 from proxy.surfaces.anthropic.errors import EXCEPTION_HANDLERS
