@@ -1,9 +1,9 @@
 """What a request carries besides its proxy key: its request id, and the vendor keys its
 calls may use.
 
-Request ids. Request ids: unique across processes and restarts, and cheap (no syscall per request).
+Request ids are unique across processes and restarts, and cheap (no syscall per request):
 
-A random 64-bit prefix per process plus a counter; `uuid.uuid4()` costs a `getrandom`
+a random 64-bit prefix per process plus a counter; `uuid.uuid4()` costs a `getrandom`
 call each time, which showed in profiles of the request path.
 
 `Idempotency-Key`: a client's retry of the same request keeps one ledger row. The request
@@ -16,7 +16,7 @@ tokens, time and cost, with the status of the last run (proxy/accounting/ledger.
 409 `idempotency_conflict` and `Retry-After: 1`: two runs at once would race for the one
 final row.
 
-Vendor keys. Which vendor key a call uses: the caller's, else the operator's, never a guess.
+The vendor key a call uses is the caller's, else the operator's, never a guess.
 
 The bare `Provider-Key` header belongs to the vendor of the route's *first* target, by its
 place in the route as configured. Nothing that happens during dispatch moves it: a first
