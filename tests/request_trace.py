@@ -18,7 +18,9 @@ follow the last byte). Counted:
   after it returned is counted, it is what a reader follows).
 
 The profiler sees the gateway's thread only: the ledger's writer thread and the SQLite
-key lookup run in threads of their own.
+key lookup run in threads of their own. The metrics sampler's periodic tick (every 2 s on
+the same loop, no request's path) is slowed to once an hour, so it cannot fall inside a
+traced request by chance.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import httpx
 
 from proxy.app import create_app
 from proxy.gateway import Gateway
+from proxy.observability import sampler
 from proxy.server.protocol import ReceiptDeadlineProtocol
 from proxy.settings import load_settings
 from tests.fakes.anthropic import fake_anthropic
@@ -123,6 +126,7 @@ def main() -> None:
     openai = ServerThread(fake_openai(), lifespan="off").start()
     anthropic = ServerThread(fake_anthropic(), lifespan="off").start()
     trace = Trace()
+    sampler.INTERVAL = 3600.0
     with tempfile.TemporaryDirectory() as directory:
         config = Path(directory) / "config.toml"
         config.write_text("")
