@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from proxy.identity.keys import KeyLimits, effective_limits
 from proxy.limits.memory import KeyLimiter
-from proxy.limits.rules import EXEMPT_OPT, WINDOW, KeyLimits, SlotLease, effective_limits
+from proxy.limits.rules import EXEMPT_OPT, WINDOW, SlotLease
 from schemas.config import LimitsConfig
 
 if TYPE_CHECKING:

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from proxy.accounting.ledger import Ledger
-from proxy.limits.rules import WINDOW, KeyLimits, concurrency_limited, rpm_limited, tpm_limited
+from proxy.identity.keys import KeyLimits
+from proxy.limits.rules import WINDOW, concurrency_limited, rpm_limited, tpm_limited
 from schemas.config import LimitsConfig
 
 

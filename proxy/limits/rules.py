@@ -7,9 +7,7 @@ import math
 from dataclasses import dataclass
 
 from proxy import observability as observe
-from proxy.identity.keys import KeyLimits, effective_limits
-
-__all__ = ["EXEMPT_OPT", "WINDOW", "KeyLimits", "SlotLease", "effective_limits"]
+from proxy.identity.keys import KeyLimits
 from schemas.errors import Code, GatewayError
 
 WINDOW = 60.0

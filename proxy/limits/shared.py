@@ -25,8 +25,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from proxy.accounting.ledger import Ledger, UsageRow
+from proxy.identity.keys import KeyLimits
 from proxy.identity.request import new_request_id
-from proxy.limits.rules import WINDOW, KeyLimits, SlotLease, concurrency_limited, rpm_limited, tpm_limited
+from proxy.limits.rules import WINDOW, SlotLease, concurrency_limited, rpm_limited, tpm_limited
 from proxy.limits.scripts import ADMIT, CHARGE, REFRESH, Script
 from schemas.config import LimitsConfig
 from schemas.errors import Code, GatewayError
