@@ -6,6 +6,7 @@ parts by `type`. Optional fields default to `UNSET`, so only what the client sen
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import msgspec
@@ -282,14 +283,17 @@ class ChatResponse(Struct, omit_defaults=True):
     warnings: list[str] = msgspec.field(default_factory=list)
 
 
+def media_parts(request: ChatRequest) -> Iterator[ImagePart | AudioPart | VideoPart]:
+    """Every image, audio and video part of the request's turns (by URL or inline), in order."""
+    for message in request.messages:
+        if isinstance(message.content, list):
+            for part in message.content:
+                if isinstance(part, ImagePart | AudioPart | VideoPart):
+                    yield part
+
+
 def has_media(request: ChatRequest) -> bool:
-    """Whether any turn holds an image, audio or video part (by URL or inline)."""
-    return any(
-        isinstance(part, ImagePart | AudioPart | VideoPart)
-        for message in request.messages
-        if isinstance(message.content, list)
-        for part in message.content
-    )
+    return next(media_parts(request), None) is not None
 
 
 def cache_control_unsent(request: ChatRequest, provider: str, warnings: list[str]) -> None:

@@ -40,7 +40,7 @@ from yarl import URL
 
 from adapters.base import Capabilities
 from adapters.media import split_data_url
-from schemas.chat import AudioPart, ChatRequest, ImagePart, Message, VideoPart
+from schemas.chat import AudioPart, ChatRequest, ImagePart, Message, VideoPart, media_parts
 from schemas.config import MediaConfig
 from schemas.errors import Code, GatewayError
 
@@ -331,17 +331,11 @@ async def inline_media(
     Inline parts the caller sent are checked too (type and size). Returns `request` itself
     when nothing changes, so the common text-only call costs one pass over its parts."""
     wanted: list[ImagePart | AudioPart | VideoPart] = []
-    for message in request.messages:
-        content: Any = message.content
-        if isinstance(content, str) or content is None:
-            continue
-        for part in content:
-            if not isinstance(part, ImagePart | AudioPart | VideoPart):
-                continue
-            if part.base64 is not UNSET:
-                check_data_url(part, part.base64, fetcher.config.max_bytes)
-            elif _needs_fetch(part, capabilities):
-                wanted.append(part)
+    for part in media_parts(request):
+        if part.base64 is not UNSET:
+            check_data_url(part, part.base64, fetcher.config.max_bytes)
+        elif _needs_fetch(part, capabilities):
+            wanted.append(part)
     if not wanted:
         return request
     if len(wanted) > fetcher.config.max_parts:
