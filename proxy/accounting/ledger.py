@@ -54,6 +54,8 @@ from proxy.accounting.ledger_rows import (
     Write,
     alive,
     apply_write,
+    deliver,
+    resolve,
 )
 from proxy.observability.exchange import GATEWAY_ERROR
 from proxy.storage import Database, connect
@@ -224,7 +226,7 @@ class Ledger:
             for write in batch:
                 self._hand_over(write)
             return
-        _deliver(batch, admissions, asyncio.get_running_loop())
+        deliver(batch, admissions, asyncio.get_running_loop())
 
     def _commit_at_once(self, connection: Database, batch: list[Write]) -> list[Admission] | None:
         """The batch's admissions if it committed without waiting; None if it could not (the
@@ -336,7 +338,7 @@ class Ledger:
                 self._done += len(batch)
             for barrier in barriers:
                 if not barrier.loop.is_closed():
-                    barrier.loop.call_soon_threadsafe(_resolve, barrier.future, ADMITTED)
+                    barrier.loop.call_soon_threadsafe(resolve, barrier.future, ADMITTED)
             if time.monotonic() >= self._next_beat:
                 try:
                     self._retrying(connection, lambda: self._beat(connection, sweep=True))
@@ -361,7 +363,7 @@ class Ledger:
                     log.error("ledger row refused by the database, not stored: %s", _as_json(item.row))
                     alone = [ADMITTED]
                 admissions += alone
-        _deliver(batch, admissions, None)
+        deliver(batch, admissions, None)
 
     def _committed(self, connection: Database, batch: list[Write]) -> list[Admission] | None:
         """The batch's admissions once committed, retrying while the database cannot take
@@ -394,20 +396,3 @@ class Ledger:
 
 def _as_json(row: UsageRow) -> str:
     return json.dumps(asdict(row), default=str)
-
-
-def _deliver(batch: list[Write], admissions: list[Admission], here: asyncio.AbstractEventLoop | None) -> None:
-    """Each start row's admission to the request awaiting it: at once on `here`, the loop
-    that wrote the batch (no wake-up: it runs its callbacks next), else through its loop."""
-    for write, admission in zip(batch, admissions, strict=True):
-        if write.future is None or write.loop is None or write.loop.is_closed():
-            continue
-        if write.loop is here:
-            _resolve(write.future, admission)
-        else:
-            write.loop.call_soon_threadsafe(_resolve, write.future, admission)
-
-
-def _resolve(future: asyncio.Future[Admission], admission: Admission) -> None:
-    if not future.done():
-        future.set_result(admission)

@@ -1,7 +1,8 @@
-"""A ledger row, what carries it to a writer, and the SQL that writes it: the `usage`
-table's insert, the idempotent claim, a reservation decided in the row's transaction
-(`apply_write`), the instances' heartbeat and the sweep of rows whose instance died
-(proxy/accounting/ledger.py holds the writers that run them)."""
+"""A ledger row, what carries it to a writer and brings its admission back to the request
+awaiting it (`deliver`), and the SQL that writes it: the `usage` table's insert, the
+idempotent claim, a reservation decided in the row's transaction (`apply_write`), the
+instances' heartbeat and the sweep of rows whose instance died (proxy/accounting/ledger.py
+holds the writers that run them)."""
 
 from __future__ import annotations
 
@@ -235,3 +236,20 @@ def apply_write(
         sums[0] += row.cost or 0.0
         sums[1] += released
     return ADMITTED
+
+
+def deliver(batch: list[Write], admissions: list[Admission], here: asyncio.AbstractEventLoop | None) -> None:
+    """Each start row's admission to the request awaiting it: at once on `here`, the loop
+    that wrote the batch (no wake-up: it runs its callbacks next), else through its loop."""
+    for write, admission in zip(batch, admissions, strict=True):
+        if write.future is None or write.loop is None or write.loop.is_closed():
+            continue
+        if write.loop is here:
+            resolve(write.future, admission)
+        else:
+            write.loop.call_soon_threadsafe(resolve, write.future, admission)
+
+
+def resolve(future: asyncio.Future[Admission], admission: Admission) -> None:
+    if not future.done():
+        future.set_result(admission)
