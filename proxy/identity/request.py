@@ -2,9 +2,8 @@
 calls may use.
 
 Request ids are unique across processes and restarts, and cheap (no syscall per request):
-
-a random 64-bit prefix per process plus a counter; `uuid.uuid4()` costs a `getrandom`
-call each time, which showed in profiles of the request path.
+a random 64-bit prefix per process plus a counter; `uuid.uuid4()` costs a `getrandom` call
+each time, which showed in profiles of the request path.
 
 `Idempotency-Key`: a client's retry of the same request keeps one ledger row. The request
 id of a call that carries the header is derived from the key id and the header's value, so
