@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx2
 import msgspec
-import openai
 from msgspec import UNSET, Struct
 
 from adapters.base import Capabilities, EmbeddingCall, Opening, UpstreamCall, chat_request, task_request
@@ -156,17 +155,13 @@ class OpenAICompatAdapter(OpenAIAdapter):
         super().__init__(
             dialect=worker_dialect(provider), default_base_url="http://127.0.0.1/v1", http_client=http_client
         )
-        self._key = api_key or ""
+        self._key_of_pool = api_key or ""
         self.native_paths = frozenset({"/completions"})  # a legacy /v1/completions body, as sent
 
-    def _options(self, call: UpstreamCall | EmbeddingCall, stream: bool) -> openai.RequestOptions:
-        """No Authorization header at all when the pool has no key (most workers take none)."""
-        options = super()._options(call, stream)
-        headers = dict(options.get("headers") or {})
-        key = call.api_key or self._key
-        headers["Authorization"] = f"Bearer {key}" if key else openai.omit
-        options["headers"] = headers
-        return options
+    def _key(self, call: UpstreamCall | EmbeddingCall) -> str:
+        """The pool's key unless the call brings one; none at all (no Authorization header)
+        when the pool has none, as most workers take none."""
+        return call.api_key or self._key_of_pool
 
     async def complete(self, call: UpstreamCall) -> ChatResponse:
         request = chat_request(call, self.name)

@@ -1,9 +1,11 @@
-"""OpenAI through the official `openai` SDK, driven in its raw mode.
+"""OpenAI through the official `openai` SDK, below its model layer.
 
-The SDK's low-level `post()` with `cast_to=httpx2.Response` skips request transformation
-and response model parsing (the costly parts, see docs/performance.md) while keeping the
-SDK's transport, headers, timeouts and error classes. Retries are off: dispatch owns them.
-The key travels per request in the Authorization header; one client (one pool) per base URL.
+The SDK builds each endpoint's request once (adapters/openai/prepared.py) and every call
+sends a copy with the caller's key and our msgspec-encoded body on the SDK's own client:
+no request transformation, no response model parsing, no per-call request building (the
+costly parts, see docs/performance.md), while the SDK's transport, headers, timeouts and
+error classes stay. Retries are off: dispatch owns them. The key travels per request in
+the Authorization header; one client over one aiohttp pool per base URL.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from adapters.openai.embeddings import from_openai_embeddings, to_openai_embeddi
 from adapters.openai.errors import classify_openai_error_body
 from adapters.openai.media import run_openai_media
 from adapters.openai.native import NATIVE_PATHS, native_answer, native_body, native_decoder
+from adapters.openai.prepared import PreparedPosts
 from adapters.openai.request import Dialect, to_openai_body
 from adapters.openai.response import from_openai_response
 from adapters.openai.stream import OpenAIStreamDecoder
@@ -48,33 +51,35 @@ class OpenAIAdapter:
         self.dialect = dialect or Dialect()
         self.name = self.dialect.provider
         self._default_base_url = default_base_url
-        self._clients: ClientCache[str, httpx2.AsyncClient, openai.AsyncOpenAI] = ClientCache(
+        self._clients: ClientCache[str, httpx2.AsyncClient, PreparedPosts] = ClientCache(
             _pool, _build, pool=http_client, close_client=_close
         )
         self.native_paths: frozenset[str] = NATIVE_PATHS if self.name == "openai" else frozenset()
         """OpenAI's own endpoints this backend serves for a body written for them."""
 
     def _client(self, base_url: str | None) -> openai.AsyncOpenAI:
-        return self._clients.get(base_url or self._default_base_url)
+        return self._clients.get(base_url or self._default_base_url).client
 
-    def _options(self, call: UpstreamCall | EmbeddingCall, stream: bool) -> openai.RequestOptions:
-        """Only what differs per call: the key and the deadline. The client already has
-        retries off and sends JSON; `stream=True` alone leaves the body unread."""
-        timeout = httpx2.Timeout(call.timeouts.total, connect=call.timeouts.connect)
-        extra = call.headers  # a worker's traceparent (empty for OpenAI itself)
-        return {"headers": {**extra, "Authorization": f"Bearer {call.api_key}"}, "timeout": timeout}
+    def _key(self, call: UpstreamCall | EmbeddingCall) -> str:
+        """The key the call goes out with (an empty one sends no Authorization header)."""
+        return call.api_key
 
     async def _post(
         self, call: UpstreamCall | EmbeddingCall, path: str, body: bytes, stream: bool = False
     ) -> httpx2.Response:
-        """The SDK's raw POST of our own bytes; its errors become our classified ones."""
-        client = self._client(call.base_url)
+        """The SDK's POST of our own bytes; its errors become our classified ones. Only the
+        key, the deadline and a worker's traceparent (`call.headers`) differ per call;
+        `stream=True` leaves the body unread."""
+        posts = self._clients.get(call.base_url or self._default_base_url)
+        timeouts = call.timeouts
         try:
-            return await client.post(
+            return await posts.post(
                 path,
-                cast_to=httpx2.Response,
-                content=body,
-                options=self._options(call, stream=stream),
+                body,
+                self._key(call),
+                total=timeouts.total,
+                connect=timeouts.connect,
+                headers=call.headers,
                 stream=stream,
             )
         except openai.APIError as error:
@@ -149,12 +154,13 @@ def _pool() -> httpx2.AsyncClient:
     )
 
 
-def _build(base_url: str, pool: httpx2.AsyncClient) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(api_key="per-request", base_url=base_url, max_retries=0, http_client=pool)
+def _build(base_url: str, pool: httpx2.AsyncClient) -> PreparedPosts:
+    client = openai.AsyncOpenAI(api_key="per-request", base_url=base_url, max_retries=0, http_client=pool)
+    return PreparedPosts(client)
 
 
-async def _close(client: openai.AsyncOpenAI) -> None:
-    await client.close()
+async def _close(posts: PreparedPosts) -> None:
+    await posts.client.close()
 
 
 def _refused(error: BaseException) -> bool:

@@ -117,21 +117,23 @@ async def _read_capped(
 async def _send(
     adapter: OpenAIAdapter, call: UpstreamCall, path: str, body: dict[str, Any], upload: Upload | None
 ) -> httpx2.Response:
-    client = adapter._client(call.base_url)
-    options = adapter._options(call, stream=True)
+    if upload is None:
+        return await adapter._post(call, path, _encode(body), stream=True)
+    # A multipart upload goes through the SDK's own `post()`, which writes the form.
+    timeout = httpx2.Timeout(call.timeouts.total, connect=call.timeouts.connect)
+    headers = {
+        **call.headers,
+        "Authorization": f"Bearer {call.api_key}",
+        "Content-Type": "multipart/form-data",
+    }
+    fields = {name: _form_value(value) for name, value in body.items() if value is not None}
     try:
-        if upload is None:
-            return await client.post(
-                path, cast_to=httpx2.Response, content=_encode(body), options=options, stream=True
-            )
-        headers = {**(options.get("headers") or {}), "Content-Type": "multipart/form-data"}
-        fields = {name: _form_value(value) for name, value in body.items() if value is not None}
-        return await client.post(
+        return await adapter._client(call.base_url).post(
             path,
             cast_to=httpx2.Response,
             body=fields,
             files=[("file", (upload.filename, upload.data, upload.content_type))],
-            options={**options, "headers": headers},
+            options={"headers": headers, "timeout": timeout},
             stream=True,
         )
     except openai.APIError as error:
