@@ -64,6 +64,28 @@ def test_guard_refuses_nul_even_where_the_http_parser_lets_it_through() -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        (b"Provider-Key", b"sk-caf\xe9-0123456789"),
+        (b"Provider-Key-Anthropic", "sk-ant-\u00fc".encode()),
+        (b"Provider-Key-Openai", b"sk-abc\tdef0123456789"),
+    ],
+)
+def test_a_vendor_key_that_is_not_printable_ascii_is_a_400_not_a_500(
+    make_gateway: MakeGateway, fake_openai_vendor: FakeVendor, name: bytes, value: bytes
+) -> None:
+    """No vendor's key holds such bytes, and no HTTP client could send them on: refused
+    with the header's name, never its value."""
+    gateway = make_gateway()
+    body = json.dumps(SEED).encode()
+    response = raw_request(gateway.url, _head(gateway.key, name + b": " + value, len(body)) + body)
+    assert status_of(response) == 400
+    assert b"must be printable ASCII" in response and name.lower() in response.lower()
+    assert value not in response and value[3:] not in response
+    assert fake_openai_vendor.received == []
+
+
+@pytest.mark.parametrize(
     ("headers", "status"),
     [
         ({"Provider-Key": "sk-" + "a" * 5000}, 431),
