@@ -32,18 +32,23 @@ from openai._models import FinalRequestOptions
 
 __all__ = ["PreparedPosts"]
 
-_PER_CALL = frozenset({"authorization", "content-length"})
+_PER_CALL = frozenset({b"authorization", b"content-length"})
 """Headers of the built request that each call writes itself (the key, the body's length)."""
 _CONNECTION_ERRORS = (httpx2.RequestError, ssl.SSLError, anyio.EndOfStream)
 """What the SDK's `request()` reports as `APIConnectionError` (openai/_httpx2.py)."""
 
 
 class _Template:
-    __slots__ = ("headers", "timeout", "url")
+    """One built request: its URL, its headers as bytes (Host first, as httpx2 puts it),
+    and its timeout in the form httpx2 carries it."""
 
-    def __init__(self, url: httpx2.URL, headers: list[tuple[str, str]], timeout: httpx2.Timeout) -> None:
-        self.url = url
-        self.headers = headers
+    __slots__ = ("host", "rest", "timeout", "url")
+
+    def __init__(self, built: httpx2.Request, timeout: httpx2.Timeout) -> None:
+        raw = [(name, value) for name, value in built.headers.raw if name.lower() not in _PER_CALL]
+        self.url = built.url
+        self.host = raw[0]
+        self.rest = raw[1:]
         self.timeout = timeout.as_dict()
 
 
@@ -64,8 +69,9 @@ class PreparedPosts:
             method="post", url=path, content=b"", timeout=timeout, headers={"Authorization": "Bearer -"}
         )
         built = self.client._build_request(options)
-        headers = [(name, value) for name, value in built.headers.items() if name not in _PER_CALL]
-        template = self._templates[path, total, connect] = _Template(built.url, headers, timeout)
+        if built.headers.raw[0][0].lower() != b"host":
+            raise RuntimeError("the openai SDK's request no longer starts with its Host header")
+        template = self._templates[path, total, connect] = _Template(built, timeout)
         return template
 
     async def post(
@@ -82,18 +88,25 @@ class PreparedPosts:
         """The SDK's POST of `body` with `key` (none: no Authorization header); `headers` go
         on top (a worker's traceparent)."""
         template = self._templates.get((path, total, connect)) or self._template(path, total, connect)
-        sent = template.headers
+        sent = [template.host, (b"Content-Length", str(len(body)).encode())]
         if headers:
-            replaced = {name.lower() for name in headers}
-            sent = [(name, value) for name, value in sent if name not in replaced]
-            sent.extend(headers.items())
+            replaced = {name.lower().encode() for name in headers}
+            sent += [header for header in template.rest if header[0].lower() not in replaced]
+            sent += [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+        else:
+            sent += template.rest
+        if key:
+            sent.append((b"Authorization", f"Bearer {key}".encode("ascii")))  # as httpx2 encodes it
+        # The headers are complete (Host and Content-Length included), so the body goes in
+        # as a stream httpx2 adds nothing to, and is read into the request at once.
         request = httpx2.Request(
             "POST",
             template.url,
-            headers=[*sent, ("authorization", f"Bearer {key}")] if key else sent,
-            content=body,
+            headers=sent,
+            stream=httpx2.ByteStream(body),
             extensions={"timeout": template.timeout},
         )
+        request.read()
         http = self.client._client
         try:
             response = await http.send(request, stream=stream)
