@@ -1,4 +1,4 @@
-"""The prepared POST (adapters/openai/prepared.py) against the SDK's own `post()`, side by
+"""The prepared POST (adapters/openai `PreparedPosts`) against the SDK's own `post()`, side by
 side on a real socket: the same wire request, header for header, and the same errors."""
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import httpx2
 import openai
 import pytest
 
-from adapters.openai import OpenAIAdapter
-from adapters.openai.prepared import PreparedPosts
+from adapters.openai import OpenAIAdapter, PreparedPosts
 from schemas.errors import Code
 from tests.fakes.server import FakeVendor, Received, Reply
 
