@@ -21,6 +21,7 @@ from proxy.front_door import KEY_OR_API_KEY
 from proxy.gateway import Gateway
 from proxy.identity.keys import KeyRecord
 from proxy.identity.request import first_target_access, provider_keys
+from proxy.server.answers import Answer, EventStream
 from proxy.surfaces.anthropic.decode import to_chat_request
 from proxy.surfaces.anthropic.encode import EventEncoder, anthropic_events, to_message
 from proxy.surfaces.anthropic.errors import EXCEPTION_HANDLERS
@@ -51,13 +52,13 @@ async def messages(
     response_headers = {"X-Request-Id": context.request_id, "request-id": context.request_id}
     if chat.stream:
         warnings, events = await opened(await gateway.dispatcher.stream(chat, resolution, context))
-        return Stream(
+        return EventStream(
             anthropic_events(events, EventEncoder(message_id, body.model)),
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **warnings_header(warnings), **response_headers},
         )
     done = await gateway.dispatcher.complete(chat, resolution, context)
-    return Response(
+    return Answer(
         _encode(to_message(done, message_id, body.model)),
         media_type="application/json",
         headers={

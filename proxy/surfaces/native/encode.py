@@ -3,21 +3,18 @@ unified SSE format, or raw text deltas.
 
 The raw-text format (what the Bytez SDKs read) has no room for an error event, so a stream
 that failed after its first byte says so the only way plain HTTP can: the response ends
-without its terminating chunk (`RawTextStream`), and the client's HTTP library raises
-(httpx `RemoteProtocolError`, requests `ChunkedEncodingError`) instead of seeing a clean end.
+without its terminating chunk (`StreamCut`, an `EventStream`'s `cut_on`), and the client's
+HTTP library raises (httpx `RemoteProtocolError`, requests `ChunkedEncodingError`) instead
+of seeing a clean end. Nor can it carry its cost: a client that accepts trailers (`TE:
+trailers`) gets the billing as the `TRAILER_FIELDS` after the last chunk, the figures of the
+call's ledger row (which has them either way); the headers went out before the first byte.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import msgspec
-from anyio import create_task_group
-from litestar.response import Stream
-from litestar.response.base import ASGIResponse
-from litestar.response.streaming import ASGIStreamingResponse
-from litestar.types import Receive, Send
 
 from proxy.dispatch.call import Completed
 from schemas.events import Billing, ErrorEvent, Ping, StreamEvent, TextDelta, VendorFrame
@@ -25,6 +22,10 @@ from schemas.native import BillingSummary, ChatOutput, Envelope
 
 _encode = msgspec.json.Encoder().encode
 _PREFIX: dict[type, bytes] = {}
+
+TRAILER_FIELDS = ("Inference-Meter", "Inference-Meter-Price", "Inference-Time", "Inference-Cost")
+"""A raw-text stream's billing, after its last chunk; announced in the `Trailer` header, as
+RFC 9110 asks."""
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -104,34 +105,3 @@ async def raw_text(
             failed = True
     if failed:
         raise StreamCut
-
-
-class _UnterminatedOnCut(ASGIStreamingResponse):
-    """Litestar's streaming response, except that a `StreamCut` ends the ASGI call without the
-    final `more_body: False` message: the server then closes the connection mid-message (the
-    chunked body never gets its zero-length chunk)."""
-
-    __slots__ = ()
-
-    async def send_body(self, send: Send, receive: Receive) -> None:
-        async with create_task_group() as group:
-
-            async def stream() -> None:
-                try:
-                    await self._stream(send)
-                except StreamCut:
-                    # the disconnect listener would wait for a client that waits for us
-                    group.cancel_scope.cancel()
-
-            group.start_soon(stream)
-            await self._listen_for_disconnect(cancel_scope=group.cancel_scope, receive=receive)
-
-
-class RawTextStream(Stream):
-    """A `text/plain` stream of `raw_text` whose failure reaches the client as a cut."""
-
-    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
-        response = super().to_asgi_response(*args, **kwargs)
-        assert type(response) is ASGIStreamingResponse
-        response.__class__ = _UnterminatedOnCut  # same slots: only the body's end differs
-        return response

@@ -19,20 +19,21 @@ from proxy.gateway import Gateway
 from proxy.identity.keys import KeyRecord
 from proxy.routing.catalogue import catalogue_models, catalogue_tasks
 from proxy.routing.routes import Resolution
+from proxy.server.answers import Answer, EventStream
 from proxy.server.openapi import CatalogueList, TaskList, described
 from proxy.server.protocol import accepts_trailers
 from proxy.surfaces.media_routing import fetch_for_vendors
 from proxy.surfaces.native.decode import chat_request, takes_chat_path
 from proxy.surfaces.native.encode import (
     SSE_HEADERS,
-    RawTextStream,
+    TRAILER_FIELDS,
+    StreamCut,
     chat_envelope,
     encode_envelope,
     raw_text,
     unified_sse,
 )
 from proxy.surfaces.native.tasks import check_pool_targets, run_request, task_envelope
-from proxy.surfaces.native.trailed import TrailedStream
 from schemas.errors import Code, GatewayError
 from schemas.events import Billing, StreamEvent
 from schemas.native import CatalogueAnswer, Envelope, NativeBody
@@ -40,6 +41,7 @@ from schemas.tasks import RunRequest
 
 _decode_body = msgspec.json.Decoder(NativeBody).decode
 _encode = msgspec.json.encode
+RAW_TEXT = "text/plain; charset=utf-8"
 
 
 def decode_native_body(raw: bytes) -> NativeBody:
@@ -93,25 +95,35 @@ async def run_model(
         events: AsyncIterator[StreamEvent] = await gateway.dispatcher.stream(chat, resolution, context)
         stream_headers = {**SSE_HEADERS, "X-Request-Id": context.request_id}
         if wants_raw_text(headers):
-            if accepts_trailers(request.scope, headers.get("te")):
-                billed: list[Billing] = []
-                return TrailedStream(
-                    raw_text(events, billed.append),
-                    trailers=lambda: billing_headers(billed[-1]) if billed else {},
-                    media_type="text/plain; charset=utf-8",
-                    headers=stream_headers,
-                )
-            return RawTextStream(
-                raw_text(events), media_type="text/plain; charset=utf-8", headers=stream_headers
+            return _raw_text_stream(
+                events, stream_headers, accepts_trailers(request.scope, headers.get("te"))
             )
-        return Stream(unified_sse(events), media_type="text/event-stream", headers=stream_headers)
+        return EventStream(unified_sse(events), media_type="text/event-stream", headers=stream_headers)
     if isinstance(chat, RunRequest):
         return await answer_task(gateway, chat, resolution, context)
     done = await gateway.dispatcher.complete(chat, resolution, context)
-    return Response(
+    return Answer(
         encode_envelope(chat_envelope(done, context.request_id, model_id)),
         media_type="application/json",
         headers={**billing_headers(done.billing), "X-Request-Id": context.request_id},
+    )
+
+
+def _raw_text_stream(
+    events: AsyncIterator[StreamEvent], headers: dict[str, str], trailed: bool
+) -> EventStream:
+    """The raw-text stream, cut short if it fails; its billing in trailers when the client
+    takes them (proxy/surfaces/native/encode.py)."""
+    if not trailed:
+        return EventStream(raw_text(events), media_type=RAW_TEXT, headers=headers, cut_on=StreamCut)
+    billed: list[Billing] = []
+    return EventStream(
+        raw_text(events, billed.append),
+        media_type=RAW_TEXT,
+        headers=headers,
+        cut_on=StreamCut,
+        trailers=lambda: billing_headers(billed[-1]) if billed else {},
+        trailer_names=TRAILER_FIELDS,
     )
 
 
@@ -124,9 +136,9 @@ async def answer_task(
     headers = {**billing_headers(done.billing), "X-Request-Id": context.request_id}
     media = done.response.media
     if media is not None and isinstance(media.data, bytes):
-        return Response(media.data, media_type=media.content_type, headers=headers)
+        return Answer(media.data, media_type=media.content_type, headers=headers)
     envelope = task_envelope(done, context.request_id, context.model_id)
-    return Response(encode_envelope(envelope), media_type="application/json", headers=headers)
+    return Answer(encode_envelope(envelope), media_type="application/json", headers=headers)
 
 
 @get("/models/v2/list/models", name="list_models", operation_class=described(answer=CatalogueList))

@@ -28,6 +28,7 @@ from proxy.accounting.metering import billing_headers
 from proxy.gateway import Gateway
 from proxy.identity.keys import KeyRecord
 from proxy.routing.routes import Resolution
+from proxy.server.answers import Answer, EventStream
 from proxy.surfaces.intake import call_context, convert, read_json_object, resolve
 from proxy.surfaces.native.encode import SSE_HEADERS
 from proxy.surfaces.openai.encode import DONE, FINISH_REASONS, PING, completion_usage
@@ -212,7 +213,7 @@ async def completions(
         provider = start.provider if start is not None else None
         upstream = list(start.warnings or []) if start is not None else []
         state = _StreamState(completion_id, body, translated.prompt, created)
-        return Stream(
+        return EventStream(
             _frames(events, state),
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **headers, **warnings(provider, upstream)},
@@ -222,7 +223,7 @@ async def completions(
     headers.update(warnings(done.provider, done.response.warnings))
     if done.provider in native:
         answer = _native_answer(bytes(done.response.raw), completion_id, body.model, done.billing.cost)
-        return Response(_encode(answer), media_type="application/json", headers=headers)
+        return Answer(_encode(answer), media_type="application/json", headers=headers)
     text = (translated.prompt if body.echo else "") + (done.response.content or "")
     choice = TextChoice(
         text=text, index=0, logprobs=None, finish_reason=FINISH_REASONS[done.response.finish_reason]
@@ -234,4 +235,4 @@ async def completions(
         choices=[choice],
         usage=completion_usage(done.response.usage, done.billing.cost),
     )
-    return Response(_encode(answer_object), media_type="application/json", headers=headers)
+    return Answer(_encode(answer_object), media_type="application/json", headers=headers)

@@ -24,6 +24,7 @@ from proxy.front_door import KEY_OR_API_KEY
 from proxy.gateway import Gateway
 from proxy.identity.keys import KeyRecord
 from proxy.routing.catalogue import catalogue_models
+from proxy.server.answers import Answer, EventStream
 from proxy.surfaces.anthropic.encode import to_anthropic_model_list
 from proxy.surfaces.intake import (
     call_context,
@@ -66,13 +67,13 @@ async def chat_completions(
         warnings, events = await opened(await gateway.dispatcher.stream(chat, resolution, context))
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         encoder = ChunkEncoder(completion_id, body.model, created, include_usage)
-        return Stream(
+        return EventStream(
             openai_chunks(events, encoder),
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **warnings_header(warnings), "X-Request-Id": context.request_id},
         )
     done = await gateway.dispatcher.complete(chat, resolution, context)
-    return Response(
+    return Answer(
         _encode(to_chat_completion(done, completion_id, body.model, created)),
         media_type="application/json",
         headers={
@@ -94,7 +95,7 @@ async def embeddings(
     context = call_context(key, body.model, request)
     done = await gateway.dispatcher.embed(embedding_request, resolution, context)
     answer = to_embedding_list(done, body.model, body.encoding_format or "float")
-    return Response(
+    return Answer(
         _encode(answer),
         media_type="application/json",
         headers={**billing_headers(done.billing), "X-Request-Id": context.request_id},

@@ -23,6 +23,7 @@ from proxy.dispatch.call import CallContext
 from proxy.gateway import Gateway
 from proxy.identity.keys import KeyRecord
 from proxy.routing.routes import Resolution
+from proxy.server.answers import Answer, EventStream
 from proxy.surfaces.intake import call_context, read_json_object, resolve
 from proxy.surfaces.media_routing import fetch_for_vendors
 from proxy.surfaces.openai.media_decode import (
@@ -104,7 +105,7 @@ async def images(
     media = image_request(read_json_object(await request.body()))
     done, context = await _run(gateway, request, key, media)
     body, warnings = to_images_response(done.response, media, done.provider)
-    return Response(body, media_type="application/json", headers=_headers(done, context, warnings))
+    return Answer(body, media_type="application/json", headers=_headers(done, context, warnings))
 
 
 @post(_paths("/audio/speech"), name="openai_speech", status_code=200)
@@ -115,8 +116,8 @@ async def speech(
     done, context = await _run(gateway, request, key, media)
     audio, content_type, warnings = to_speech(done.response, media, done.provider)
     if not isinstance(audio, bytes):
-        return Stream(audio, media_type=content_type, headers=_headers(done, context, warnings))
-    return Response(audio, media_type=content_type, headers=_headers(done, context, warnings))
+        return EventStream(audio, media_type=content_type, headers=_headers(done, context, warnings))
+    return Answer(audio, media_type=content_type, headers=_headers(done, context, warnings))
 
 
 @post(
@@ -137,7 +138,7 @@ async def transcriptions(
         media = transcription_from_json(fields, gateway.settings.config.media.max_bytes)
     done, context = await _run(gateway, request, key, media)
     body, answer_type = to_transcription(done.response, media, done.provider)
-    return Response(body, media_type=answer_type, headers=_headers(done, context, []))
+    return Answer(body, media_type=answer_type, headers=_headers(done, context, []))
 
 
 MEDIA_HANDLERS = [images, speech, transcriptions]

@@ -25,6 +25,7 @@ from proxy.gateway import Gateway
 from proxy.identity.keys import KeyRecord
 from proxy.limits import EXEMPT_OPT
 from proxy.routing.routes import Resolution
+from proxy.server.answers import Answer, EventStream
 from proxy.surfaces.intake import (
     call_context,
     convert,
@@ -162,7 +163,7 @@ async def create_response(
             yield closing
 
         warnings = [*turn.warnings(provider), *upstream_warnings]
-        return Stream(
+        return EventStream(
             frames(),
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **_headers(context.request_id, warnings)},
@@ -177,7 +178,7 @@ async def create_response(
     if keep:
         await _save(store, key.id, turn.items(done.provider), answer, done.provider)
     warnings = [*turn.warnings(done.provider), *done.response.warnings]
-    return Response(
+    return Answer(
         _encode(client_view(answer, body.include)),
         media_type="application/json",
         headers={**billing_headers(done.billing), **_headers(context.request_id, warnings)},
