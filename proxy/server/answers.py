@@ -3,7 +3,8 @@
 Litestar's `Response` and `Stream` build their headers through its mutable header
 structures (a lookup, a case-fold and an append per field) and run a streamed body in an
 anyio task group beside a disconnect listener. For the answers on the request path
-(envelopes, compatible-surface bodies, SSE streams) that was ~10 % of a request's CPU.
+(envelopes, compatible-surface bodies, SSE streams) that was 12-17 µs a whole answer and
+71-90 µs a 22-chunk stream in-process (docs/performance.md, "Sixth session").
 `Answer` and `EventStream` are those two response classes with their headers encoded once
 into ASGI's list of byte pairs, and a stream whose disconnect listener is one plain task:
 
@@ -17,8 +18,10 @@ into ASGI's list of byte pairs, and a stream whose disconnect listener is one pl
 - `trailers`: fields sent after the body (`http.response.trailers`, proxy/server/protocol.py)
   once the iterator has ended, for a client that sent `TE: trailers`.
 
-Whatever Litestar would add to a response (route-level headers or cookies, a background
-task, a HEAD request) sends it the ordinary Litestar way instead, so nothing is dropped.
+A route's header fields are merged under the answer's own, as Litestar merges them. What
+else Litestar would add (cookies, a background task, a HEAD request) sends an `Answer` the
+ordinary Litestar way instead, so nothing is dropped; an `EventStream` refuses it (no route
+of the gateway's streams has any).
 """
 
 from __future__ import annotations
@@ -27,15 +30,14 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from litestar.enums import MediaType
 from litestar.response import Response, Stream
 from litestar.response.base import ASGIResponse
+from litestar.utils.helpers import get_enum_string_value
 
 if TYPE_CHECKING:
-    from litestar.background_tasks import BackgroundTask, BackgroundTasks
     from litestar.connection import Request
-    from litestar.datastructures import Cookie
-    from litestar.enums import MediaType
-    from litestar.types import Receive, Scope, Send, TypeEncodersMap
+    from litestar.types import Receive, Scope, Send
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -55,28 +57,29 @@ def raw_headers(media_type: str, headers: Mapping[str, str], length: int | None 
     return raw
 
 
-def _plain(
-    response: Response[Any],
-    background: object,
-    cookies: Iterable[Cookie] | None,
-    encoded_headers: Iterable[tuple[bytes, bytes]] | None,
-    is_head_response: bool,
-) -> bool:
-    """Nothing but a status, a type, header fields and the body to send."""
+def _plain(response: Response[Any], route: Mapping[str, Any]) -> bool:
+    """Nothing but a status, a type, header fields and the body to send: no cookies or
+    background task (the response's or its route's), no HEAD request, the default encoding."""
     return not (
-        background
+        route.get("background")
         or response.background
-        or cookies
+        or route.get("cookies")
         or response.cookies
-        or encoded_headers
-        or is_head_response
+        or route.get("encoded_headers")
+        or route.get("is_head_response")
         or response.encoding != "utf-8"
     )
 
 
-def _fields(route: Mapping[str, str] | None, own: Mapping[str, str]) -> Mapping[str, str]:
-    """The route's header fields under the answer's own, as Litestar merges them."""
-    return {**route, **own} if route else own
+def _start(response: Response[Any], route: Mapping[str, Any], length: int | None) -> tuple[int, RawHeaders]:
+    """The status and the header list: the response's own type, status and fields over the
+    route's, as Litestar merges them."""
+    media_type = get_enum_string_value(response.media_type or route.get("media_type") or MediaType.JSON)
+    status = response.status_code or route.get("status_code") or 200
+    fields = route.get("headers")
+    return status, raw_headers(
+        media_type, {**fields, **response.headers} if fields else response.headers, length
+    )
 
 
 class _Whole(ASGIResponse):
@@ -100,39 +103,12 @@ class Answer(Response[bytes]):
 
     __slots__ = ()
 
-    def to_asgi_response(
-        self,
-        app: Any,
-        request: Request[Any, Any, Any],
-        *,
-        background: BackgroundTask | BackgroundTasks | None = None,
-        cookies: Iterable[Cookie] | None = None,
-        encoded_headers: Iterable[tuple[bytes, bytes]] | None = None,
-        headers: dict[str, str] | None = None,
-        is_head_response: bool = False,
-        media_type: MediaType | str | None = None,
-        status_code: int | None = None,
-        type_encoders: TypeEncodersMap | None = None,
-    ) -> ASGIResponse:
+    def to_asgi_response(self, app: Any, request: Request[Any, Any, Any], **route: Any) -> ASGIResponse:
         body = self.content
-        if not isinstance(body, bytes) or not _plain(
-            self, background, cookies, encoded_headers, is_head_response
-        ):
-            return super().to_asgi_response(
-                app,
-                request,
-                background=background,
-                cookies=cookies,
-                encoded_headers=encoded_headers,
-                headers=headers,
-                is_head_response=is_head_response,
-                media_type=media_type,
-                status_code=status_code,
-                type_encoders=type_encoders,
-            )
-        kind = str(self.media_type or media_type or "application/json")
-        status = self.status_code or status_code or 200
-        return _Whole(status, raw_headers(kind, _fields(headers, self.headers), len(body)), body)
+        if not isinstance(body, bytes) or not _plain(self, route):
+            return super().to_asgi_response(app, request, **route)
+        status, raw = _start(self, route, len(body))
+        return _Whole(status, raw, body)
 
 
 class _Streamed(ASGIResponse):
@@ -226,27 +202,10 @@ class EventStream(Stream):
         if trailers is not None:
             self.headers["Trailer"] = ", ".join(trailer_names)
 
-    def to_asgi_response(
-        self,
-        app: Any,
-        request: Request[Any, Any, Any],
-        *,
-        background: BackgroundTask | BackgroundTasks | None = None,
-        cookies: Iterable[Cookie] | None = None,
-        encoded_headers: Iterable[tuple[bytes, bytes]] | None = None,
-        headers: dict[str, str] | None = None,
-        is_head_response: bool = False,
-        media_type: MediaType | str | None = None,
-        status_code: int | None = None,
-        type_encoders: TypeEncodersMap | None = None,
-    ) -> ASGIResponse:
+    def to_asgi_response(self, app: Any, request: Request[Any, Any, Any], **route: Any) -> ASGIResponse:
         iterator = self.iterator
-        if not isinstance(iterator, AsyncIterator) or not _plain(
-            self, background, cookies, encoded_headers, is_head_response
-        ):
+        if not isinstance(iterator, AsyncIterator) or not _plain(self, route):
             # a route's cookies or background task, a HEAD request: what nothing here sends
             raise TypeError("an EventStream is a body of bytes chunks with header fields, nothing else")
-        kind = str(self.media_type or media_type)
-        status = self.status_code or status_code or 200
-        raw = raw_headers(kind, _fields(headers, self.headers))
+        status, raw = _start(self, route, None)
         return _Streamed(status, raw, cast("AsyncIterator[bytes]", iterator), self.cut_on, self.trailers)
