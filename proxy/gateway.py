@@ -35,7 +35,9 @@ class Gateway:
             logging.getLogger(name).setLevel(logging.WARNING)
         config = self.settings.config
         self.keys = KeyStore(self.settings.database_url)
-        self.ledger = Ledger(self.settings.database_url, config.database.synchronous)
+        self.ledger = Ledger(
+            self.settings.database_url, config.database.synchronous, config.database.final_row_hold
+        )
         self.catalogue = catalogue_file.load(config.catalogue.file)
         self.router = Router(config, self.catalogue.for_target)
         self.meter = Meter(config.prices, config.meters, self.catalogue)

@@ -19,44 +19,39 @@ Two ways a row reaches the database, both one transaction per batch:
   writer (another worker process, the heartbeat), a write it refuses, or rows of this
   process still waiting in the queue (rows are written in the order they came, so once one
   is queued the ones after it are queued too until the thread has caught up). The thread
-  drains its queue in batches; a failing write is retried with backoff, never dropped.
+  (proxy/accounting/ledger_writer.py) drains its queue in batches; a failing write is
+  retried with backoff, never dropped.
 
-`close()` flushes both before the database closes.
+On the loop, a final row does not commit alone: it waits up to `hold` seconds (`[database]
+final_row_hold`) for the next start row and commits in its transaction, so a request costs
+one commit, not two. A `kill -9` inside that window leaves its request `interrupted` (the
+sweep's row, cost 0) instead of `completed`; a reader of the usage table (`flushed`), a
+start row, the thread's path and `close()` take the held rows with them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
-import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from proxy.accounting import budgets
 from proxy.accounting.ledger_rows import (
     ADMITTED,
-    BEAT,
     HEARTBEAT_SECONDS,
-    HOST,
-    RELEASE,
-    STALE_AFTER,
-    STOP,
-    SWEEP,
     WITHDRAWN,
     Admission,
     Barrier,
     UsageRow,
     Write,
-    alive,
     apply_write,
     deliver,
-    resolve,
 )
+from proxy.accounting.ledger_writer import WriterThread
 from proxy.observability.exchange import GATEWAY_ERROR
 from proxy.storage import Database, connect
 from schemas.errors import Code, GatewayError
@@ -78,11 +73,14 @@ writes must not hold budgeted calls (and their connections) for ever."""
 
 
 class Ledger:
-    def __init__(self, database_url: str, synchronous: str = "NORMAL") -> None:
+    def __init__(self, database_url: str, synchronous: str = "NORMAL", hold: float = 0.0) -> None:
         self._database_url = database_url
         self._synchronous = synchronous
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._hold = hold
+        """Seconds a final row may wait on the loop for the next start row's commit (0: none)."""
+        self._release: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
+        """The timer that commits held final rows once `hold` has passed, and its loop."""
+        self._writer: WriterThread | None = None
         self._inline: Database | None = None
         """The loop's own connection (SQLite, NORMAL), or None: every row goes to the thread."""
         self._inline_lock = threading.Lock()
@@ -92,38 +90,37 @@ class Ledger:
         self._flush_scheduled = False
         self._handed = 0
         """Writes handed to the thread (counted on the loop's side only)."""
-        self._done = 0
-        """Writes the thread has committed or given up on (counted by the thread only)."""
         self.instance = uuid.uuid4().hex
         self.observers: list[Callable[[UsageRow], None]] = []
         """Called on the event loop with each final row (per-key token limits use it)."""
-        self._next_beat = 0.0
         self._watch: Callable[[float | None], None] = lambda oldest: None
 
     def watch_writes(self, watch: Callable[[float | None], None]) -> None:
         """Called by the writer thread with the time the oldest row of the batch it starts
         writing was queued, then with None once that batch is committed (write lag)."""
         self._watch = watch
+        if self._writer is not None:
+            self._writer.watch = watch
 
     def backlog(self) -> int:
         """Rows queued and not yet taken by a writer."""
-        return self._queue.qsize() + len(self._pending)
+        return (self._writer.queued() if self._writer is not None else 0) + len(self._pending)
 
     def start(self) -> None:
         connection = connect(self._database_url)
         if connection.kind == "sqlite":
             connection.execute(f"PRAGMA synchronous={self._synchronous}")
-        self._beat(connection, sweep=True)
         if connection.kind == "sqlite" and self._synchronous == "NORMAL":
             inline = connect(self._database_url)
             inline.execute("PRAGMA synchronous=NORMAL")
             inline.execute("PRAGMA busy_timeout=0")  # a locked database: the thread waits instead
-            inline.execute("PRAGMA wal_autocheckpoint=0")  # the thread checkpoints (`_beat`)
+            inline.execute("PRAGMA wal_autocheckpoint=0")  # the thread checkpoints (its beat)
             self._inline = inline
-        self._thread = threading.Thread(
-            target=self._run, args=(connection,), name="unigate-ledger", daemon=True
-        )
-        self._thread.start()
+        checkpoints = self._inline is not None
+        writer = WriterThread(connection, self.instance, self._transaction, checkpoints=checkpoints)
+        writer.watch = self._watch
+        writer.start()
+        self._writer = writer
 
     async def begin(self, row: UsageRow, *, claim: bool = False, reserve: float | None = None) -> Admission:
         """Write the `started` row and wait until it is committed.
@@ -205,19 +202,27 @@ class Ledger:
             loop.call_soon(self._flush)
 
     def _hand_over(self, write: Write) -> None:
+        assert self._writer is not None, "the ledger is not started"
         self._handed += 1
-        self._queue.put(write)
+        self._writer.put(write)
 
-    def _flush(self) -> None:
+    def _flush(self, *, held: bool = True) -> None:
         """Commit the rows this loop iteration queued, in one transaction, here; hand them
-        to the thread instead when that cannot go at once (see the module's docstring)."""
+        to the thread instead when that cannot go at once (see the module's docstring).
+        `held`: final rows alone may wait for the next start row, `hold` seconds at most."""
         self._flush_scheduled = False
-        batch, self._pending = self._pending, []
-        if not batch:
+        if not self._pending:
             return
+        if held and self._hold and all(write.future is None for write in self._pending):
+            self._arm_release(asyncio.get_running_loop())
+            return
+        if self._release is not None:
+            self._release[1].cancel()
+            self._release = None
+        batch, self._pending = self._pending, []
         admissions = None
         inline = self._inline
-        if inline is not None and self._handed == self._done and self._inline_lock.acquire(blocking=False):
+        if inline is not None and self._caught_up() and self._inline_lock.acquire(blocking=False):
             try:
                 admissions = self._commit_at_once(inline, batch)
             finally:
@@ -227,6 +232,17 @@ class Ledger:
                 self._hand_over(write)
             return
         deliver(batch, admissions, asyncio.get_running_loop())
+
+    def _arm_release(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Commit the held final rows `hold` seconds from now, unless a start row takes them
+        first (a timer armed on a loop that has since closed never fires: armed again)."""
+        if self._release is not None and self._release[0] is loop and not loop.is_closed():
+            return
+        self._release = (loop, loop.call_later(self._hold, self._flush_held))
+
+    def _flush_held(self) -> None:
+        self._release = None
+        self._flush(held=False)
 
     def _commit_at_once(self, connection: Database, batch: list[Write]) -> list[Admission] | None:
         """The batch's admissions if it committed without waiting; None if it could not (the
@@ -254,15 +270,15 @@ class Ledger:
         """Return once every row queued so far is committed: a read of the usage table
         after a request's answer (`/v1/usage`, the console) sees that request's final row,
         which the writer may not have taken yet."""
-        if self._thread is None:
+        if self._writer is None:
             return
         if self._pending:
-            self._flush()
-        if self._handed == self._done:
+            self._flush(held=False)
+        if self._caught_up():
             return  # nothing is with the thread: every row so far is committed
         loop = asyncio.get_running_loop()
         barrier = Barrier(loop.create_future(), loop)
-        self._queue.put(barrier)
+        self._writer.put(barrier)
         try:
             async with asyncio.timeout(BEGIN_WAIT):
                 await barrier.future
@@ -270,129 +286,21 @@ class Ledger:
             log.warning("the ledger takes no writes; a usage read goes on without the latest rows")
 
     def close(self, timeout: float = 30.0) -> None:
-        if self._thread is None:
+        if self._writer is None:
             return
+        if self._release is not None:
+            self._release[1].cancel()  # harmless on a closed loop: the thread takes the rows
+            self._release = None
         pending, self._pending = self._pending, []
-        for write in pending:  # a flush the loop will not run now: the thread writes them
+        for write in pending:  # a flush the loop will not run now (or held): the thread writes them
             self._hand_over(write)
-        self._queue.put(STOP)
-        self._thread.join(timeout)
-        self._thread = None
+        self._writer.stop(timeout)
+        self._writer = None
         with self._inline_lock:
             if self._inline is not None:
                 self._inline.close()
                 self._inline = None
 
-    def _beat(self, connection: Database, sweep: bool) -> None:
-        """Say this instance lives; mark the open rows of instances that died interrupted.
-
-        An instance is dead when it stopped beating, or at once when it ran on this host
-        and its process is gone (a restart after `kill -9` needs no wait)."""
-        now = time.time()
-        with connection.transaction():
-            connection.execute(BEAT, (self.instance, HOST, os.getpid(), now))
-            if sweep:
-                local = connection.execute(
-                    "SELECT id, pid FROM instances WHERE host = ? AND id != ?", (HOST, self.instance)
-                ).fetchall()
-                for dead, pid in local:
-                    if not alive(pid):
-                        connection.execute("UPDATE instances SET beat_at = 0 WHERE id = ?", (dead,))
-                stale = {"me": self.instance, "horizon": now - STALE_AFTER, "now": now}
-                connection.execute(RELEASE, stale)
-                connection.execute(SWEEP, stale)
-            connection.execute("DELETE FROM instances WHERE beat_at < ?", (now - 3600,))
-        if self._inline is not None:
-            # the loop's connection never checkpoints (it must not stall the loop): here, off
-            # it, without waiting for readers or writers
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        self._next_beat = time.monotonic() + HEARTBEAT_SECONDS
-
-    def _run(self, connection: Database) -> None:
-        stopping = False
-        while not stopping:
-            batch: list[Write] = []
-            barriers: list[Barrier] = []
-            try:
-                item = self._queue.get(timeout=HEARTBEAT_SECONDS)
-            except queue.Empty:
-                item = None
-            while item is not None:
-                if item is STOP:
-                    stopping = True
-                    break
-                if isinstance(item, Barrier):
-                    barriers.append(item)
-                else:
-                    batch.append(item)  # type: ignore[arg-type]
-                if len(batch) >= _BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    item = None
-            if batch:
-                self._watch(min(item.row.finished_at or item.row.started_at for item in batch))
-                self._write(connection, batch)
-                self._watch(None)
-                self._done += len(batch)
-            for barrier in barriers:
-                if not barrier.loop.is_closed():
-                    barrier.loop.call_soon_threadsafe(resolve, barrier.future, ADMITTED)
-            if time.monotonic() >= self._next_beat:
-                try:
-                    self._retrying(connection, lambda: self._beat(connection, sweep=True))
-                except Exception:
-                    log.exception("the ledger's heartbeat failed; trying again in %s s", HEARTBEAT_SECONDS)
-                    self._next_beat = time.monotonic() + HEARTBEAT_SECONDS
-        connection.close()
-
-    def _write(self, connection: Database, batch: list[Write]) -> None:
-        """One transaction for the batch, rows in the order they came; a start row that
-        claims or reserves is decided inside it, so no other writer can come between.
-
-        A batch the database refuses for a reason retrying cannot fix (a constraint, a value
-        it cannot store) is written again row by row, so one bad row never holds back the
-        others; that row alone is logged whole, at ERROR, for an operator to re-enter."""
-        admissions = self._committed(connection, batch)
-        if admissions is None:
-            admissions = []
-            for item in batch:
-                alone = self._committed(connection, [item])
-                if alone is None:
-                    log.error("ledger row refused by the database, not stored: %s", _as_json(item.row))
-                    alone = [ADMITTED]
-                admissions += alone
-        deliver(batch, admissions, None)
-
-    def _committed(self, connection: Database, batch: list[Write]) -> list[Admission] | None:
-        """The batch's admissions once committed, retrying while the database cannot take
-        writes (locked, full, unreachable); None if it refuses the rows themselves."""
-        admissions: list[Admission] = []
-
-        def write() -> None:
-            admissions[:] = self._transaction(connection, batch)
-
-        try:
-            self._retrying(connection, write)
-        except Exception as error:
-            log.warning("ledger batch refused (%s: %s)", type(error).__name__, error)
-            return None
-        return admissions
-
-    def _retrying(self, connection: Database, operation: Callable[[], None]) -> None:
-        """Run `operation` until it succeeds while its failure is the database's state;
-        any other failure is raised to the caller."""
-        delay = 0.05
-        while True:
-            try:
-                operation()
-                return
-            except connection.transient as error:
-                log.warning("ledger write failed (%s); retrying", error)
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-
-def _as_json(row: UsageRow) -> str:
-    return json.dumps(asdict(row), default=str)
+    def _caught_up(self) -> bool:
+        """Nothing handed to the thread is still waiting there."""
+        return self._writer is None or self._handed == self._writer.done

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,8 +32,8 @@ def _rows(path: Path) -> list[tuple[str, str]]:
 
 
 @contextmanager
-def _ledger(path: Path, synchronous: str = "NORMAL") -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{path}", synchronous)
+def _ledger(path: Path, synchronous: str = "NORMAL", hold: float = 0.0) -> Iterator[Ledger]:
+    ledger = Ledger(f"sqlite:///{path}", synchronous, hold)
     ledger.start()
     try:
         yield ledger
@@ -143,3 +144,109 @@ def test_close_writes_rows_the_loop_had_not_flushed(tmp_path: Path) -> None:
 
     asyncio.run(begin_then_record_without_flushing())
     assert _rows(path) == [("r1", "completed")]
+
+
+@contextmanager
+def _counting(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
+    """The rows of each transaction the loop's connection commits, by request id and status."""
+    assert ledger._inline is not None
+    transactions: list[list[str]] = []
+    transaction = ledger._transaction
+
+    def counted(connection: Any, batch: list[Any]) -> Any:
+        transactions.append([f"{write.row.request_id}:{write.row.status}" for write in batch])
+        return transaction(connection, batch)
+
+    monkeypatch.setattr(ledger, "_transaction", counted)
+    yield transactions
+
+
+def test_a_final_row_is_held_for_the_next_start_row_and_commits_in_its_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.db"
+    with _ledger(path, hold=30.0) as ledger, _counting(ledger, monkeypatch) as transactions:
+
+        async def one_after_another() -> None:
+            for number in range(3):
+                (await ledger.begin(_started(f"r{number}"))).check()
+                ledger.record(_final(f"r{number}"))
+                await asyncio.sleep(0)  # the iteration's flush runs: the final row is held
+                assert (f"r{number}", "started") in _rows(path)
+                assert ledger.backlog() == 1  # held rows are the ledger's backlog, as metrics show it
+            await ledger.flushed()  # a reader of the table takes the held row with it
+
+        asyncio.run(one_after_another())
+        assert transactions == [
+            ["r0:started"],
+            ["r0:completed", "r1:started"],  # in the order they came: the final row first
+            ["r1:completed", "r2:started"],
+            ["r2:completed"],
+        ]
+        assert _rows(path) == [(f"r{number}", "completed") for number in range(3)]
+
+
+def test_a_held_final_row_commits_alone_once_the_hold_has_passed(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with _ledger(path, hold=0.05) as ledger:
+
+        async def lone_request() -> None:
+            (await ledger.begin(_started("r1"))).check()
+            ledger.record(_final("r1"))
+            await asyncio.sleep(0.01)
+            assert _rows(path) == [("r1", "started")]  # held: no commit of its own yet
+            await asyncio.sleep(0.2)
+            assert _rows(path) == [("r1", "completed")]  # the hold passed: committed without a start row
+            assert ledger.backlog() == 0
+
+        asyncio.run(lone_request())
+        assert ledger._handed == 0
+
+
+def test_held_rows_of_a_loop_that_closed_are_written_by_close_or_the_next_loop(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with _ledger(path, hold=30.0) as ledger:
+
+        async def first_loop() -> None:
+            (await ledger.begin(_started("r1"))).check()
+            ledger.record(_final("r1"))
+            await asyncio.sleep(0)
+
+        asyncio.run(first_loop())  # its timer dies with it; the row is still held
+        assert _rows(path) == [("r1", "started")]
+
+        async def second_loop() -> None:
+            ledger._hold = 0.01
+            ledger.record(_final("r2"))  # a final row on a new loop arms a timer there
+            await asyncio.sleep(0.2)
+
+        asyncio.run(second_loop())
+        assert _rows(path) == [("r1", "completed"), ("r2", "completed")]
+    path2 = tmp_path / "closing.db"
+    ledger = Ledger(f"sqlite:///{path2}", hold=30.0)
+    ledger.start()
+
+    async def held_then_closed() -> None:
+        (await ledger.begin(_started("r1"))).check()
+        ledger.record(_final("r1"))
+        await asyncio.sleep(0)
+
+    asyncio.run(held_then_closed())
+    ledger.close()
+    assert _rows(path2) == [("r1", "completed")]
+
+
+def test_no_hold_commits_every_final_row_at_the_end_of_its_iteration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.db"
+    with _ledger(path) as ledger, _counting(ledger, monkeypatch) as transactions:
+
+        async def one() -> None:
+            (await ledger.begin(_started("r1"))).check()
+            ledger.record(_final("r1"))
+            await asyncio.sleep(0)
+            assert _rows(path) == [("r1", "completed")]
+
+        asyncio.run(one())
+        assert transactions == [["r1:started"], ["r1:completed"]]
