@@ -13,10 +13,13 @@ gives the same text, invalid bytes included).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import NamedTuple
+
+import msgspec
 
 
-class ServerSentEvent(NamedTuple):
+class ServerSentEvent(msgspec.Struct, frozen=True):
+    """One dispatched event: its name ("" when it had no `event:` line) and its data."""
+
     event: str
     data: str
 
