@@ -16,7 +16,7 @@ The vendor SDKs run on httpx2, the worker clients and Cohere's SDK on httpx; bot
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from typing import Generic, Protocol, TypeVar
 
 import httpx
@@ -146,42 +146,27 @@ async def decode_stream(
     The `Start` goes out just before the first event, so it holds all the decoder learnt of
     the vendor's stream by then, and `warnings` learnt from the response's headers (a
     deprecated model) still ride on it. A stream with no event before its end has no `Start`:
-    it was cut before it said anything."""
-    loop = _Loop(decoder, provider, warnings)
+    it was cut before it said anything. One loop over the chunks and then the decoder's
+    `close` (the last pass), so each event passes one generator frame here; the decoder's
+    events are taken one by one, so its error raises after the events before it."""
+    started = finished = False
     async with reading_stream(response, provider):
-        async for chunk in response.aiter_bytes():
-            for event in loop.out(decoder.feed(chunk)):
+        chunks = aiter(response.aiter_bytes())
+        last = False
+        while not last:
+            chunk = None if decoder.done else await anext(chunks, None)
+            last = chunk is None
+            for event in decoder.close() if chunk is None else decoder.feed(chunk):
+                if isinstance(event, Start):
+                    continue  # the loop's own is the stream's one Start
+                if not started:
+                    started = True
+                    yield start_of(provider, decoder.opening, warnings)
+                if not finished:
+                    finished = isinstance(event, Finish)
                 yield event
-            if decoder.done:
-                break
-        for event in loop.out(decoder.close()):
-            yield event
-    if not loop.finished:
+    if not finished:
         raise stream_cut(provider)
-
-
-class _Loop:
-    """What `decode_stream` knows of its stream: whether the `Start` went out, whether the
-    `Finish` came. `out` is lazy, so a decoder's error raises after the events before it."""
-
-    __slots__ = ("_decoder", "_provider", "_started", "_warnings", "finished")
-
-    def __init__(self, decoder: ChunkDecoder, provider: str, warnings: list[str] | None) -> None:
-        self._decoder = decoder
-        self._provider = provider
-        self._warnings = warnings
-        self._started = False
-        self.finished = False
-
-    def out(self, events: Iterable[StreamEvent]) -> Iterator[StreamEvent]:
-        for event in events:
-            if isinstance(event, Start):
-                continue  # the loop's own is the stream's one Start
-            if not self._started:
-                self._started = True
-                yield start_of(self._provider, self._decoder.opening, self._warnings)
-            self.finished = self.finished or isinstance(event, Finish)
-            yield event
 
 
 def start_of(provider: str, opening: Opening | None = None, warnings: list[str] | None = None) -> Start:

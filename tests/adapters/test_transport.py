@@ -77,6 +77,52 @@ async def test_an_error_after_text_in_the_same_chunk_raises_after_that_text() ->
     assert [e.text for e in seen if isinstance(e, TextDelta)] == ["Hel", "lo"]
 
 
+async def test_an_error_in_the_last_frame_without_its_blank_line_raises_after_the_text() -> None:
+    seen: list[StreamEvent] = []
+    with pytest.raises(UpstreamError) as raised:
+        async for event in decode_stream(
+            _response(OPENING + TEXT + FINISH + ERROR.rstrip()),
+            sse_data(OpenAIStreamDecoder("openai")),
+            "openai",
+        ):
+            seen.append(event)
+    assert raised.value.code is not Code.CONNECTION  # the vendor's error, not a cut
+    assert [e.text for e in seen if isinstance(e, TextDelta)] == ["Hel", "lo"]
+    assert not any(isinstance(e, Finish) for e in seen)  # the decoder's end never came
+
+
+async def test_nothing_after_the_vendors_last_word_is_read() -> None:
+    garbage = b"data: not json\n\n"
+    events = await _events(OPENING + FINISH + b"data: [DONE]\n\n" + garbage, garbage)
+    assert isinstance(events[-1], Finish) and sum(isinstance(e, Finish) for e in events) == 1
+
+
+class _Body:
+    """A streamed body that records whether it was closed and how many chunks were read."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = chunks
+        self.read = 0
+        self.closed = False
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            self.read += 1
+            yield chunk
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_the_response_is_closed_when_the_consumer_leaves_mid_stream() -> None:
+    body = _Body(OPENING, TEXT, FINISH)
+    stream = decode_stream(body, sse_data(OpenAIStreamDecoder("openai")), "openai")  # type: ignore[arg-type]
+    assert isinstance(await anext(stream), Start)
+    assert isinstance(await anext(stream), TextDelta)
+    await stream.aclose()
+    assert body.closed and body.read == 1
+
+
 class _Scripted:
     """A `ChunkDecoder` that gives, for each chunk in turn, the events it was scripted with,
     and learns the vendor's opening on the chunk `says_at` (never, when None)."""
