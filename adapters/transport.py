@@ -16,7 +16,7 @@ The vendor SDKs run on httpx2, the worker clients and Cohere's SDK on httpx; bot
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
 from typing import Generic, Protocol, TypeVar
 
 import httpx
@@ -77,65 +77,77 @@ async def read_reply(response: Response, provider: str) -> bytes:
 
 
 class SSEFrames:
-    """A `ChunkDecoder` that frames Server-Sent Events and hands each one to a vendor decoder.
+    """A `ChunkDecoder` that frames Server-Sent Events and hands each one to a vendor decoder
+    (one of `data`, `named`: the decoder that reads each event's data alone, or its name too).
 
-    Lazily, frame by frame: a frame that fails after others of the same chunk gave events
-    (text, then the vendor's `error` event) raises only once those events are out, so the
-    client sees what was generated before the error."""
+    A chunk's frames are decoded at once, straight into the vendor decoder's bound `feed`;
+    a frame that fails after others of the same chunk gave events (text, then the vendor's
+    `error` event) raises only once those events are out, so the client sees what was
+    generated before the error. The vendor's `opening` is set by its first frame and never
+    changed, so it reads the same as if the frames had gone one by one."""
 
-    __slots__ = ("_close", "_done", "_feed", "_frames", "_opening")
+    __slots__ = ("_data", "_decoder", "_frames", "_named")
 
-    def __init__(
-        self,
-        feed: Callable[[ServerSentEvent], list[StreamEvent]],
-        done: Callable[[], bool],
-        close: Callable[[], list[StreamEvent]],
-        opening: Callable[[], Opening | None],
-    ) -> None:
+    def __init__(self, *, data: DataDecoder | None = None, named: NamedEventDecoder | None = None) -> None:
+        decoder = data if data is not None else named
+        if decoder is None:
+            raise TypeError("SSEFrames needs a data or a named decoder")
+        self._decoder: DataDecoder | NamedEventDecoder = decoder
+        self._data = data
+        self._named = named
         self._frames = SSEDecoder()
-        self._feed = feed
-        self._done = done
-        self._close = close
-        self._opening = opening
 
     @property
     def done(self) -> bool:
-        return self._done()
+        return self._decoder.done
 
     @property
     def opening(self) -> Opening | None:
-        return self._opening()
+        return self._decoder.opening
 
-    def feed(self, chunk: bytes) -> Iterator[StreamEvent]:
-        for frame in self._frames.feed(chunk):
-            if self._done():
-                return
-            yield from self._feed(frame)
+    def feed(self, chunk: bytes) -> Iterable[StreamEvent]:
+        events, error = self._decode(self._frames.feed(chunk))
+        return events if error is None else _raising_after(events, error)
 
-    def close(self) -> Iterator[StreamEvent]:
+    def close(self) -> Iterable[StreamEvent]:
         """A final event without its blank line still counts, then the decoder's own end."""
-        for frame in self._frames.flush():
-            if self._done():
+        events, error = self._decode(self._frames.flush())
+        if error is not None:
+            return _raising_after(events, error)  # the decoder's end never comes
+        events += self._decoder.close()
+        return events
+
+    def _decode(self, frames: list[ServerSentEvent]) -> tuple[list[StreamEvent], Exception | None]:
+        """The frames' events, up to the vendor's last word, and the error that stopped them."""
+        events: list[StreamEvent] = []
+        decoder, data, named = self._decoder, self._data, self._named
+        for frame in frames:
+            if decoder.done:
                 break
-            yield from self._feed(frame)
-        yield from self._close()
+            try:
+                if data is not None:
+                    events += data.feed(frame.data)
+                elif named is not None:
+                    events += named.feed(frame.event, frame.data)
+            except Exception as error:
+                return events, error
+        return events, None
+
+
+def _raising_after(events: list[StreamEvent], error: Exception) -> Iterator[StreamEvent]:
+    """The events a chunk gave before its failing frame, then that frame's error."""
+    yield from events
+    raise error
 
 
 def sse_data(decoder: DataDecoder) -> SSEFrames:
     """SSE framing for a decoder that reads each event's `data:` alone."""
-    return SSEFrames(
-        lambda frame: decoder.feed(frame.data), lambda: decoder.done, decoder.close, lambda: decoder.opening
-    )
+    return SSEFrames(data=decoder)
 
 
 def sse_named(decoder: NamedEventDecoder) -> SSEFrames:
     """SSE framing for a decoder that reads each event's name too."""
-    return SSEFrames(
-        lambda frame: decoder.feed(frame.event, frame.data),
-        lambda: decoder.done,
-        decoder.close,
-        lambda: decoder.opening,
-    )
+    return SSEFrames(named=decoder)
 
 
 async def decode_stream(
