@@ -36,7 +36,7 @@ from proxy.dispatch.call import (
     usage_row,
 )
 from proxy.dispatch.media_inlining import MediaFetcher, inline_media
-from proxy.dispatch.relay import Closing, Outcome, Relay, open_stream, start_event
+from proxy.dispatch.relay import Outcome, Relay, open_stream, start_event
 from proxy.dispatch.retry import RetryPolicy
 from proxy.routing import capabilities
 from proxy.routing.capabilities import Plan, Request
@@ -343,7 +343,7 @@ class Dispatcher:
 
         model = opened.upstream_model
         relay = Relay(
-            Closing(opened.events(), opened.upstream),
+            opened.events(),
             start=start_event(context, lease.provider, opened, planned.warnings),
             idle=timeouts.idle,
             ping_interval=self._config.server.ping_interval,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 
 from adapters.base import UpstreamCall
@@ -264,24 +264,6 @@ async def close_quietly(iterator: AsyncIterator[StreamEvent]) -> None:
         log.debug("closing the upstream stream failed")
 
 
-class Closing:
-    """An async iterator over `chain` whose `aclose` also closes the upstream adapter stream."""
-
-    def __init__(self, chain: AsyncIterator[StreamEvent], upstream: AsyncIterator[StreamEvent]) -> None:
-        self._chain = chain
-        self._upstream = upstream
-
-    def __aiter__(self) -> Closing:
-        return self
-
-    async def __anext__(self) -> StreamEvent:
-        return await anext(self._chain)
-
-    async def aclose(self) -> None:
-        await close_quietly(self._chain)
-        await close_quietly(self._upstream)
-
-
 # -- opening a stream ------------------------------------------------------------------------
 
 
@@ -297,12 +279,48 @@ class Opened:
     warnings: list[str] = field(default_factory=list)
     """What the vendor's stream-start frame warned about, when a real event followed it."""
 
-    async def events(self) -> AsyncIterator[StreamEvent]:
+    def events(self) -> Peeked:
         """The first event (unless it is the vendor's own start frame), then the rest."""
-        if not isinstance(self.first, Start):
-            yield self.first
-        async for event in self.upstream:
-            yield event
+        return Peeked(None if isinstance(self.first, Start) else self.first, self.upstream)
+
+
+class Peeked:
+    """An upstream stream read from its peeked first event on; closing it closes the upstream.
+
+    One object with a plain `__anext__` that hands over the upstream's own awaitable, so an
+    event costs the relay no generator frame or coroutine of its own."""
+
+    __slots__ = ("_first", "_upstream")
+
+    def __init__(self, first: StreamEvent | None, upstream: AsyncIterator[StreamEvent]) -> None:
+        self._first = first
+        self._upstream = upstream
+
+    def __aiter__(self) -> Peeked:
+        return self
+
+    def __anext__(self) -> Awaitable[StreamEvent]:
+        first = self._first
+        if first is None:
+            return self._upstream.__anext__()
+        self._first = None
+        return _Ready(first)
+
+    async def aclose(self) -> None:
+        await close_quietly(self._upstream)
+
+
+class _Ready:
+    """An awaitable that is already done: the peeked event, handed over without suspending."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self, event: StreamEvent) -> None:
+        self._event = event
+
+    def __await__(self) -> Generator[None, None, StreamEvent]:
+        yield from ()  # a generator that yields nothing: `await` gets the event at once
+        return self._event
 
 
 async def open_stream(lease: Lease, call: UpstreamCall, first_byte: float) -> Opened:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from proxy.dispatch.relay import CHANNEL_LIMIT, Outcome, Relay
+from proxy.dispatch.relay import CHANNEL_LIMIT, Opened, Outcome, Relay
 from schemas.chat import Usage
 from schemas.errors import Code
 from schemas.events import (
@@ -167,3 +167,44 @@ async def test_a_slow_client_stalls_the_upstream_read_instead_of_buffering_it() 
     rest = [event async for event in events]
     assert len([event for event in rest if isinstance(event, TextDelta)]) == CHANNEL_LIMIT * 4
     assert run.outcome.status == "completed"
+
+
+HI = TextDelta(index=0, text="hi")
+STOP = Finish(reason="stop", raw_reason="stop")
+
+
+async def test_the_peeked_first_event_comes_first_unless_it_is_the_vendors_start() -> None:
+    for first, expected in ((HI, [HI, HI, STOP]), (Start(id="v", model="m", provider="openai"), [HI, STOP])):
+        opened = Opened(Upstream(HI, STOP).stream(), first, "m")
+        assert [event async for event in opened.events()] == expected
+
+
+async def test_closing_the_peeked_stream_closes_the_upstream_before_or_after_its_first_event() -> None:
+    for taken in (0, 1):
+        upstream = Upstream(HI, hang=True)
+        stream = upstream.stream()
+        first = await anext(stream)  # what open_stream peeked
+        peeked = Opened(stream, first, "m").events()
+        for _ in range(taken):
+            assert await anext(peeked) is HI
+        await peeked.aclose()
+        assert upstream.closed, taken
+
+
+async def test_a_relay_over_a_peeked_stream_relays_every_event_and_closes_it() -> None:
+    upstream = Upstream(HI, UsageEvent(input_tokens=1, output_tokens=2), STOP)
+    stream = upstream.stream()
+    first = await anext(stream)
+    run = Run(upstream)
+    run.relay = Relay(
+        Opened(stream, first, "m").events(),
+        start=START,
+        idle=10.0,
+        ping_interval=10.0,
+        deadline=asyncio.get_running_loop().time() + 30.0,
+        bill=lambda usage: Billing(meter="tokens", meter_price=None, inference_time=1.0, cost=None),
+        finish=run.outcomes.append,
+    )
+    events = await run.all()
+    assert kinds(events) == ["Start", "TextDelta", "UsageEvent", "Finish", "Billing", "Done"]
+    assert run.outcome.status == "completed" and upstream.closed
