@@ -60,6 +60,14 @@ class Channel:
         self._writable = asyncio.Event()
         self._writable.set()
 
+    def offer(self, item: object) -> bool:
+        """Put `item` if there is room, without an await; False when the channel is full."""
+        if len(self._items) >= self._limit:
+            return False
+        self._items.append(item)
+        self._readable.set()
+        return True
+
     async def put(self, item: object) -> None:
         while len(self._items) >= self._limit:
             self._writable.clear()
@@ -137,9 +145,11 @@ class Relay:
             # the deadline is enforced here too: with a fast vendor and a slow client the
             # consumer never waits on an empty channel, so its own timer never fires
             async with asyncio.timeout_at(self._deadline):
+                channel = self._channel
                 async for event in self._upstream:
                     self._streamed += _output_chars(event)
-                    await self._channel.put(event)
+                    if not channel.offer(event):  # a full channel: wait for the client
+                        await channel.put(event)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
