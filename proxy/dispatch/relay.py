@@ -45,6 +45,7 @@ log = logging.getLogger("unigate.relay")
 
 _END = object()
 EMPTY = object()
+_PING_DUE = object()
 CHANNEL_LIMIT = 64
 
 
@@ -180,19 +181,8 @@ class Relay:
                 # a waiting item needs no timer: the timeout is armed only on an empty channel
                 item = self._channel.take()
                 if item is EMPTY:
-                    now = loop.time()
-                    wait = min(self._ping_interval, quiet_since + self._idle - now, self._deadline - now)
-                    try:
-                        async with asyncio.timeout(max(wait, 0.0)):
-                            item = await self._channel.get()
-                    except TimeoutError:
-                        now = loop.time()
-                        if now >= self._deadline or now >= quiet_since + self._idle:
-                            raise UpstreamError(
-                                Code.TIMEOUT,
-                                "the upstream stopped sending before the stream finished",
-                                provider=self._start.provider,
-                            ) from None
+                    item = await self._waited(loop, quiet_since)
+                    if item is _PING_DUE:
                         yield Ping()
                         continue
                 quiet_since = loop.time()
@@ -200,9 +190,13 @@ class Relay:
                     break
                 if isinstance(item, GatewayError):
                     raise item
-                usage, finished = _account(item, usage, finished)
-                if not isinstance(item, Start):
-                    yield item  # type: ignore[misc]
+                if isinstance(item, UsageEvent):  # usage and finish as the relayed events report them
+                    usage = usage_of(item)
+                elif isinstance(item, Finish):
+                    finished = True
+                elif isinstance(item, Start):
+                    continue
+                yield item  # type: ignore[misc]
             if not finished:
                 raise UpstreamError(
                     Code.CONNECTION,
@@ -233,6 +227,24 @@ class Relay:
             self._finish(outcome)
         yield Done()
 
+    async def _waited(self, loop: asyncio.AbstractEventLoop, quiet_since: float) -> object:
+        """The next item of an empty channel; `_PING_DUE` when the ping interval passes first;
+        the idle timeout or the deadline raised when either passes first."""
+        now = loop.time()
+        wait = min(self._ping_interval, quiet_since + self._idle - now, self._deadline - now)
+        try:
+            async with asyncio.timeout(max(wait, 0.0)):
+                return await self._channel.get()
+        except TimeoutError:
+            now = loop.time()
+            if now >= self._deadline or now >= quiet_since + self._idle:
+                raise UpstreamError(
+                    Code.TIMEOUT,
+                    "the upstream stopped sending before the stream finished",
+                    provider=self._start.provider,
+                ) from None
+            return _PING_DUE
+
     def _settle(self, outcome: Outcome, usage: Usage) -> None:
         """The row's usage and billing, once; a stream that did not complete (cut, timed out,
         left by its client) is billed for what the vendor streamed so far."""
@@ -240,13 +252,6 @@ class Relay:
             return
         outcome.usage = usage if outcome.status == "completed" else _so_far(usage, self._streamed)
         outcome.billing = outcome.billing or self._bill(outcome.usage)
-
-
-def _account(item: object, usage: Usage, finished: bool) -> tuple[Usage, bool]:
-    """Usage and finish as the relayed events report them."""
-    if isinstance(item, UsageEvent):
-        usage = usage_of(item)
-    return usage, finished or isinstance(item, Finish)
 
 
 def _output_chars(event: StreamEvent) -> int:
