@@ -176,6 +176,9 @@ class Relay:
         self._producer = asyncio.create_task(self._produce())
         try:
             yield self._start
+            # one turn of the loop for the producer's first step, which has the peeked event
+            # (and the rest of its chunk) in hand: the first take then arms no timer
+            await asyncio.sleep(0)
             quiet_since = loop.time()
             while True:
                 # a waiting item needs no timer: the timeout is armed only on an empty channel
