@@ -15,7 +15,6 @@ The vendor SDKs run on httpx2, the worker clients and Cohere's SDK on httpx; bot
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
 from typing import Generic, Protocol, TypeVar
 
@@ -34,7 +33,6 @@ __all__ = [
     "SSEFrames",
     "decode_stream",
     "read_reply",
-    "reading_stream",
     "sse_data",
     "sse_named",
     "start_of",
@@ -43,22 +41,6 @@ __all__ = [
 Response = httpx2.Response | httpx.Response
 _TIMEOUTS = (httpx2.TimeoutException, httpx.TimeoutException)
 _TRANSPORT = (httpx2.TransportError, httpx.TransportError)
-
-
-@contextlib.asynccontextmanager
-async def reading_stream(response: Response, provider: str) -> AsyncIterator[None]:
-    try:
-        yield
-    except _TIMEOUTS:
-        raise UpstreamError(
-            Code.TIMEOUT, f"{provider} stopped sending before the stream finished", provider=provider
-        ) from None
-    except _TRANSPORT:
-        raise UpstreamError(
-            Code.CONNECTION, f"{provider} dropped the connection mid-stream", provider=provider
-        ) from None
-    finally:
-        await response.aclose()
 
 
 async def read_reply(response: Response, provider: str) -> bytes:
@@ -162,7 +144,7 @@ async def decode_stream(
     `close` (the last pass), so each event passes one generator frame here; the decoder's
     events are taken one by one, so its error raises after the events before it."""
     started = finished = False
-    async with reading_stream(response, provider):
+    try:
         chunks = aiter(response.aiter_bytes())
         last = False
         while not last:
@@ -177,6 +159,16 @@ async def decode_stream(
                 if not finished:
                     finished = isinstance(event, Finish)
                 yield event
+    except _TIMEOUTS:
+        raise UpstreamError(
+            Code.TIMEOUT, f"{provider} stopped sending before the stream finished", provider=provider
+        ) from None
+    except _TRANSPORT:
+        raise UpstreamError(
+            Code.CONNECTION, f"{provider} dropped the connection mid-stream", provider=provider
+        ) from None
+    finally:
+        await response.aclose()
     if not finished:
         raise stream_cut(provider)
 
