@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import httpx2
 import pytest
 from msgspec import UNSET
 
@@ -100,8 +101,9 @@ async def test_nothing_after_the_vendors_last_word_is_read() -> None:
 class _Body:
     """A streamed body that records whether it was closed and how many chunks were read."""
 
-    def __init__(self, *chunks: bytes) -> None:
+    def __init__(self, *chunks: bytes, error: Exception | None = None) -> None:
         self.chunks = chunks
+        self.error = error
         self.read = 0
         self.closed = False
 
@@ -109,6 +111,8 @@ class _Body:
         for chunk in self.chunks:
             self.read += 1
             yield chunk
+        if self.error is not None:
+            raise self.error
 
     async def aclose(self) -> None:
         self.closed = True
@@ -231,3 +235,25 @@ async def test_one_client_per_key_over_one_pool_built_on_first_use() -> None:
     assert first[1] is second[1] is pools[0]
     await cache.aclose()
     assert closed == [first, second] and pools[0].closed and len(cache) == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (httpx.ReadTimeout("slow"), Code.TIMEOUT),
+        (httpx2.ReadTimeout("slow"), Code.TIMEOUT),
+        (httpx.RemoteProtocolError("gone"), Code.CONNECTION),
+        (httpx2.ReadError("gone"), Code.CONNECTION),
+    ],
+)
+async def test_a_transport_failure_mid_stream_is_a_typed_error_and_the_response_is_closed(
+    error: Exception, code: Code
+) -> None:
+    body = _Body(OPENING, error=error)
+    seen: list[StreamEvent] = []
+    with pytest.raises(UpstreamError) as raised:
+        async for event in decode_stream(body, sse_data(OpenAIStreamDecoder("openai")), "openai"):  # type: ignore[arg-type]
+            seen.append(event)
+    assert raised.value.code is code and raised.value.provider == "openai"
+    assert [type(event) for event in seen] == [Start, TextDelta]
+    assert body.closed
