@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 
 from adapters.base import UpstreamCall
@@ -168,7 +168,7 @@ class Relay:
             await close_quietly(self._upstream)
         self._channel.close(_END)
 
-    async def events(self) -> AsyncIterator[StreamEvent]:
+    async def events(self) -> AsyncGenerator[StreamEvent, None]:
         outcome = Outcome()
         usage = Usage()
         finished = False
