@@ -50,6 +50,7 @@ from proxy.accounting.ledger_rows import (
     Write,
     apply_write,
     deliver,
+    resolve,
 )
 from proxy.accounting.ledger_writer import WriterThread
 from proxy.observability.exchange import GATEWAY_ERROR
@@ -66,6 +67,9 @@ BEGIN_WAIT = 2.0
 locked) must not hold every answer: the row stays queued and lands once it can. Not a
 budgeted call's: its reservation is the check that lets it go, so it waits for the writer's
 decision, up to `RESERVE_WAIT`."""
+LATE = Admission()
+"""What a start row's request is told when the thread has not written it within `BEGIN_WAIT`
+(compared by identity: it goes on as admitted)."""
 RESERVE_WAIT = 15.0
 """Seconds a budgeted call waits for the writer to decide its reservation before it is
 refused (503 `ledger_unavailable`) and the reservation withdrawn: a database that takes no
@@ -131,9 +135,17 @@ class Ledger:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Admission] = loop.create_future()
         write = Write(row, future, loop, claim, reserve)
-        self._submit(write, loop)
+        on_loop = self._submit(write, loop)
         if reserve is not None:
             return await self._reserved(write, future)
+        if on_loop:
+            # decided by this iteration's commit, or bounded by `_bounded` once handed to the
+            # thread: no timer armed and cancelled for every request
+            admission = await future
+            if admission is not LATE:
+                return admission
+            log.warning("the ledger takes no writes; a request goes on before its start row is stored")
+            return ADMITTED
         try:
             async with asyncio.timeout(BEGIN_WAIT):
                 return await future  # cancelled on timeout; the writer skips a done future
@@ -192,14 +204,16 @@ class Ledger:
 
     # -- the loop's group commit -----------------------------------------------------------
 
-    def _submit(self, write: Write, loop: asyncio.AbstractEventLoop | None) -> None:
+    def _submit(self, write: Write, loop: asyncio.AbstractEventLoop | None) -> bool:
+        """Queue a write for the loop's commit (True) or hand it to the thread (False)."""
         if self._inline is None or loop is None:
             self._hand_over(write)
-            return
+            return False
         self._pending.append(write)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
+        return True
 
     def _hand_over(self, write: Write) -> None:
         assert self._writer is not None, "the ledger is not started"
@@ -227,11 +241,13 @@ class Ledger:
                 admissions = self._commit_at_once(inline, batch)
             finally:
                 self._inline_lock.release()
+        here = asyncio.get_running_loop()
         if admissions is None:
             for write in batch:
                 self._hand_over(write)
+                _bounded(write, here)
             return
-        deliver(batch, admissions, asyncio.get_running_loop())
+        deliver(batch, admissions, here)
 
     def _arm_release(self, loop: asyncio.AbstractEventLoop) -> None:
         """Commit the held final rows `hold` seconds from now, unless a start row takes them
@@ -294,6 +310,7 @@ class Ledger:
         pending, self._pending = self._pending, []
         for write in pending:  # a flush the loop will not run now (or held): the thread writes them
             self._hand_over(write)
+            _bounded(write, None)
         self._writer.stop(timeout)
         self._writer = None
         with self._inline_lock:
@@ -304,3 +321,15 @@ class Ledger:
     def _caught_up(self) -> bool:
         """Nothing handed to the thread is still waiting there."""
         return self._writer is None or self._handed == self._writer.done
+
+
+def _bounded(write: Write, here: asyncio.AbstractEventLoop | None) -> None:
+    """A start row the loop's commit could not take, now with the thread: its request waits
+    `BEGIN_WAIT` at most (a budgeted start bounds its own wait, `_reserved`)."""
+    loop = write.loop
+    if write.future is None or write.reserve is not None or loop is None or loop.is_closed():
+        return
+    if loop is here:
+        loop.call_later(BEGIN_WAIT, resolve, write.future, LATE)
+    else:
+        loop.call_soon_threadsafe(loop.call_later, BEGIN_WAIT, resolve, write.future, LATE)

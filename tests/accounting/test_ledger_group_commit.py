@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from proxy.accounting.ledger import Ledger, UsageRow
+from proxy.accounting import ledger as ledger_module
+from proxy.accounting.ledger import ADMITTED, Ledger, UsageRow
 from tests.reliability.harness import usage_row
 
 
@@ -250,3 +252,52 @@ def test_no_hold_commits_every_final_row_at_the_end_of_its_iteration(
 
         asyncio.run(one())
         assert transactions == [["r1:started"], ["r1:completed"]]
+
+
+def test_a_start_row_committed_on_the_loop_arms_no_timer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.db"
+    with _ledger(path) as ledger:
+
+        def no_timeout(delay: float | None) -> Any:
+            raise AssertionError("a timer was armed for a row the loop commits")
+
+        async def requests() -> None:
+            monkeypatch.setattr(asyncio, "timeout", no_timeout)
+            for number in range(3):
+                (await ledger.begin(_started(f"r{number}"))).check()
+                ledger.record(_final(f"r{number}"))
+            monkeypatch.undo()
+            await ledger.flushed()
+
+        asyncio.run(requests())
+        assert _rows(path) == [(f"r{number}", "completed") for number in range(3)]
+
+
+def test_a_start_row_the_thread_cannot_write_lets_its_request_go_on_after_begin_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database stays locked past `BEGIN_WAIT`: the request goes on (admitted), the row
+    stays with the thread and lands once the lock is gone."""
+    monkeypatch.setattr(ledger_module, "BEGIN_WAIT", 0.2)
+    path = tmp_path / "ledger.db"
+    with _ledger(path) as ledger:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+
+        async def while_locked() -> float:
+            began = time.monotonic()
+            admission = await asyncio.wait_for(ledger.begin(_started("r1")), 5)
+            waited = time.monotonic() - began
+            assert admission is ADMITTED
+            assert _rows(path) == []  # not written yet: the lock is still held
+            other.execute("COMMIT")
+            ledger.record(_final("r1"))
+            await ledger.flushed()
+            return waited
+
+        waited = asyncio.run(while_locked())
+        other.close()
+        assert waited >= 0.2  # it waited for the thread, then went on
+        assert _rows(path) == [("r1", "completed")]
