@@ -27,11 +27,13 @@ VARIANTS = {
     "tracing": "[tracing]\nenabled = true\nsample_ratio = 1.0\n",
     "metrics-off": "[metrics]\nenabled = false\n",
     "access-off": "[logging]\naccess_log = false\n",
+    "hold-0": "[database]\nfinal_row_hold = 0\n",
 }
 """Configurations a run can compare. `unigate` is what `unigate serve` does by default
 (metrics on, one JSON access line per request, tracing off); `obs-off` turns metrics and
 the access line off; `tracing` samples every request into a provider with no exporter;
-`metrics-off` and `access-off` each turn one of the two off, to tell their costs apart."""
+`metrics-off` and `access-off` each turn one of the two off, to tell their costs apart;
+`hold-0` commits each ledger row at once (`[database] final_row_hold = 0`)."""
 _BASE = (
     '[server]\npreload = ["openai"]\n'
     '[prices."openai/gpt-4o-mini"]\ninput = 0.15\ncached_input = 0.075\noutput = 0.60\n'

@@ -32,8 +32,10 @@ class DatabaseConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """NORMAL survives a process crash (kill -9); FULL also a power loss, at an fsync per commit."""
     final_row_hold: Annotated[float, msgspec.Meta(ge=0, le=5)] = 0.05
     """Seconds a finished request's row may wait to commit with the next request's start row
-    (SQLite, NORMAL: one commit a request instead of two). A kill -9 within it leaves that
-    request's row `interrupted` at cost 0; 0 commits every row at once."""
+    (SQLite, NORMAL: one commit a request instead of two, ~5 % of a request's CPU). A kill -9
+    within it leaves that request's row `interrupted` at cost 0, and the commit moves onto the
+    next request's path (+~0.07 ms for one client sending back to back); 0 commits every row
+    at once."""
 
 
 class TimeoutConfig(Struct, frozen=True, forbid_unknown_fields=True):
