@@ -27,6 +27,7 @@ of the gateway's streams has any).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from litestar.types import Receive, Scope, Send
 
 RawHeaders = list[tuple[bytes, bytes]]
+
+log = logging.getLogger("unigate.answers")
 
 
 def raw_headers(media_type: str, headers: Mapping[str, str], length: int | None = None) -> RawHeaders:
@@ -171,13 +174,16 @@ class _Streamed(ASGIResponse):
 
 
 async def _listen(receive: Receive, streaming: asyncio.Task[Any], left: asyncio.Event) -> None:
-    """Wait for the client to leave; then stop the stream where it waits."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            left.set()
-            streaming.cancel()
-            return
+    """Wait for the client to leave; then stop the stream where it waits. A `receive` that
+    fails has lost the connection too: the stream stops the same way (an exception left in
+    this task would go unseen, and the stream would go on for nobody)."""
+    try:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    except Exception as error:
+        log.debug("the connection's receive failed (%s); the stream stops", type(error).__name__)
+    left.set()
+    streaming.cancel()
 
 
 class EventStream(Stream):

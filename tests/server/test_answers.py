@@ -127,6 +127,44 @@ async def test_a_client_that_leaves_stops_the_stream_where_it_waits() -> None:
     assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
 
 
+async def test_a_receive_that_fails_stops_the_stream_as_a_client_leaving() -> None:
+    """The server's `receive` raising (a connection gone wrong) stops the stream where it
+    waits, as a client leaving does; nothing is left unretrieved in the listener."""
+    waiting = asyncio.Event()
+    closed: list[str] = []
+    broken = asyncio.Event()
+
+    async def upstream() -> AsyncIterator[bytes]:
+        try:
+            yield b"data: 1\n\n"
+            waiting.set()
+            await asyncio.Event().wait()
+            yield b"never"
+        finally:
+            closed.append("settled")
+
+    async def receive() -> Any:
+        await broken.wait()
+        raise RuntimeError("the connection's receive failed")
+
+    wire = Wire()
+    unhandled: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: unhandled.append(context))
+    try:
+        response = _asgi(EventStream(upstream(), media_type="text/event-stream"))
+        serving = asyncio.ensure_future(response({}, receive, wire.send))
+        await waiting.wait()
+        broken.set()
+        await asyncio.wait_for(serving, 2)  # returns, not cancelled, not raising
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert closed == ["settled"]
+    assert [message.get("body") for message in wire.sent[1:]] == [b"data: 1\n\n"]
+    assert unhandled == []
+
+
 async def test_a_cancelled_request_is_not_taken_for_a_client_leaving() -> None:
     waiting = asyncio.Event()
 
