@@ -135,23 +135,16 @@ class Ledger:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Admission] = loop.create_future()
         write = Write(row, future, loop, claim, reserve)
-        on_loop = self._submit(write, loop)
+        self._submit(write, loop)
         if reserve is not None:
             return await self._reserved(write, future)
-        if on_loop:
-            # decided by this iteration's commit, or bounded by `_bounded` once handed to the
-            # thread: no timer armed and cancelled for every request
-            admission = await future
-            if admission is not LATE:
-                return admission
-            log.warning("the ledger takes no writes; a request goes on before its start row is stored")
-            return ADMITTED
-        try:
-            async with asyncio.timeout(BEGIN_WAIT):
-                return await future  # cancelled on timeout; the writer skips a done future
-        except TimeoutError:
-            log.warning("the ledger takes no writes; a request goes on before its start row is stored")
-            return ADMITTED
+        # decided by this iteration's commit on the loop (no timer armed and cancelled for
+        # every request), or by the thread within `BEGIN_WAIT` of its hand-over (`_hand_over`)
+        admission = await future
+        if admission is not LATE:
+            return admission
+        log.warning("the ledger takes no writes; a request goes on before its start row is stored")
+        return ADMITTED
 
     async def _reserved(self, write: Write, future: asyncio.Future[Admission]) -> Admission:
         """A budgeted start: no call before its reservation is committed (going on without
@@ -204,21 +197,23 @@ class Ledger:
 
     # -- the loop's group commit -----------------------------------------------------------
 
-    def _submit(self, write: Write, loop: asyncio.AbstractEventLoop | None) -> bool:
-        """Queue a write for the loop's commit (True) or hand it to the thread (False)."""
+    def _submit(self, write: Write, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Queue a write for the loop's commit, or hand it to the thread."""
         if self._inline is None or loop is None:
-            self._hand_over(write)
-            return False
+            self._hand_over(write, loop)
+            return
         self._pending.append(write)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
-        return True
 
-    def _hand_over(self, write: Write) -> None:
+    def _hand_over(self, write: Write, here: asyncio.AbstractEventLoop | None) -> None:
+        """The write to the thread; a start row's request then waits `BEGIN_WAIT` at most
+        (`here`: the running loop, if any)."""
         assert self._writer is not None, "the ledger is not started"
         self._handed += 1
         self._writer.put(write)
+        _bounded(write, here)
 
     def _flush(self, *, held: bool = True) -> None:
         """Commit the rows this loop iteration queued, in one transaction, here; hand them
@@ -244,8 +239,7 @@ class Ledger:
         here = asyncio.get_running_loop()
         if admissions is None:
             for write in batch:
-                self._hand_over(write)
-                _bounded(write, here)
+                self._hand_over(write, here)
             return
         deliver(batch, admissions, here)
 
@@ -309,8 +303,7 @@ class Ledger:
             self._release = None
         pending, self._pending = self._pending, []
         for write in pending:  # a flush the loop will not run now (or held): the thread writes them
-            self._hand_over(write)
-            _bounded(write, None)
+            self._hand_over(write, None)
         self._writer.stop(timeout)
         self._writer = None
         with self._inline_lock:
@@ -324,8 +317,8 @@ class Ledger:
 
 
 def _bounded(write: Write, here: asyncio.AbstractEventLoop | None) -> None:
-    """A start row the loop's commit could not take, now with the thread: its request waits
-    `BEGIN_WAIT` at most (a budgeted start bounds its own wait, `_reserved`)."""
+    """A start row now with the thread: its request is told `LATE` after `BEGIN_WAIT` unless
+    the thread decided it first (a budgeted start bounds its own wait, `_reserved`)."""
     loop = write.loop
     if write.future is None or write.reserve is not None or loop is None or loop.is_closed():
         return

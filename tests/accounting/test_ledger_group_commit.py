@@ -275,14 +275,16 @@ def test_a_start_row_committed_on_the_loop_arms_no_timer(
         assert _rows(path) == [(f"r{number}", "completed") for number in range(3)]
 
 
+@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
 def test_a_start_row_the_thread_cannot_write_lets_its_request_go_on_after_begin_wait(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synchronous: str
 ) -> None:
     """The database stays locked past `BEGIN_WAIT`: the request goes on (admitted), the row
-    stays with the thread and lands once the lock is gone."""
+    stays with the thread and lands once the lock is gone; a row the loop could not commit
+    (NORMAL) and one that went to the thread at once (FULL) alike."""
     monkeypatch.setattr(ledger_module, "BEGIN_WAIT", 0.2)
     path = tmp_path / "ledger.db"
-    with _ledger(path) as ledger:
+    with _ledger(path, synchronous) as ledger:
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
 
